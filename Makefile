@@ -1,0 +1,139 @@
+# sockloop: build, test, install. `make demo` and `make test` are the two
+# commands a new machine needs; see README.md.
+
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+LIBDIR_INSTALL ?= $(PREFIX)/lib
+CARGO      ?= cargo
+CC         ?= cc
+PYTHON     ?= python3
+
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+MAJOR   := $(firstword $(subst ., ,$(VERSION)))
+
+BUILD   := build
+LIB     := $(BUILD)/lib
+SONAME  := libsockloop.so.$(MAJOR)
+REALSO  := libsockloop.so.$(VERSION)
+RELEASE := target/release
+
+CSTD     := -std=c11 -D_GNU_SOURCE
+CWARN    := -Wall -Wextra -Wpedantic -Werror
+CFLAGS   ?= -O2 -g
+ALL_CFLAGS = $(CSTD) $(CWARN) $(CFLAGS) -Iinclude
+LINK_SHARED = -L$(LIB) -lsockloop -Wl,-rpath,$(abspath $(LIB))
+LINK_STATIC = $(LIB)/libsockloop.a $(NATIVE_LIBS)
+SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+# What a static link needs besides libsockloop.a, as rustc reports it.
+NATIVE_LIBS = $(shell cat $(BUILD)/native-static-libs 2>/dev/null)
+
+C_TESTS     := $(basename $(notdir $(wildcard tests/c/test_*.c)))
+C_EXAMPLES  := $(basename $(notdir $(wildcard c_examples/*.c)))
+BENCHES     := $(basename $(notdir $(wildcard bench/*.c)))
+VENV        := $(BUILD)/venv
+
+.PHONY: all lib header examples demo test test-rust test-c test-c-asan test-c-valgrind \
+        test-python test-install bench install uninstall clean
+
+all: lib
+
+# cargo decides what is stale; the copies below are refreshed only when changed.
+lib:
+	$(CARGO) build --release
+	@mkdir -p $(LIB)
+	@cmp -s $(RELEASE)/libsockloop.so $(LIB)/$(REALSO) || cp $(RELEASE)/libsockloop.so $(LIB)/$(REALSO)
+	@cmp -s $(RELEASE)/libsockloop.a $(LIB)/libsockloop.a || cp $(RELEASE)/libsockloop.a $(LIB)/libsockloop.a
+	@ln -sf $(REALSO) $(LIB)/$(SONAME)
+	@ln -sf $(SONAME) $(LIB)/libsockloop.so
+	@test -s $(BUILD)/native-static-libs || { \
+	  echo '' > $(BUILD)/probe.rs && \
+	  rustc --crate-type staticlib --print native-static-libs -o $(BUILD)/probe.a $(BUILD)/probe.rs 2>&1 \
+	    | sed -n 's/^note: native-static-libs: //p' > $(BUILD)/native-static-libs; \
+	  rm -f $(BUILD)/probe.rs $(BUILD)/probe.a; }
+
+# Regenerates the committed header (tests/header.rs fails when it is stale).
+header:
+	SOCKLOOP_WRITE_HEADER=1 $(CARGO) build --release
+
+# ---------------------------------------------------------------- examples
+examples: lib
+	@mkdir -p $(BUILD)/examples
+	@set -e; for ex in $(C_EXAMPLES); do \
+	  echo "  CC  c_examples/$$ex.c"; \
+	  $(CC) $(ALL_CFLAGS) -o $(BUILD)/examples/$$ex c_examples/$$ex.c $(LINK_SHARED) -lpthread; \
+	done
+
+demo: examples
+	@sh c_examples/demo.sh $(BUILD)/examples
+
+# ---------------------------------------------------------------- tests
+test: test-rust test-c test-python test-install
+	@echo "make test: every suite passed"
+
+test-rust: lib
+	$(CARGO) test --release
+
+$(BUILD)/tests/%: tests/c/%.c tests/c/harness.h include/sockloop.h lib
+	@mkdir -p $(BUILD)/tests
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LINK_SHARED)
+	$(CC) $(ALL_CFLAGS) -o $@.static $< $(LINK_STATIC)
+	$(CC) $(ALL_CFLAGS) $(SANITIZE) -o $@.asan $< $(LINK_STATIC)
+
+test-c: $(addprefix $(BUILD)/tests/,$(C_TESTS))
+	@set -e; for t in $(C_TESTS); do \
+	  echo "== $$t (shared)"; $(BUILD)/tests/$$t; \
+	  echo "== $$t (static)"; $(BUILD)/tests/$$t.static; \
+	  echo "== $$t (ASan+UBSan)"; ASAN_OPTIONS=detect_leaks=1 $(BUILD)/tests/$$t.asan; \
+	done
+	@$(MAKE) --no-print-directory test-c-valgrind
+
+test-c-valgrind: $(addprefix $(BUILD)/tests/,$(C_TESTS))
+	@if ! command -v valgrind >/dev/null; then \
+	  echo "SKIP valgrind: not installed (apt-get install valgrind)"; exit 0; fi; \
+	set -e; for t in $(C_TESTS); do \
+	  echo "== $$t (valgrind memcheck)"; \
+	  SL_TEST_SLOW=1 valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect \
+	    --errors-for-leak-kinds=definite,indirect $(BUILD)/tests/$$t; \
+	done
+
+$(VENV)/bin/pytest:
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check pytest
+
+test-python: lib $(VENV)/bin/pytest
+	SOCKLOOP_LIB=$(abspath $(LIB)/libsockloop.so) $(VENV)/bin/pytest -q tests/python
+
+# Installs into a scratch DESTDIR, then builds a program through pkg-config,
+# once against the shared library and once statically.
+test-install: lib
+	@rm -rf $(BUILD)/stage
+	@$(MAKE) --no-print-directory install DESTDIR=$(abspath $(BUILD)/stage) PREFIX=/usr/local >/dev/null
+	@sh tests/install_check.sh $(abspath $(BUILD)/stage) /usr/local "$(CC)" "$(CSTD) $(CWARN)"
+
+# ---------------------------------------------------------------- bench
+bench: lib
+	@mkdir -p $(BUILD)/bench bench/results
+	@set -e; for b in $(BENCHES); do \
+	  $(CC) $(ALL_CFLAGS) -O2 -o $(BUILD)/bench/$$b bench/$$b.c $(LINK_SHARED); done
+	@sh bench/run.sh $(BUILD)/bench
+
+# ---------------------------------------------------------------- install
+install: lib
+	install -d $(DESTDIR)$(LIBDIR_INSTALL) $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(LIBDIR_INSTALL)/pkgconfig
+	install -m 755 $(LIB)/$(REALSO) $(DESTDIR)$(LIBDIR_INSTALL)/$(REALSO)
+	ln -sf $(REALSO) $(DESTDIR)$(LIBDIR_INSTALL)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR_INSTALL)/libsockloop.so
+	install -m 644 $(LIB)/libsockloop.a $(DESTDIR)$(LIBDIR_INSTALL)/libsockloop.a
+	install -m 644 include/sockloop.h $(DESTDIR)$(PREFIX)/include/sockloop.h
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR_INSTALL)|; s|@VERSION@|$(VERSION)|' \
+	    -e 's|@LIBS_PRIVATE@|$(NATIVE_LIBS)|' sockloop.pc.in > $(DESTDIR)$(LIBDIR_INSTALL)/pkgconfig/sockloop.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR_INSTALL)/$(REALSO) $(DESTDIR)$(LIBDIR_INSTALL)/$(SONAME) \
+	      $(DESTDIR)$(LIBDIR_INSTALL)/libsockloop.so $(DESTDIR)$(LIBDIR_INSTALL)/libsockloop.a \
+	      $(DESTDIR)$(PREFIX)/include/sockloop.h $(DESTDIR)$(LIBDIR_INSTALL)/pkgconfig/sockloop.pc
+
+clean:
+	$(CARGO) clean
+	rm -rf $(BUILD)

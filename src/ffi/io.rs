@@ -1,0 +1,133 @@
+//! `extern "C"` shims for the transfer loops in [`crate::io`].
+
+use std::io::IoSlice;
+use std::os::raw::{c_int, c_void};
+
+use super::{borrow_fd, check, ffi_guard, input, output, DoneOut, Errno};
+use crate::deadline::Deadline;
+use crate::io;
+
+/// Sends all `len` bytes of `buf` on `fd`, looping over partial sends.
+///
+/// Works on sockets (with `MSG_NOSIGNAL`: `SIGPIPE` is never raised) and on pipes
+/// and other stream fds, blocking or non-blocking; the fd's flags are never
+/// changed. `EINTR` is retried. On a non-blocking fd, `EAGAIN` waits for
+/// readiness within the time left.
+///
+/// Timeout: `timeout_ms` is the budget for the whole call: `-1` waits forever,
+/// `0` makes one attempt without waiting, `> 0` is a deadline on the monotonic
+/// clock taken at entry. A bounded call on a blocking socket uses `MSG_DONTWAIT`
+/// per send instead of touching `O_NONBLOCK`.
+///
+/// `*sent` (may be NULL) is set on every return to the bytes that were sent: after
+/// `ETIMEDOUT` or `EAGAIN`, resume at `buf + *sent`; nothing is lost or repeated.
+///
+/// Returns `len` on success; `len == 0` returns 0 without a system call.
+/// Errors (`-1`, errno):
+/// - `ETIMEDOUT`: the timeout ran out first.
+/// - `EAGAIN`: `timeout_ms == 0` and the fd would block.
+/// - `EPIPE` or `ECONNRESET`: the peer is gone.
+/// - `EINVAL`: `buf` is NULL with `len > 0`, `len > SSIZE_MAX`, `fd < 0`, or
+///   `timeout_ms < -1`.
+/// - `EBADF`: `fd` is not open; any other error of send(2)/write(2).
+#[no_mangle]
+pub unsafe extern "C" fn sl_send_all(
+    fd: c_int,
+    buf: *const c_void,
+    len: usize,
+    timeout_ms: c_int,
+    sent: *mut usize,
+) -> libc::ssize_t {
+    ffi_guard!({
+        let mut done = DoneOut::new(sent);
+        let bytes = input(buf.cast::<u8>(), len)?;
+        let deadline = Deadline::from_timeout_ms(timeout_ms)?;
+        let fd = borrow_fd(fd)?;
+        if len == 0 {
+            return Ok(0);
+        }
+        io::send_all(fd, bytes, deadline, &mut done.count)?;
+        Ok(len as libc::ssize_t)
+    })
+}
+
+/// Receives exactly `len` bytes from `fd` into `buf`, looping over short reads.
+///
+/// Works on sockets, pipes and other stream fds, blocking or non-blocking; the
+/// fd's flags are never changed. `EINTR` is retried. A message that ends early
+/// is an error, never a short success.
+///
+/// Timeout: as `sl_send_all`: `-1` forever, `0` one attempt, `> 0` the budget
+/// for the whole call, so a peer trickling bytes cannot stretch it.
+///
+/// `*received` (may be NULL) is set on every return to the bytes stored at the
+/// start of `buf`: after `ETIMEDOUT` or `EAGAIN`, call again with
+/// `buf + *received` and `len - *received`; nothing is lost or repeated.
+///
+/// Returns `len` on success; `len == 0` returns 0 without a system call.
+/// Errors (`-1`, errno):
+/// - `EPIPE`: end of stream before `len` bytes (`*received` says how many came,
+///   0 when the stream ended before the first byte).
+/// - `ETIMEDOUT`, `EAGAIN`, `EINVAL`, `EBADF`: as `sl_send_all`;
+///   `ECONNRESET` and any other error of recv(2)/read(2).
+#[no_mangle]
+pub unsafe extern "C" fn sl_recv_exact(
+    fd: c_int,
+    buf: *mut c_void,
+    len: usize,
+    timeout_ms: c_int,
+    received: *mut usize,
+) -> libc::ssize_t {
+    ffi_guard!({
+        let mut done = DoneOut::new(received);
+        let bytes = output(buf.cast::<u8>(), len)?;
+        let deadline = Deadline::from_timeout_ms(timeout_ms)?;
+        let fd = borrow_fd(fd)?;
+        if len == 0 {
+            return Ok(0);
+        }
+        io::recv_exact(fd, bytes, deadline, &mut done.count)?;
+        Ok(len as libc::ssize_t)
+    })
+}
+
+/// Sends every byte of the `iovcnt` buffers in `iov`, in order, one
+/// `sendmsg(2)` (or `writev(2)`) per attempt; the caller's array is never
+/// modified.
+///
+/// Timeout, `*sent` and the errors are those of `sl_send_all`, with `*sent`
+/// counting bytes across all buffers. Returns the total length on success
+/// (`iovcnt == 0` or all-empty buffers return 0 without a system call).
+/// Additional `EINVAL` cases: `iov` NULL with `iovcnt > 0`, `iovcnt < 0` or
+/// `> IOV_MAX`, an entry with a NULL base and a non-zero length, or a total
+/// over `SSIZE_MAX`.
+#[no_mangle]
+pub unsafe extern "C" fn sl_send_allv(
+    fd: c_int,
+    iov: *const libc::iovec,
+    iovcnt: c_int,
+    timeout_ms: c_int,
+    sent: *mut usize,
+) -> libc::ssize_t {
+    ffi_guard!({
+        let mut done = DoneOut::new(sent);
+        check((0..=libc::UIO_MAXIOV).contains(&iovcnt))?;
+        let entries = input(iov, iovcnt as usize)?;
+        let mut total: usize = 0;
+        for entry in entries {
+            input(entry.iov_base.cast::<u8>().cast_const(), entry.iov_len)?;
+            total = total.checked_add(entry.iov_len).ok_or(Errno(libc::EINVAL))?;
+        }
+        check(total <= isize::MAX as usize)?;
+        let deadline = Deadline::from_timeout_ms(timeout_ms)?;
+        let fd = borrow_fd(fd)?;
+        if total == 0 {
+            return Ok(0);
+        }
+        // SAFETY: IoSlice is guaranteed ABI-compatible with iovec on Unix, and
+        // every entry was checked above.
+        let slices = std::slice::from_raw_parts(entries.as_ptr().cast::<IoSlice<'_>>(), entries.len());
+        io::send_all_vectored(fd, slices, deadline, &mut done.count)?;
+        Ok(total as libc::ssize_t)
+    })
+}

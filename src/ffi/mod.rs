@@ -1,0 +1,199 @@
+//! The C ABI: thin `extern "C"` shims over the safe Rust modules.
+//!
+//! Every exported function's body is one [`ffi_guard!`] block, which
+//! - catches a Rust panic so it never unwinds into C (`-1`/`EIO`, `NULL`, or `0`),
+//! - turns an `Err(Errno)` into the function's failure value with `errno` set,
+//! - lets the body use `?` on the argument checks below and on `io::Result`.
+//!
+//! `tests/ffi_boundary.rs` fails if an exported function does not use it.
+
+use std::os::fd::BorrowedFd;
+use std::os::raw::c_int;
+
+pub mod byteorder;
+pub mod io;
+
+/// An errno value carried out of a shim body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Errno(pub c_int);
+
+impl From<std::io::Error> for Errno {
+    fn from(err: std::io::Error) -> Errno {
+        Errno(err.raw_os_error().unwrap_or(libc::EIO))
+    }
+}
+
+/// What a C function returns when it fails.
+pub trait FailureValue {
+    fn failure() -> Self;
+}
+
+macro_rules! failure_is {
+    ($value:expr => $($t:ty),*) => { $(impl FailureValue for $t { fn failure() -> Self { $value } })* };
+}
+failure_is!(-1 => isize, c_int);
+failure_is!(0 => u16, u32, u64);
+
+impl<T> FailureValue for *mut T {
+    fn failure() -> Self {
+        std::ptr::null_mut()
+    }
+}
+
+/// Sets the calling thread's `errno`.
+pub fn set_errno(code: c_int) {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    // SAFETY: __errno_location returns this thread's errno slot.
+    unsafe {
+        *libc::__errno_location() = code
+    };
+    #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
+    // SAFETY: __error returns this thread's errno slot.
+    unsafe {
+        *libc::__error() = code
+    };
+}
+
+/// Runs a shim body under the panic guard and maps its result for C.
+pub fn run_guarded<T: FailureValue>(body: impl FnOnce() -> Result<T, Errno>) -> T {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
+        Ok(Ok(value)) => value,
+        Ok(Err(Errno(code))) => {
+            set_errno(code);
+            T::failure()
+        }
+        Err(_) => {
+            set_errno(libc::EIO);
+            T::failure()
+        }
+    }
+}
+
+/// The boundary of every exported function: `ffi_guard!({ body })`, where the
+/// body evaluates to `Result<T, Errno>` and may use `?`.
+macro_rules! ffi_guard {
+    ($body:block) => {
+        $crate::ffi::run_guarded(move || $body)
+    };
+}
+pub(crate) use ffi_guard;
+
+/// `EINVAL` unless `condition` holds.
+pub fn check(condition: bool) -> Result<(), Errno> {
+    if condition {
+        Ok(())
+    } else {
+        Err(Errno(libc::EINVAL))
+    }
+}
+
+/// A caller's fd, borrowed for the call: negative is `EINVAL`.
+pub fn borrow_fd<'a>(fd: c_int) -> Result<BorrowedFd<'a>, Errno> {
+    check(fd >= 0)?;
+    // SAFETY: fd is not -1; the C caller keeps it open for the call (a closed fd
+    // only makes the system calls fail with EBADF).
+    Ok(unsafe { BorrowedFd::borrow_raw(fd) })
+}
+
+/// A caller's `(ptr, len)` input buffer: `NULL` with `len > 0`, or a length
+/// over `SSIZE_MAX`, is `EINVAL`; `NULL` with `0` is the empty slice.
+///
+/// # Safety
+/// A non-NULL `ptr` must be valid for reads of `len` bytes for `'a`.
+pub unsafe fn input<'a, T>(ptr: *const T, len: usize) -> Result<&'a [T], Errno> {
+    check(len <= isize::MAX as usize / std::mem::size_of::<T>().max(1))?;
+    if len == 0 {
+        return Ok(&[]);
+    }
+    check(!ptr.is_null())?;
+    Ok(std::slice::from_raw_parts(ptr, len))
+}
+
+/// A caller's `(ptr, len)` output buffer, checked as [`input`].
+///
+/// # Safety
+/// A non-NULL `ptr` must be valid for writes of `len` bytes for `'a`.
+pub unsafe fn output<'a>(ptr: *mut u8, len: usize) -> Result<&'a mut [u8], Errno> {
+    check(len <= isize::MAX as usize)?;
+    if len == 0 {
+        return Ok(&mut []);
+    }
+    check(!ptr.is_null())?;
+    Ok(std::slice::from_raw_parts_mut(ptr, len))
+}
+
+/// A `size_t *done` out-parameter (may be NULL) that receives the final count
+/// when dropped: on every return, including an error or a caught panic.
+pub struct DoneOut {
+    slot: *mut usize,
+    pub count: usize,
+}
+
+impl DoneOut {
+    pub fn new(slot: *mut usize) -> DoneOut {
+        DoneOut { slot, count: 0 }
+    }
+}
+
+impl Drop for DoneOut {
+    fn drop(&mut self) {
+        if !self.slot.is_null() {
+            // SAFETY: the C caller passes NULL or a writable size_t.
+            unsafe { *self.slot = self.count };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guard_turns_a_panic_into_eio() {
+        let r: isize = ffi_guard!({
+            if true {
+                panic!("boom");
+            }
+            Ok(1)
+        });
+        assert_eq!(r, -1);
+        assert_eq!(std::io::Error::last_os_error().raw_os_error(), Some(libc::EIO));
+        let p: *mut u8 = ffi_guard!({ panic!("boom") });
+        assert!(p.is_null());
+    }
+
+    #[test]
+    fn guard_sets_errno_from_err() {
+        let r: c_int = ffi_guard!({ Err(Errno(libc::EMSGSIZE)) });
+        assert_eq!(r, -1);
+        assert_eq!(std::io::Error::last_os_error().raw_os_error(), Some(libc::EMSGSIZE));
+    }
+
+    #[test]
+    fn done_is_written_even_on_panic() {
+        let mut slot = 99usize;
+        let slot_ptr = &mut slot as *mut usize;
+        let r: isize = ffi_guard!({
+            let mut done = DoneOut::new(slot_ptr);
+            done.count = 7;
+            if true {
+                panic!("mid-transfer");
+            }
+            Ok(0)
+        });
+        assert_eq!(r, -1);
+        assert_eq!(slot, 7);
+    }
+
+    #[test]
+    fn buffer_checks() {
+        unsafe {
+            assert_eq!(input::<u8>(std::ptr::null(), 0).unwrap().len(), 0);
+            assert_eq!(input::<u8>(std::ptr::null(), 1).unwrap_err(), Errno(libc::EINVAL));
+            let b = [0u8; 4];
+            assert_eq!(input(b.as_ptr(), usize::MAX).unwrap_err(), Errno(libc::EINVAL));
+            assert_eq!(output(std::ptr::null_mut(), 3).unwrap_err(), Errno(libc::EINVAL));
+        }
+        assert_eq!(borrow_fd(-1).unwrap_err(), Errno(libc::EINVAL));
+    }
+}

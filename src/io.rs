@@ -1,0 +1,174 @@
+//! Transfer loops: send all of a buffer, receive exactly a length.
+//!
+//! `send` and `recv` move *some* bytes; these loops move all of them. They retry
+//! `EINTR`, never raise `SIGPIPE` (`MSG_NOSIGNAL`), work on blocking and
+//! non-blocking fds alike without changing the fd's flags, and fall back to
+//! `read`/`write` for pipes and other stream fds. On `EAGAIN` they wait for
+//! readiness within the time left; they never poll before the first attempt on a
+//! socket, and they allocate nothing.
+//!
+//! Progress goes to a `done` counter that is correct on every return, so after
+//! `ETIMEDOUT` a caller resumes at `buf[done..]` with nothing lost or repeated.
+
+use std::io::{self, IoSlice};
+use std::mem::MaybeUninit;
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+use socket2::SockRef;
+
+use crate::deadline::Deadline;
+use crate::ready::{self, Interest};
+
+/// How the next system call may be made.
+#[derive(Clone, Copy)]
+enum Call {
+    /// A socket: `send`/`recv` family with these flags.
+    Socket { flags: libc::c_int },
+    /// Any other stream fd: `read`/`write`, at most `max_len` bytes so that a
+    /// blocking fd cannot block past the deadline once poll said it was ready.
+    Stream { max_len: usize },
+}
+
+/// The one loop behind every transfer: makes `step` move bytes until `total`
+/// have moved, handling `EINTR`, `EAGAIN` (wait within the deadline), end of
+/// stream (`EPIPE`) and the switch from socket to stream calls on `ENOTSOCK`.
+fn drive(
+    fd: BorrowedFd<'_>,
+    interest: Interest,
+    total: usize,
+    deadline: Deadline,
+    done: &mut usize,
+    mut step: impl FnMut(Call, usize) -> io::Result<usize>,
+) -> io::Result<()> {
+    let raw = fd.as_raw_fd();
+    // A bounded call never lets the kernel block: MSG_DONTWAIT per call, not
+    // O_NONBLOCK on the fd, which belongs to the caller.
+    let flags = libc::MSG_NOSIGNAL | if deadline.is_bounded() { libc::MSG_DONTWAIT } else { 0 };
+    let mut call = Call::Socket { flags };
+    // Only a blocking non-socket fd under a bounded deadline must poll first.
+    let mut poll_first = false;
+    while *done < total {
+        if poll_first && !ready::wait(raw, interest, deadline)? {
+            return Err(deadline.expired());
+        }
+        match step(call, *done) {
+            Ok(0) => return Err(io::Error::from_raw_os_error(libc::EPIPE)),
+            Ok(n) => *done += n,
+            Err(err) => match err.raw_os_error() {
+                Some(libc::EINTR) => {}
+                Some(libc::EAGAIN) => {
+                    if !ready::wait(raw, interest, deadline)? {
+                        return Err(deadline.expired());
+                    }
+                }
+                Some(libc::ENOTSOCK) if matches!(call, Call::Socket { .. }) => {
+                    let blocking = !is_nonblocking(raw)?;
+                    poll_first = blocking && deadline.is_bounded();
+                    let max_len = if poll_first { libc::PIPE_BUF } else { usize::MAX };
+                    call = Call::Stream { max_len };
+                }
+                _ => return Err(err),
+            },
+        }
+    }
+    Ok(())
+}
+
+fn is_nonblocking(fd: libc::c_int) -> io::Result<bool> {
+    // SAFETY: F_GETFL takes no argument and reads only the fd's flags.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(flags & libc::O_NONBLOCK != 0)
+}
+
+fn cvt(n: isize) -> io::Result<usize> {
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+fn send_some(fd: BorrowedFd<'_>, call: Call, buf: &[u8]) -> io::Result<usize> {
+    match call {
+        Call::Socket { flags } => SockRef::from(&fd).send_with_flags(buf, flags),
+        Call::Stream { max_len } => {
+            let len = buf.len().min(max_len);
+            // SAFETY: buf is valid for len bytes.
+            cvt(unsafe { libc::write(fd.as_raw_fd(), buf.as_ptr().cast(), len) })
+        }
+    }
+}
+
+/// Sends all of `buf`. On every return `*done` holds the bytes sent.
+///
+/// Errors: `ETIMEDOUT` (deadline), `EAGAIN` (`Deadline::Immediate` and the fd
+/// would block), `EPIPE`/`ECONNRESET` (peer gone), or the system call's own error.
+pub fn send_all(fd: BorrowedFd<'_>, buf: &[u8], deadline: Deadline, done: &mut usize) -> io::Result<()> {
+    *done = 0;
+    drive(fd, Interest::Writable, buf.len(), deadline, done, |call, at| send_some(fd, call, &buf[at..]))
+}
+
+/// Receives exactly `buf.len()` bytes. On every return `*done` holds the bytes
+/// received into `buf[..*done]`.
+///
+/// Errors as [`send_all`]; end of stream before `buf` is full is `EPIPE`.
+pub fn recv_exact(fd: BorrowedFd<'_>, buf: &mut [u8], deadline: Deadline, done: &mut usize) -> io::Result<()> {
+    *done = 0;
+    let total = buf.len();
+    drive(fd, Interest::Readable, total, deadline, done, |call, at| {
+        let rest = &mut buf[at..];
+        match call {
+            Call::Socket { flags } => {
+                // SAFETY: initialised bytes viewed as possibly-uninitialised ones;
+                // recv only writes to them.
+                let rest = unsafe { &mut *(rest as *mut [u8] as *mut [MaybeUninit<u8>]) };
+                SockRef::from(&fd).recv_with_flags(rest, flags & !libc::MSG_NOSIGNAL)
+            }
+            Call::Stream { .. } => {
+                // SAFETY: rest is valid for writes of rest.len() bytes.
+                cvt(unsafe { libc::read(fd.as_raw_fd(), rest.as_mut_ptr().cast(), rest.len()) })
+            }
+        }
+    })
+}
+
+/// Sends every byte of `bufs` in order, with one `sendmsg`/`writev` per attempt.
+/// On every return `*done` holds the bytes sent, counted across all buffers.
+///
+/// When a write ends inside one buffer, the rest of that buffer goes alone in the
+/// next call and the vectored calls resume after it: the caller's array is never
+/// modified or copied.
+pub fn send_all_vectored(
+    fd: BorrowedFd<'_>,
+    bufs: &[IoSlice<'_>],
+    deadline: Deadline,
+    done: &mut usize,
+) -> io::Result<()> {
+    *done = 0;
+    let total = bufs.iter().map(|b| b.len()).sum();
+    // Cursor: bufs[index] starts at byte `start` of the whole message.
+    let (mut index, mut start) = (0usize, 0usize);
+    drive(fd, Interest::Writable, total, deadline, done, |call, at| {
+        while at >= start + bufs[index].len() {
+            start += bufs[index].len();
+            index += 1;
+        }
+        let offset = at - start;
+        if offset > 0 {
+            return send_some(fd, call, &bufs[index][offset..]);
+        }
+        let rest = &bufs[index..];
+        match call {
+            Call::Socket { flags } => SockRef::from(&fd).send_vectored_with_flags(rest, flags),
+            Call::Stream { max_len } if max_len < usize::MAX => send_some(fd, call, &rest[0]),
+            Call::Stream { .. } => {
+                let count = rest.len().min(libc::c_int::MAX as usize) as libc::c_int;
+                // SAFETY: IoSlice is ABI-compatible with iovec on Unix.
+                cvt(unsafe { libc::writev(fd.as_raw_fd(), rest.as_ptr().cast(), count) })
+            }
+        }
+    })
+}

@@ -1,0 +1,21 @@
+//! sockloop: the socket loops every networked program needs, done once.
+//!
+//! The Python Socket Programming HOWTO lists what a socket program must get right
+//! and leaves it "as an exercise for the reader": `send`/`recv` move only *some*
+//! bytes, a stream has no message boundaries, the wire is big-endian, non-blocking
+//! sockets need a readiness call, and a peer can vanish mid-message. This crate is
+//! that exercise, with a C ABI (`include/sockloop.h`) for C and every language
+//! that can call C.
+//!
+//! Module map (safe Rust in `src/<area>.rs`, C shims in `src/ffi/<area>.rs`):
+//! - [`deadline`]: `timeout_ms` as a whole-call deadline on the monotonic clock.
+//! - [`io`]: send-all / recv-exact / vectored send-all loops.
+//! - [`ready`]: waiting for readiness with `poll(2)`.
+//! - byte order: `std`'s `to_be_bytes`/`from_be_bytes` for Rust; the C helpers
+//!   are in [`ffi::byteorder`].
+//! - [`ffi`]: the `extern "C"` API, one panic/errno boundary for every function.
+
+pub mod deadline;
+pub mod ffi;
+pub mod io;
+pub mod ready;
