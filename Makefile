@@ -93,7 +93,7 @@ test-c-valgrind: $(addprefix $(BUILD)/tests/,$(C_TESTS))
 	  echo "SKIP valgrind: not installed (apt-get install valgrind)"; exit 0; fi; \
 	set -e; for t in $(C_TESTS); do \
 	  echo "== $$t (valgrind memcheck)"; \
-	  SL_TEST_SLOW=1 valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect \
+	  SL_TEST_SLOW=1 valgrind -q --error-exitcode=99 --child-silent-after-fork=yes --leak-check=full --show-leak-kinds=definite,indirect \
 	    --errors-for-leak-kinds=definite,indirect $(BUILD)/tests/$$t; \
 	done
 

@@ -91,13 +91,42 @@ fn cvt(n: isize) -> io::Result<usize> {
     }
 }
 
+/// Runs a `write`/`writev` on a non-socket fd without raising `SIGPIPE`.
+///
+/// Sockets have `MSG_NOSIGNAL`; pipes have nothing like it, so the signal is
+/// blocked in this thread for the call and, if the write raised it, taken back
+/// with `sigtimedwait` (unless it was already pending before: that one belongs
+/// to someone else).
+fn without_sigpipe(write: impl FnOnce() -> isize) -> io::Result<usize> {
+    // SAFETY: plain signal-mask calls on local, initialised sigset_t values.
+    unsafe {
+        let mut pipe_only: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        let mut pending: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut pipe_only);
+        libc::sigaddset(&mut pipe_only, libc::SIGPIPE);
+        libc::sigpending(&mut pending);
+        let was_pending = libc::sigismember(&pending, libc::SIGPIPE) == 1;
+        libc::pthread_sigmask(libc::SIG_BLOCK, &pipe_only, &mut old);
+        let result = cvt(write());
+        if matches!(&result, Err(e) if e.raw_os_error() == Some(libc::EPIPE)) && !was_pending {
+            let zero = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+            while libc::sigtimedwait(&pipe_only, std::ptr::null_mut(), &zero) < 0
+                && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
+            {}
+        }
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        result
+    }
+}
+
 fn send_some(fd: BorrowedFd<'_>, call: Call, buf: &[u8]) -> io::Result<usize> {
     match call {
         Call::Socket { flags } => SockRef::from(&fd).send_with_flags(buf, flags),
         Call::Stream { max_len } => {
             let len = buf.len().min(max_len);
             // SAFETY: buf is valid for len bytes.
-            cvt(unsafe { libc::write(fd.as_raw_fd(), buf.as_ptr().cast(), len) })
+            without_sigpipe(|| unsafe { libc::write(fd.as_raw_fd(), buf.as_ptr().cast(), len) })
         }
     }
 }
@@ -167,7 +196,7 @@ pub fn send_all_vectored(
             Call::Stream { .. } => {
                 let count = rest.len().min(libc::c_int::MAX as usize) as libc::c_int;
                 // SAFETY: IoSlice is ABI-compatible with iovec on Unix.
-                cvt(unsafe { libc::writev(fd.as_raw_fd(), rest.as_ptr().cast(), count) })
+                without_sigpipe(|| unsafe { libc::writev(fd.as_raw_fd(), rest.as_ptr().cast(), count) })
             }
         }
     })

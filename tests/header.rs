@@ -1,0 +1,48 @@
+//! The committed header must equal a fresh cbindgen generation, and its version
+//! macros must equal Cargo.toml's version.
+
+const COMMITTED: &str = include_str!("../include/sockloop.h");
+const FRESH: &str = include_str!(concat!(env!("OUT_DIR"), "/sockloop.h"));
+
+#[test]
+fn committed_header_matches_a_fresh_generation() {
+    if COMMITTED != FRESH {
+        let line = COMMITTED.lines().zip(FRESH.lines()).position(|(a, b)| a != b);
+        panic!(
+            "include/sockloop.h is stale (first difference at line {}): run `make header` and commit it",
+            line.map_or("<length>".to_string(), |l| (l + 1).to_string())
+        );
+    }
+}
+
+fn macro_value(name: &str) -> &'static str {
+    let prefix = format!("#define {name} ");
+    COMMITTED
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .unwrap_or_else(|| panic!("{name} missing from the header"))
+        .trim()
+}
+
+#[test]
+fn version_macros_match_cargo_toml() {
+    assert_eq!(macro_value("SL_VERSION_MAJOR"), env!("CARGO_PKG_VERSION_MAJOR"));
+    assert_eq!(macro_value("SL_VERSION_MINOR"), env!("CARGO_PKG_VERSION_MINOR"));
+    assert_eq!(macro_value("SL_VERSION_PATCH"), env!("CARGO_PKG_VERSION_PATCH"));
+}
+
+#[test]
+fn header_has_banner_guards_and_a_doc_comment_on_every_function() {
+    assert!(COMMITTED.contains("Do not edit"));
+    assert!(COMMITTED.contains("#ifndef SOCKLOOP_H") && COMMITTED.contains("#define SOCKLOOP_H"));
+    assert!(COMMITTED.contains("#ifdef __cplusplus\nextern \"C\" {"));
+    let lines: Vec<&str> = COMMITTED.lines().collect();
+    let mut functions = 0;
+    for (i, line) in lines.iter().enumerate() {
+        if (line.contains(" sl_") || line.contains("*sl_")) && line.trim_end().ends_with(");") && !line.starts_with(" ") {
+            functions += 1;
+            assert!(i > 0 && lines[i - 1].trim() == "*/", "no doc comment above: {line}");
+        }
+    }
+    assert!(functions >= 21, "found only {functions} functions");
+}
