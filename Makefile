@@ -68,13 +68,22 @@ demo: examples
 	@sh c_examples/demo.sh $(BUILD)/examples
 
 # ---------------------------------------------------------------- tests
-test: test-rust test-c test-python test-install
-	@echo "make test: every suite passed"
+TEST_SUITES := test-rust test-c test-python test-install
+
+# Runs every suite (stopping at the first that fails), keeps each one's output
+# in build/test-logs, and ends with one line adding up all their counts.
+test:
+	@rm -rf $(BUILD)/test-logs && mkdir -p $(BUILD)/test-logs
+	@for s in $(TEST_SUITES); do \
+	  { $(MAKE) --no-print-directory $$s 2>&1; echo $$? > $(BUILD)/test-logs/$$s.rc; } | tee $(BUILD)/test-logs/$$s.log; \
+	  [ "$$(cat $(BUILD)/test-logs/$$s.rc)" = 0 ] || { echo "make test: $$s failed"; sh tests/summary.sh $(BUILD)/test-logs/*.log; exit 1; }; \
+	done
+	@sh tests/summary.sh $(BUILD)/test-logs/*.log
 
 test-rust: lib
 	$(CARGO) test --release
 
-$(BUILD)/tests/%: tests/c/%.c tests/c/harness.h include/sockloop.h lib
+$(BUILD)/tests/%: tests/c/%.c tests/c/harness.h include/sockloop.h c_examples/appmsg.h lib
 	@mkdir -p $(BUILD)/tests
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LINK_SHARED)
 	$(CC) $(ALL_CFLAGS) -o $@.static $< $(LINK_STATIC)

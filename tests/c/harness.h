@@ -33,10 +33,10 @@ static int sl_test_failed_now;
 
 /* True under valgrind (the Makefile sets SL_TEST_SLOW): tests shrink their
  * sizes and signal rates so they finish in seconds, not minutes. */
-static int sl_test_slow(void) { return getenv("SL_TEST_SLOW") != NULL; }
+static inline int sl_test_slow(void) { return getenv("SL_TEST_SLOW") != NULL; }
 
 /* Open file descriptors of this process, for leak checks. */
-static int sl_count_open_fds(void) {
+static inline int sl_count_open_fds(void) {
     int n = 0;
     DIR *d = opendir("/proc/self/fd");
     if (!d) return -1;
