@@ -34,7 +34,7 @@ BENCHES     := $(basename $(notdir $(wildcard bench/*.c)))
 VENV        := $(BUILD)/venv
 
 .PHONY: all lib header examples demo test test-rust test-c test-c-asan test-c-valgrind \
-        test-python test-install bench install uninstall clean
+        test-python test-install python-package bench install uninstall clean
 
 all: lib
 
@@ -119,6 +119,10 @@ test-install: lib
 	@rm -rf $(BUILD)/stage
 	@$(MAKE) --no-print-directory install DESTDIR=$(abspath $(BUILD)/stage) PREFIX=/usr/local >/dev/null
 	@sh tests/install_check.sh $(abspath $(BUILD)/stage) /usr/local "$(CC)" "$(CSTD) $(CWARN)"
+
+# Puts the library next to the Python package, so `pip install ./bindings/python` carries it.
+python-package: lib
+	cp -L $(LIB)/libsockloop.so bindings/python/sockloop/libsockloop.so
 
 # ---------------------------------------------------------------- bench
 bench: lib

@@ -1,0 +1,73 @@
+"""Loading libsockloop and declaring the C signatures, in one place.
+
+`SIGNATURES` lists every exported function with its ctypes restype and
+argtypes; tests/python/test_bindings.py holds it equal to include/sockloop.h.
+ctypes.CDLL releases the GIL for the duration of every call.
+"""
+import ctypes
+import ctypes.util
+import os
+import pathlib
+
+c_int, c_size, c_ssize = ctypes.c_int, ctypes.c_size_t, ctypes.c_ssize_t
+c_void_p, c_char_p = ctypes.c_void_p, ctypes.c_char_p
+c_u16, c_u32, c_u64 = ctypes.c_uint16, ctypes.c_uint32, ctypes.c_uint64
+size_p = ctypes.POINTER(c_size)
+
+
+class IoVec(ctypes.Structure):
+    _fields_ = [("iov_base", c_void_p), ("iov_len", c_size)]
+
+
+SIGNATURES = {
+    # transfer loops
+    "sl_send_all": (c_ssize, [c_int, c_void_p, c_size, c_int, size_p]),
+    "sl_recv_exact": (c_ssize, [c_int, c_void_p, c_size, c_int, size_p]),
+    "sl_send_allv": (c_ssize, [c_int, ctypes.POINTER(IoVec), c_int, c_int, size_p]),
+    # byte order
+    "sl_htons": (c_u16, [c_u16]),
+    "sl_ntohs": (c_u16, [c_u16]),
+    "sl_htonl": (c_u32, [c_u32]),
+    "sl_ntohl": (c_u32, [c_u32]),
+    "sl_htonll": (c_u64, [c_u64]),
+    "sl_ntohll": (c_u64, [c_u64]),
+}
+for _bits, _ctype in ((16, c_u16), (32, c_u32), (64, c_u64)):
+    for _order in ("be", "le"):
+        SIGNATURES[f"sl_put_u{_bits}{_order}"] = (c_void_p, [c_void_p, _ctype])
+        SIGNATURES[f"sl_get_u{_bits}{_order}"] = (_ctype, [c_void_p])
+
+
+def _candidates():
+    here = pathlib.Path(__file__).resolve().parent
+    yield str(here / "libsockloop.so")
+    if os.environ.get("SOCKLOOP_LIB"):
+        yield os.environ["SOCKLOOP_LIB"]
+    yield "libsockloop.so.0"
+    found = ctypes.util.find_library("sockloop")
+    if found:
+        yield found
+
+
+def load():
+    """Loads the library: next to this package, then $SOCKLOOP_LIB, then the
+    system library path. Raises ImportError naming every place it tried."""
+    tried = []
+    for path in _candidates():
+        if os.sep in path and not os.path.exists(path):
+            tried.append(f"{path} (no such file)")
+            continue
+        try:
+            lib = ctypes.CDLL(path, use_errno=True)
+        except OSError as err:
+            tried.append(f"{path} ({err})")
+            continue
+        for name, (restype, argtypes) in SIGNATURES.items():
+            fn = getattr(lib, name)
+            fn.restype, fn.argtypes = restype, argtypes
+        return lib
+    raise ImportError("libsockloop not found; tried: " + "; ".join(tried) +
+                      ". Build it with `make` and set SOCKLOOP_LIB to build/lib/libsockloop.so.")
+
+
+lib = load()

@@ -1,0 +1,46 @@
+"""send_all / recv_exact / send_allv: the loops socket.sendall and recv leave to you."""
+import ctypes
+
+from ._native import IoVec, lib
+from ._util import fileno, raise_errno, readable_buffer, timeout_ms, writable_buffer
+
+
+def send_all(sock, data, timeout=None):
+    """Sends every byte of `data` (bytes-like). Returns the length.
+
+    `timeout` is in seconds for the whole call (None forever, 0 one attempt).
+    Errors raise the OSError subclass for errno (TimeoutError, BrokenPipeError,
+    BlockingIOError, ...) with `.done`, the bytes sent, to resume from."""
+    ptr, length, _keep = readable_buffer(data)
+    done = ctypes.c_size_t(0)
+    if lib.sl_send_all(fileno(sock), ptr, length, timeout_ms(timeout), ctypes.byref(done)) < 0:
+        raise_errno(done.value)
+    return length
+
+
+def recv_exact(sock, size_or_buffer, timeout=None):
+    """Receives exactly n bytes and returns them, or fills a writable buffer
+    (bytearray, memoryview) completely in place and returns its length.
+
+    End of stream first raises BrokenPipeError; `.done` says how many bytes
+    arrived (they are at the start of the buffer you passed)."""
+    if isinstance(size_or_buffer, int):
+        out = bytearray(size_or_buffer)
+        recv_exact(sock, out, timeout)
+        return bytes(out)
+    ptr, length, _keep = writable_buffer(size_or_buffer)
+    done = ctypes.c_size_t(0)
+    if lib.sl_recv_exact(fileno(sock), ptr, length, timeout_ms(timeout), ctypes.byref(done)) < 0:
+        raise_errno(done.value)
+    return length
+
+
+def send_allv(sock, buffers, timeout=None):
+    """Sends several bytes-like buffers in order with vectored writes; returns the total."""
+    parts = [readable_buffer(b) for b in buffers]
+    iov = (IoVec * len(parts))(*[IoVec(p, n) for p, n, _ in parts])
+    done = ctypes.c_size_t(0)
+    rc = lib.sl_send_allv(fileno(sock), iov, len(parts), timeout_ms(timeout), ctypes.byref(done))
+    if rc < 0:
+        raise_errno(done.value)
+    return rc

@@ -1,0 +1,141 @@
+"""The Python package: its signatures equal the header's, it installs with pip,
+and its Pythonic layer works over real sockets."""
+import ctypes
+import os
+import pathlib
+import re
+import socket
+import subprocess
+import sys
+import threading
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bindings" / "python"))
+os.environ.setdefault("SOCKLOOP_LIB", str(ROOT / "build" / "lib" / "libsockloop.so"))
+
+import sockloop  # noqa: E402
+from sockloop._native import SIGNATURES  # noqa: E402
+
+SCALARS = {
+    "int": ctypes.c_int, "size_t": ctypes.c_size_t, "ssize_t": ctypes.c_ssize_t,
+    "uint16_t": ctypes.c_uint16, "uint32_t": ctypes.c_uint32, "uint64_t": ctypes.c_uint64,
+    "uint8_t": ctypes.c_uint8, "void": None,
+}
+
+
+def c_kind(ctype):
+    """A comparable name for a C type from the header."""
+    ctype = ctype.replace("const ", "").strip()
+    if ctype.endswith("*"):
+        inner = ctype[:-1].strip()
+        return "ptr:" + inner if inner in SCALARS and inner != "void" else "ptr"
+    return ctypes.sizeof(SCALARS[ctype]), ctype.startswith("u") or ctype == "size_t"
+
+
+def py_kind(t):
+    if t is None:
+        return "void"
+    if t in (ctypes.c_void_p, ctypes.c_char_p):
+        return "ptr"
+    if hasattr(t, "_type_") and isinstance(t._type_, type):  # POINTER(X)
+        inner = [name for name, s in SCALARS.items() if s is t._type_ and name != "void"]
+        return "ptr:" + inner[0] if inner else "ptr"
+    return ctypes.sizeof(t), t(-1).value != -1  # (size, unsigned)
+
+
+def header_prototypes():
+    text = (ROOT / "include" / "sockloop.h").read_text()
+    protos = {}
+    for m in re.finditer(r"^([A-Za-z_][\w \*]*?[\s\*])(sl_\w+)\((.*?)\);", text, re.M):
+        ret, name, args = m.group(1).strip(), m.group(2), m.group(3).strip()
+        params = [] if args in ("", "void") else [re.sub(r"\s*\b\w+$", "", a.strip()) for a in args.split(",")]
+        protos[name] = (ret, params)
+    return protos
+
+
+def test_every_header_function_is_declared_with_matching_types():
+    protos = header_prototypes()
+    assert len(protos) >= 21
+    assert set(protos) == set(SIGNATURES), "declare every function in sockloop/_native.py"
+    for name, (ret, params) in protos.items():
+        restype, argtypes = SIGNATURES[name]
+        want_ret = "void" if ret == "void" else c_kind(ret)
+        assert py_kind(restype) == want_ret, f"{name}: return type"
+        assert len(argtypes) == len(params), f"{name}: argument count"
+        for i, (c, p) in enumerate(zip(params, argtypes)):
+            assert py_kind(p) == c_kind(c), f"{name}: argument {i} is {c}"
+
+
+def test_pip_installs_the_package_into_a_fresh_venv(tmp_path):
+    pkg = ROOT / "bindings" / "python"
+    lib = ROOT / "build" / "lib" / "libsockloop.so"
+    staged = tmp_path / "src"
+    subprocess.run(["cp", "-r", str(pkg), str(staged)], check=True)
+    subprocess.run(["cp", "-L", str(lib), str(staged / "sockloop" / "libsockloop.so")], check=True)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    subprocess.run([str(py), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(staged)],
+                   check=True, cwd=tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "SOCKLOOP_LIB"}
+    out = subprocess.run([str(py), "-c", "import socket, sockloop; a, b = socket.socketpair(); "
+                          "sockloop.send_all(a, b'hi'); print(sockloop.recv_exact(b, 2), sockloop.__file__)"],
+                         check=True, capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert out.stdout.startswith("b'hi'") and str(venv) in out.stdout
+
+
+def test_a_missing_library_names_what_was_tried(tmp_path):
+    env = dict(os.environ, SOCKLOOP_LIB=str(tmp_path / "nope.so"), LD_LIBRARY_PATH="")
+    out = subprocess.run([sys.executable, "-c", "import sockloop"], capture_output=True, text=True,
+                         cwd=tmp_path, env=dict(env, PYTHONPATH=str(ROOT / "bindings" / "python")))
+    assert out.returncode != 0
+    assert "libsockloop not found; tried:" in out.stderr and "nope.so" in out.stderr
+
+
+def test_send_all_and_recv_exact_with_socket_objects_and_buffers():
+    a, b = socket.socketpair()
+    payload = os.urandom(2 << 20)
+    got = bytearray(len(payload))
+    reader = threading.Thread(target=sockloop.recv_exact, args=(b, memoryview(got), 5))
+    reader.start()  # runs while the GIL is released in the sender's C call
+    assert sockloop.send_all(a, memoryview(payload), timeout=5) == len(payload)
+    reader.join()
+    assert got == payload
+    assert sockloop.send_allv(a.fileno(), [b"ab", bytearray(b"cd"), memoryview(b"ef")]) == 6
+    assert sockloop.recv_exact(b, 6, timeout=1) == b"abcdef"
+    a.close()
+    b.close()
+
+
+def test_errors_are_oserror_subclasses_with_the_count():
+    a, b = socket.socketpair()
+    b.sendall(b"1234")
+    with pytest.raises(TimeoutError) as info:
+        sockloop.recv_exact(a, 10, timeout=0.05)
+    assert info.value.done == 4
+    with pytest.raises(BlockingIOError) as info:
+        sockloop.recv_exact(a, 10, timeout=0)
+    assert info.value.done == 0
+    b.close()
+    with pytest.raises(BrokenPipeError) as info:
+        sockloop.recv_exact(a, 10, timeout=1)
+    assert info.value.done == 0
+    with pytest.raises(BrokenPipeError):
+        sockloop.send_all(a, b"x" * 100000, timeout=1)
+    with pytest.raises(TypeError):
+        sockloop.recv_exact(a, b"read-only", timeout=1)
+    a.close()
+
+
+def test_byte_order_from_python():
+    buf = bytearray(16)
+    sockloop.byteorder.put(buf, 3, 0x01020304)
+    assert buf[3:7] == b"\x01\x02\x03\x04"
+    assert sockloop.byteorder.get(buf, 3, 32, "le") == 0x04030201
+    sockloop.byteorder.put(buf, 1, 0x0102030405060708, 64, "le")
+    assert buf[1:9] == bytes(range(8, 0, -1))
+    assert sockloop.htons(1) == socket.htons(1)
+    with pytest.raises(IndexError):
+        sockloop.byteorder.put(buf, 14, 1)
