@@ -13,6 +13,11 @@ for b in "$bin"/*; do
     echo "== $(basename "$b")" >&2
     "$b" >>"$rows"
 done
+for py in bench/bench_*.py; do
+    [ -f "$py" ] || continue
+    echo "== $(basename "$py")" >&2
+    SOCKLOOP_LIB="$(pwd)/build/lib/libsockloop.so" python3 "$py" >>"$rows"
+done
 {
     echo "# sockloop benchmark results"
     echo
