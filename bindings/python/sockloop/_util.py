@@ -32,22 +32,24 @@ def raise_errno(done=None):
 
 
 def readable_buffer(data):
-    """(pointer, length, keepalive) for bytes-like data, without a copy where
-    possible: bytes and writable buffers are passed in place."""
+    """(argument, length) for bytes-like data, for a c_void_p parameter, without
+    a copy where possible: bytes and writable buffers are passed in place. The
+    argument keeps the memory alive for the call."""
     if isinstance(data, bytes):
-        return ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p), len(data), data
-    view = memoryview(data).cast("B")
-    if view.readonly:
-        copy = view.tobytes()
-        return ctypes.cast(ctypes.c_char_p(copy), ctypes.c_void_p), len(copy), copy
-    holder = (ctypes.c_char * len(view)).from_buffer(view)
-    return ctypes.cast(holder, ctypes.c_void_p), len(view), holder
+        return data, len(data)
+    if not isinstance(data, bytearray):
+        view = memoryview(data).cast("B")
+        if view.readonly:
+            copy = view.tobytes()
+            return copy, len(copy)
+        data = view
+    return (ctypes.c_char * len(data)).from_buffer(data), len(data)
 
 
 def writable_buffer(buf):
-    """(pointer, length, keepalive) for a writable buffer, filled in place."""
-    view = memoryview(buf).cast("B")
-    if view.readonly:
-        raise TypeError("a writable buffer (bytearray, memoryview of one, array) is needed")
-    holder = (ctypes.c_char * len(view)).from_buffer(view)
-    return ctypes.cast(holder, ctypes.c_void_p), len(view), holder
+    """(argument, length) for a writable buffer, filled in place."""
+    if not isinstance(buf, bytearray):
+        buf = memoryview(buf).cast("B")
+        if buf.readonly:
+            raise TypeError("a writable buffer (bytearray, memoryview of one, array) is needed")
+    return (ctypes.c_char * len(buf)).from_buffer(buf), len(buf)

@@ -13,10 +13,10 @@ _WIDTH = {16: 2, 32: 4, 64: 8}
 
 
 def _check(buf, offset, bits):
-    ptr, length, keep = writable_buffer(buf)
+    holder, length = writable_buffer(buf)
     if offset < 0 or offset + _WIDTH[bits] > length:
         raise IndexError("offset out of range")
-    return ptr.value + offset, keep
+    return ctypes.addressof(holder) + offset, holder
 
 
 def put(buf, offset, value, bits=32, order="be"):

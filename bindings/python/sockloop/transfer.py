@@ -11,7 +11,7 @@ def send_all(sock, data, timeout=None):
     `timeout` is in seconds for the whole call (None forever, 0 one attempt).
     Errors raise the OSError subclass for errno (TimeoutError, BrokenPipeError,
     BlockingIOError, ...) with `.done`, the bytes sent, to resume from."""
-    ptr, length, _keep = readable_buffer(data)
+    ptr, length = readable_buffer(data)
     done = ctypes.c_size_t(0)
     if lib.sl_send_all(fileno(sock), ptr, length, timeout_ms(timeout), ctypes.byref(done)) < 0:
         raise_errno(done.value)
@@ -28,7 +28,7 @@ def recv_exact(sock, size_or_buffer, timeout=None):
         out = bytearray(size_or_buffer)
         recv_exact(sock, out, timeout)
         return bytes(out)
-    ptr, length, _keep = writable_buffer(size_or_buffer)
+    ptr, length = writable_buffer(size_or_buffer)
     done = ctypes.c_size_t(0)
     if lib.sl_recv_exact(fileno(sock), ptr, length, timeout_ms(timeout), ctypes.byref(done)) < 0:
         raise_errno(done.value)
@@ -37,8 +37,8 @@ def recv_exact(sock, size_or_buffer, timeout=None):
 
 def send_allv(sock, buffers, timeout=None):
     """Sends several bytes-like buffers in order with vectored writes; returns the total."""
-    parts = [readable_buffer(b) for b in buffers]
-    iov = (IoVec * len(parts))(*[IoVec(p, n) for p, n, _ in parts])
+    parts = [readable_buffer(b) for b in buffers]  # keeps every buffer alive for the call
+    iov = (IoVec * len(parts))(*[IoVec(ctypes.cast(p, ctypes.c_void_p), n) for p, n in parts])
     done = ctypes.c_size_t(0)
     rc = lib.sl_send_allv(fileno(sock), iov, len(parts), timeout_ms(timeout), ctypes.byref(done))
     if rc < 0:
