@@ -6,6 +6,11 @@
 //! - lets the body use `?` on the argument checks below and on `io::Result`.
 //!
 //! `tests/ffi_boundary.rs` fails if an exported function does not use it.
+//!
+//! The safety contract of every `unsafe extern "C"` function is the C one, stated
+//! in its doc comment (which becomes the header's): pointers are NULL or valid
+//! for the lengths given. Hence no separate `# Safety` sections.
+#![allow(clippy::missing_safety_doc)]
 
 use std::os::fd::BorrowedFd;
 use std::os::raw::c_int;
