@@ -30,7 +30,7 @@ NATIVE_LIBS = $(shell cat $(BUILD)/native-static-libs 2>/dev/null)
 
 C_TESTS     := $(basename $(notdir $(wildcard tests/c/test_*.c)))
 C_EXAMPLES  := $(basename $(notdir $(wildcard c_examples/*.c)))
-BENCHES     := $(basename $(notdir $(wildcard bench/*.c)))
+BENCHES     := $(filter-out echo_uv_server,$(basename $(notdir $(wildcard bench/*.c))))
 VENV        := $(BUILD)/venv
 
 .PHONY: all lib header examples demo test test-rust test-c test-c-asan test-c-valgrind \
@@ -125,10 +125,16 @@ python-package: lib
 	cp -L $(LIB)/libsockloop.so bindings/python/sockloop/libsockloop.so
 
 # ---------------------------------------------------------------- bench
-bench: lib
+# The libuv baseline needs Debian's libuv1-dev, installed here when missing.
+bench: lib examples
 	@mkdir -p $(BUILD)/bench bench/results
 	@set -e; for b in $(BENCHES); do \
 	  $(CC) $(ALL_CFLAGS) -O2 -o $(BUILD)/bench/$$b bench/$$b.c $(LINK_SHARED); done
+	@pkg-config --exists libuv 2>/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libuv1-dev >/dev/null 2>&1; } || true
+	@if pkg-config --exists libuv 2>/dev/null; then \
+	  $(CC) $(ALL_CFLAGS) -O2 -o $(BUILD)/bench/echo_uv_server bench/echo_uv_server.c $$(pkg-config --cflags --libs libuv); \
+	else echo "SKIP libuv baseline: libuv1-dev could not be installed"; fi
 	@sh bench/run.sh $(BUILD)/bench
 
 # ---------------------------------------------------------------- install

@@ -8,7 +8,7 @@ bin=$1
 out=bench/results/latest.md
 rows=$(mktemp)
 trap 'rm -f "$rows"' EXIT
-for b in "$bin"/*; do
+for b in "$bin"/bench_*; do
     [ -x "$b" ] || continue
     echo "== $(basename "$b")" >&2
     "$b" >>"$rows"
