@@ -2,7 +2,7 @@
 //! accept with a timeout, and addresses as text.
 //!
 //! Built on `socket2`: every socket it creates is close-on-exec (`SOCK_CLOEXEC`),
-//! and `connect_timeout` does the bounded connect. Name resolution is
+//! and [`ready::wait`] bounds the connect by the whole-call deadline. Name resolution is
 //! `getaddrinfo(3)` called directly, because `std` hides its `EAI_*` code and a C
 //! caller needs a documented errno for each resolver failure.
 
@@ -11,7 +11,6 @@ use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::time::Duration;
 
 use socket2::{Domain, SockAddr, SockRef, Socket, Type};
 
@@ -115,31 +114,15 @@ unsafe fn socket_addr(addr: *const libc::sockaddr, len: libc::socklen_t) -> Opti
     }
 }
 
-/// socket2's `connect_timeout` reports a timeout as an error kind without an
-/// OS code; C callers need `ETIMEDOUT`.
-fn with_errno(err: io::Error) -> io::Error {
-    if err.raw_os_error().is_none() && err.kind() == io::ErrorKind::TimedOut {
-        return os_error(libc::ETIMEDOUT);
-    }
-    err
-}
-
 /// Connects `socket` to `addr` within what is left of `deadline`.
+///
+/// A non-blocking connect, then [`ready::wait`] for writability and the
+/// result from `SO_ERROR`. (socket2's `connect_timeout` is not used: it takes a
+/// per-call `Duration`, so it cannot express "forever" or "one attempt", it
+/// rounds the wait down and can return before the caller's deadline, and its
+/// timeout error carries no errno.) The socket ends blocking, as promised.
 fn connect_within(socket: &Socket, addr: &SockAddr, deadline: Deadline) -> io::Result<()> {
-    let Some(ms) = deadline.poll_timeout_ms() else {
-        return Err(deadline.expired());
-    };
-    if ms > 0 {
-        let budget = Duration::from_millis(ms as u64);
-        return socket.connect_timeout(addr, budget).map_err(with_errno);
-    }
-    // connect_timeout has no "forever" and no "one attempt": a blocking connect
-    // for -1, a non-blocking one for 0. An interrupted or in-progress connect
-    // carries on in the kernel, so both wait for writability and read its result.
-    let once = deadline == Deadline::Immediate;
-    if once {
-        socket.set_nonblocking(true)?;
-    }
+    socket.set_nonblocking(true)?;
     let result = match socket.connect(addr) {
         Err(e) if matches!(e.raw_os_error(), Some(libc::EINPROGRESS | libc::EINTR)) => {
             if ready::wait(socket.as_raw_fd(), Interest::Writable, deadline)? {
@@ -150,9 +133,7 @@ fn connect_within(socket: &Socket, addr: &SockAddr, deadline: Deadline) -> io::R
         }
         other => other,
     };
-    if once {
-        socket.set_nonblocking(false)?;
-    }
+    socket.set_nonblocking(false)?;
     result
 }
 
@@ -250,6 +231,11 @@ fn accept_retryable(code: libc::c_int) -> bool {
 /// so that `accept` itself never blocks; the listener's flags are not touched.
 pub fn accept(listener: BorrowedFd<'_>, deadline: Deadline, nonblocking: bool) -> io::Result<(OwnedFd, SockAddr)> {
     let socket = SockRef::from(&listener);
+    // Ask first: polling a socket that does not listen would time out instead
+    // of saying EINVAL (or ENOTSOCK for a pipe).
+    if !socket.is_listener()? {
+        return Err(os_error(libc::EINVAL));
+    }
     let flags = libc::SOCK_CLOEXEC | if nonblocking { libc::SOCK_NONBLOCK } else { 0 };
     let wait_first = deadline.is_bounded() && !socket.nonblocking()?;
     loop {

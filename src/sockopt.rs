@@ -83,7 +83,11 @@ pub fn buffer_sizes(fd: BorrowedFd<'_>) -> io::Result<(usize, usize)> {
 /// (`deadline.expired()`, `ECONNRESET`, `ENOTCONN`, ...).
 pub fn close_graceful(fd: OwnedFd, deadline: Deadline) -> io::Result<()> {
     let socket = SockRef::from(&fd);
-    socket.shutdown(Shutdown::Write)?;
+    if let Err(err) = socket.shutdown(Shutdown::Write) {
+        // A connection the peer already reset is "not connected" any more;
+        // the reset itself is the better answer.
+        return Err(socket.take_error()?.unwrap_or(err));
+    }
     let flags = if deadline.is_bounded() { libc::MSG_DONTWAIT } else { 0 };
     let mut sink = [MaybeUninit::<u8>::uninit(); 4096];
     loop {
