@@ -440,6 +440,7 @@ int sl_get_buffer_sizes(int fd, int *sndbuf, int *rcvbuf);
  *   `timeout_ms == 0`).
  * - `ECONNRESET`: the peer reset the connection.
  * - `ENOTCONN`: the socket was not connected; `ENOTSOCK`: not a socket.
+ *
  * Errors with the fd left open: `EINVAL` (`fd < 0`, `timeout_ms < -1`),
  * `EBADF` (not open).
  */
@@ -455,7 +456,10 @@ int sl_close_graceful(int fd, int timeout_ms);
  * A socket file left behind by a server that died is removed and replaced,
  * but only when nothing accepts on it (a test connect is refused). A live
  * socket, or any file that is not a socket, gives `EADDRINUSE` and is left
- * alone. The file is not removed when the fd is closed: `unlink(path)` when
+ * alone; the live server then sees the test connect as one connection that
+ * ends at once (its first read returns end of stream). The check and the
+ * removal are not atomic: two servers starting at the same instant on one
+ * path can both believe the file stale. The file is not removed when the fd is closed: `unlink(path)` when
  * done.
  *
  * `backlog` is passed to listen(2) (capped by the kernel at

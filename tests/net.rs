@@ -415,9 +415,12 @@ fn a_stale_socket_file_is_replaced_but_a_live_one_or_a_regular_file_is_not() {
     assert_talks(&client, &server);
     // Someone listens: the file is left alone.
     assert_eq!(unix_listen(p, 8).unwrap_err(), libc::EADDRINUSE);
+    // The liveness probe shows up as one connection that ends at once.
+    let (probe, _) = accept(&listener, 2000, 0).unwrap();
+    assert_eq!(unsafe { libc::read(probe.as_raw_fd(), [0u8; 1].as_mut_ptr().cast(), 1) }, 0);
     let another = unix_connect(p, 2000).unwrap();
-    accept(&listener, 2000, 0).expect("the live listener still works");
-    drop(another);
+    let (server, _) = accept(&listener, 2000, 0).expect("the live listener still works");
+    assert_talks(&another, &server);
     drop(listener);
     std::fs::remove_file(&path).unwrap();
     // Not a socket: never deleted.

@@ -148,6 +148,7 @@ pub unsafe extern "C" fn sl_get_buffer_sizes(fd: c_int, sndbuf: *mut c_int, rcvb
 ///   `timeout_ms == 0`).
 /// - `ECONNRESET`: the peer reset the connection.
 /// - `ENOTCONN`: the socket was not connected; `ENOTSOCK`: not a socket.
+///
 /// Errors with the fd left open: `EINVAL` (`fd < 0`, `timeout_ms < -1`),
 /// `EBADF` (not open).
 #[no_mangle]

@@ -17,7 +17,10 @@ use crate::unix;
 /// A socket file left behind by a server that died is removed and replaced,
 /// but only when nothing accepts on it (a test connect is refused). A live
 /// socket, or any file that is not a socket, gives `EADDRINUSE` and is left
-/// alone. The file is not removed when the fd is closed: `unlink(path)` when
+/// alone; the live server then sees the test connect as one connection that
+/// ends at once (its first read returns end of stream). The check and the
+/// removal are not atomic: two servers starting at the same instant on one
+/// path can both believe the file stale. The file is not removed when the fd is closed: `unlink(path)` when
 /// done.
 ///
 /// `backlog` is passed to listen(2) (capped by the kernel at
