@@ -301,6 +301,9 @@ int sl_local_port(int fd);
  * Accepts one connection on the listening socket `listen_fd` (TCP or Unix)
  * and returns its fd.
  *
+ * Arguments in the library's order: the fd, then inputs (`flags`), then the
+ * timeout, then the out-buffer and its capacity.
+ *
  * The new fd is close-on-exec, and non-blocking when `flags` has
  * `SL_ACCEPT_NONBLOCK` (for selector servers); the caller closes it. The
  * listener's own flags are never changed: a blocking listener with a bounded
@@ -330,7 +333,7 @@ int sl_local_port(int fd);
  * - `EBADF`, `ENOTSOCK`, `EOPNOTSUPP`: not an open, listening stream socket.
  * - `EMFILE`/`ENFILE`: no fd left (the connection stays queued).
  */
-int sl_accept(int listen_fd, int timeout_ms, int flags, char *peer, size_t peer_capacity);
+int sl_accept(int listen_fd, int flags, int timeout_ms, char *peer, size_t peer_capacity);
 
 /**
  * Returns the text of the resolver's own message for an errno that

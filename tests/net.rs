@@ -43,7 +43,7 @@ fn connect(host: &str, port: i32, timeout_ms: i32) -> Result<OwnedFd, i32> {
 
 fn accept(listener: &OwnedFd, timeout_ms: i32, flags: i32) -> Result<(OwnedFd, String), i32> {
     let mut peer = [0x55 as libc::c_char; SL_ADDRSTRLEN];
-    let fd = owned(unsafe { sl_accept(listener.as_raw_fd(), timeout_ms, flags, peer.as_mut_ptr(), peer.len()) })?;
+    let fd = owned(unsafe { sl_accept(listener.as_raw_fd(), flags, timeout_ms, peer.as_mut_ptr(), peer.len()) })?;
     let text = unsafe { CStr::from_ptr(peer.as_ptr()) }.to_str().unwrap().to_string();
     Ok((fd, text))
 }
@@ -358,9 +358,9 @@ fn bad_inputs_fail_with_their_documented_errno() {
     let lfd = listener.as_raw_fd();
     unsafe {
         assert_eq!(owned(sl_accept(lfd, 0, 0, small.as_mut_ptr(), small.len())).unwrap_err(), libc::EINVAL);
-        assert_eq!(owned(sl_accept(lfd, 0, 2, ptr::null_mut(), 0)).unwrap_err(), libc::EINVAL);
+        assert_eq!(owned(sl_accept(lfd, 2, 0, ptr::null_mut(), 0)).unwrap_err(), libc::EINVAL);
         assert_eq!(owned(sl_accept(-1, 0, 0, ptr::null_mut(), 0)).unwrap_err(), libc::EINVAL);
-        assert_eq!(owned(sl_accept(lfd, -5, 0, ptr::null_mut(), 0)).unwrap_err(), libc::EINVAL);
+        assert_eq!(owned(sl_accept(lfd, 0, -5, ptr::null_mut(), 0)).unwrap_err(), libc::EINVAL);
     }
     // Accepting on something that does not listen.
     let (a, _b) = socketpair();

@@ -136,6 +136,9 @@ pub extern "C" fn sl_local_port(fd: c_int) -> c_int {
 /// Accepts one connection on the listening socket `listen_fd` (TCP or Unix)
 /// and returns its fd.
 ///
+/// Arguments in the library's order: the fd, then inputs (`flags`), then the
+/// timeout, then the out-buffer and its capacity.
+///
 /// The new fd is close-on-exec, and non-blocking when `flags` has
 /// `SL_ACCEPT_NONBLOCK` (for selector servers); the caller closes it. The
 /// listener's own flags are never changed: a blocking listener with a bounded
@@ -167,8 +170,8 @@ pub extern "C" fn sl_local_port(fd: c_int) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn sl_accept(
     listen_fd: c_int,
-    timeout_ms: c_int,
     flags: c_int,
+    timeout_ms: c_int,
     peer: *mut c_char,
     peer_capacity: usize,
 ) -> c_int {

@@ -65,7 +65,7 @@ TEST(ipv4_connect_listen_accept_with_peer_text) {
     int c = sl_tcp_connect("127.0.0.1", port, 2000);
     CHECK(c >= 0 && is_cloexec(c) && !is_nonblocking(c));
     char peer[SL_ADDRSTRLEN], want[SL_ADDRSTRLEN];
-    int s = sl_accept(l, 2000, 0, peer, sizeof peer);
+    int s = sl_accept(l, 0, 2000, peer, sizeof peer);
     CHECK(s >= 0 && is_cloexec(s) && !is_nonblocking(s));
     snprintf(want, sizeof want, "127.0.0.1:%d", sl_local_port(c));
     CHECK(strcmp(peer, want) == 0);
@@ -85,14 +85,14 @@ TEST(ipv6_and_dual_stack) {
     int port = sl_local_port(l);
     int c6 = sl_tcp_connect("::1", port, 2000);
     CHECK(c6 >= 0 && is_cloexec(c6));
-    int s6 = sl_accept(l, 2000, 0, peer, sizeof peer);
+    int s6 = sl_accept(l, 0, 2000, peer, sizeof peer);
     CHECK(s6 >= 0);
     snprintf(want, sizeof want, "[::1]:%d", sl_local_port(c6));
     CHECK(strcmp(peer, want) == 0);
     CHECK(talks(c6, s6));
     int c4 = sl_tcp_connect("127.0.0.1", port, 2000);
     CHECK(c4 >= 0);
-    int s4 = sl_accept(l, 2000, 0, peer, sizeof peer);
+    int s4 = sl_accept(l, 0, 2000, peer, sizeof peer);
     CHECK(s4 >= 0);
     snprintf(want, sizeof want, "127.0.0.1:%d", sl_local_port(c4));
     CHECK(strcmp(peer, want) == 0); /* not [::ffff:127.0.0.1] */
@@ -106,7 +106,7 @@ TEST(localhost_works_both_ways) {
     CHECK(l >= 0);
     int c = sl_tcp_connect("localhost", sl_local_port(l), 2000);
     CHECK(c >= 0);
-    int s = sl_accept(l, 2000, 0, NULL, 0);
+    int s = sl_accept(l, 0, 2000, NULL, 0);
     CHECK(s >= 0 && talks(c, s));
     close(c); close(s); close(l);
 }
@@ -156,14 +156,14 @@ TEST(accept_timeout_and_nonblocking_flag) {
     int l = sl_tcp_listen("127.0.0.1", 0, 4);
     CHECK(l >= 0);
     double t0 = now_ms();
-    CHECK_ERR(sl_accept(l, 200, 0, NULL, 0), ETIMEDOUT);
+    CHECK_ERR(sl_accept(l, 0, 200, NULL, 0), ETIMEDOUT);
     double took = now_ms() - t0;
     CHECK(took >= 199.0 && took < 3000.0);
     CHECK_ERR(sl_accept(l, 0, 0, NULL, 0), EAGAIN);
     CHECK(!is_nonblocking(l));
     int c = sl_tcp_connect("127.0.0.1", sl_local_port(l), 2000);
     CHECK(c >= 0);
-    int s = sl_accept(l, 2000, SL_ACCEPT_NONBLOCK, NULL, 0);
+    int s = sl_accept(l, SL_ACCEPT_NONBLOCK, 2000, NULL, 0);
     CHECK(s >= 0 && is_nonblocking(s) && is_cloexec(s));
     CHECK(talks(c, s));
     close(c); close(s); close(l);
@@ -235,14 +235,14 @@ TEST(unix_path_stale_file_and_live_listener) {
     CHECK(l >= 0 && is_cloexec(l));
     CHECK_ERR(sl_unix_listen(path, 4), EADDRINUSE); /* live: left alone */
     /* The liveness probe shows up as one connection that ends at once. */
-    int probe = sl_accept(l, 2000, 0, NULL, 0);
+    int probe = sl_accept(l, 0, 2000, NULL, 0);
     char b;
     CHECK(probe >= 0 && read(probe, &b, 1) == 0);
     close(probe);
     int c = sl_unix_connect(path, 2000);
     CHECK(c >= 0 && is_cloexec(c) && !is_nonblocking(c));
     char peer[SL_ADDRSTRLEN];
-    int s = sl_accept(l, 2000, 0, peer, sizeof peer);
+    int s = sl_accept(l, 0, 2000, peer, sizeof peer);
     CHECK(s >= 0 && strcmp(peer, "") == 0);
     CHECK(talks(c, s));
     close(c); close(s); close(l);
@@ -328,7 +328,7 @@ TEST(graceful_close_lets_the_peer_read_every_last_byte) {
         _exit(n == 0 && w == sizeof total ? 0 : 3);
     }
     close(pfd[1]);
-    int s = sl_accept(l, 5000, 0, NULL, 0);
+    int s = sl_accept(l, 0, 5000, NULL, 0);
     CHECK(s >= 0);
     sl_set_buffer_sizes(s, 16384, 0);
     char *reply = calloc(1, (size_t)REPLY);
@@ -374,7 +374,7 @@ TEST(bad_inputs_have_their_errno) {
     CHECK(l >= 0);
     char small[16];
     CHECK_ERR(sl_accept(l, 0, 0, small, sizeof small), EINVAL);
-    CHECK_ERR(sl_accept(l, 0, 4, NULL, 0), EINVAL);
+    CHECK_ERR(sl_accept(l, 4, 0, NULL, 0), EINVAL);
     close(l);
     CHECK_ERR(sl_accept(l, 0, 0, NULL, 0), EBADF);
     char long_path[200];

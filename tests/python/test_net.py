@@ -41,7 +41,7 @@ def net(lib):
         @staticmethod
         def accept(fd, timeout_ms, flags=0):
             peer = ctypes.create_string_buffer(ADDRSTRLEN)
-            conn = Net.accept_raw(fd, timeout_ms, flags, peer, len(peer))
+            conn = Net.accept_raw(fd, flags, timeout_ms, peer, len(peer))
             return conn, peer.value.decode()
 
     return Net
