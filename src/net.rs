@@ -61,6 +61,10 @@ pub fn resolver_message(errnum: libc::c_int) -> Option<&'static CStr> {
 /// (`[::1]`) is accepted as well, since that is how addresses are printed.
 pub fn resolve(host: &str, port: u16, passive: bool) -> io::Result<Vec<SocketAddr>> {
     let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    // A numeric address needs no resolver (getaddrinfo still handles scope ids).
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
     let c_host = CString::new(host).map_err(|_| os_error(libc::EINVAL))?;
     let service = CString::new(port.to_string()).expect("digits only");
     // SAFETY: an all-zero addrinfo is the documented "no hints" value.
@@ -231,16 +235,17 @@ fn accept_retryable(code: libc::c_int) -> bool {
 /// so that `accept` itself never blocks; the listener's flags are not touched.
 pub fn accept(listener: BorrowedFd<'_>, deadline: Deadline, nonblocking: bool) -> io::Result<(OwnedFd, SockAddr)> {
     let socket = SockRef::from(&listener);
-    // Ask first: polling a socket that does not listen would time out instead
-    // of saying EINVAL (or ENOTSOCK for a pipe).
-    if !socket.is_listener()? {
-        return Err(os_error(libc::EINVAL));
-    }
+    // Polling a socket that does not listen times out; say why instead.
+    let expired = || match socket.is_listener() {
+        Ok(true) => deadline.expired(),
+        Ok(false) => os_error(libc::EINVAL),
+        Err(err) => err,
+    };
     let flags = libc::SOCK_CLOEXEC | if nonblocking { libc::SOCK_NONBLOCK } else { 0 };
     let wait_first = deadline.is_bounded() && !socket.nonblocking()?;
     loop {
         if wait_first && !ready::wait(listener.as_raw_fd(), Interest::Readable, deadline)? {
-            return Err(deadline.expired());
+            return Err(expired());
         }
         match socket.accept4(flags) {
             Ok((conn, peer)) => return Ok((conn.into(), peer)),
@@ -248,7 +253,7 @@ pub fn accept(listener: BorrowedFd<'_>, deadline: Deadline, nonblocking: bool) -
                 // Another acceptor took it, or SO_RCVTIMEO ran out: wait again.
                 Some(libc::EAGAIN) => {
                     if !wait_first && !ready::wait(listener.as_raw_fd(), Interest::Readable, deadline)? {
-                        return Err(deadline.expired());
+                        return Err(expired());
                     }
                 }
                 Some(code) if accept_retryable(code) => {}

@@ -75,6 +75,7 @@ fn is_stale(addr: &SockAddr, path: &std::path::Path) -> io::Result<bool> {
 pub fn unix_connect(name: &[u8], deadline: Deadline) -> io::Result<OwnedFd> {
     let addr = unix_address(name)?;
     let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+    let mut timed = false; // SO_SNDTIMEO was set and must be reset
     loop {
         let Some(ms) = deadline.poll_timeout_ms() else {
             return Err(deadline.expired());
@@ -82,7 +83,10 @@ pub fn unix_connect(name: &[u8], deadline: Deadline) -> io::Result<OwnedFd> {
         match ms {
             0 => socket.set_nonblocking(true)?,
             -1 => {}
-            ms => socket.set_write_timeout(Some(Duration::from_millis(ms as u64)))?,
+            ms => {
+                socket.set_write_timeout(Some(Duration::from_millis(ms as u64)))?;
+                timed = true;
+            }
         }
         match socket.connect(&addr) {
             Ok(()) => break,
@@ -94,7 +98,11 @@ pub fn unix_connect(name: &[u8], deadline: Deadline) -> io::Result<OwnedFd> {
             },
         }
     }
-    socket.set_nonblocking(false)?;
-    socket.set_write_timeout(None)?;
+    if deadline == Deadline::Immediate {
+        socket.set_nonblocking(false)?;
+    }
+    if timed {
+        socket.set_write_timeout(None)?;
+    }
     Ok(socket.into())
 }
