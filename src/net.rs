@@ -282,3 +282,44 @@ pub fn address_text(addr: &SockAddr) -> Vec<u8> {
     }
     addr.as_pathname().map(|p| p.as_os_str().as_bytes().to_vec()).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errno_of(eai: libc::c_int) -> Option<i32> {
+        resolver_errno(eai, os_error(libc::EMFILE)).raw_os_error()
+    }
+
+    #[test]
+    fn every_resolver_failure_has_its_documented_errno() {
+        assert_eq!(errno_of(libc::EAI_NONAME), Some(libc::ENOENT));
+        assert_eq!(errno_of(libc::EAI_AGAIN), Some(libc::EHOSTDOWN));
+        assert_eq!(errno_of(libc::EAI_FAIL), Some(libc::EPROTO));
+        assert_eq!(errno_of(libc::EAI_MEMORY), Some(libc::ENOMEM));
+        assert_eq!(errno_of(libc::EAI_SYSTEM), Some(libc::EMFILE));
+        assert_eq!(errno_of(libc::EAI_SERVICE), Some(libc::EINVAL));
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        assert_eq!(errno_of(EAI_NODATA), Some(libc::ENOENT));
+        for errnum in [libc::ENOENT, libc::EHOSTDOWN, libc::EPROTO] {
+            assert!(!resolver_message(errnum).unwrap().to_bytes().is_empty());
+        }
+        assert!(resolver_message(libc::ECONNREFUSED).is_none());
+    }
+
+    #[test]
+    fn numeric_hosts_resolve_without_the_resolver() {
+        assert_eq!(resolve("127.0.0.1", 80, false).unwrap(), vec!["127.0.0.1:80".parse().unwrap()]);
+        assert_eq!(resolve("[::1]", 80, false).unwrap(), vec!["[::1]:80".parse().unwrap()]);
+        assert_eq!(resolve("a\0b", 80, false).unwrap_err().raw_os_error(), Some(libc::EINVAL));
+    }
+
+    #[test]
+    fn addresses_as_text() {
+        let mapped: SocketAddr = "[::ffff:10.1.2.3]:99".parse().unwrap();
+        assert_eq!(address_text(&mapped.into()), b"10.1.2.3:99");
+        let v6: SocketAddr = "[fe80::1%2]:7".parse().unwrap();
+        assert_eq!(address_text(&v6.into()), b"[fe80::1%2]:7");
+        assert_eq!(address_text(&SockAddr::unix("/tmp/x").unwrap()), b"/tmp/x");
+    }
+}
