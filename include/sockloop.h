@@ -342,8 +342,8 @@ int sl_accept(int listen_fd, int flags, int timeout_ms, char *peer, size_t peer_
  * `EHOSTDOWN` `gai_strerror(EAI_AGAIN)`, `EPROTO` `gai_strerror(EAI_FAIL)`;
  * any other value gives `strerror(errnum)`.
  *
- * The string is static and must not be freed or modified. Never fails and
- * never returns NULL (except for an internal panic, with `errno` `EIO`).
+ * The string is static and must not be freed or modified. Never waits,
+ * never fails and never returns NULL (except for an internal panic, with `errno` `EIO`).
  */
 const char *sl_resolve_strerror(int errnum);
 
@@ -352,7 +352,8 @@ const char *sl_resolve_strerror(int errnum);
  * (sockets, pipes, ...). The sockloop transfer calls work either way; a
  * selector loop needs its fds non-blocking.
  *
- * Returns 0. Errors (`-1`, errno): `EINVAL`: `fd < 0`; `EBADF`: not open.
+ * Never waits. Returns 0. Errors (`-1`, errno): `EINVAL`: `fd < 0`;
+ * `EBADF`: not open.
  */
 int sl_set_nonblocking(int fd, int on);
 
@@ -360,8 +361,8 @@ int sl_set_nonblocking(int fd, int on);
  * Sets `TCP_NODELAY` (`on != 0`: send small writes at once instead of
  * waiting to coalesce them, Nagle's algorithm off) on a TCP socket.
  *
- * Returns 0. Errors (`-1`, errno): `EINVAL`: `fd < 0`; `EOPNOTSUPP`: not a
- * TCP socket (a Unix socket); `ENOTSOCK`; `EBADF`.
+ * Never waits. Returns 0. Errors (`-1`, errno): `EINVAL`: `fd < 0`;
+ * `EOPNOTSUPP`: not a TCP socket (a Unix socket); `ENOTSOCK`; `EBADF`.
  */
 int sl_set_nodelay(int fd, int on);
 
@@ -370,7 +371,8 @@ int sl_set_nodelay(int fd, int on);
  * connections of a previous run are in `TIME_WAIT`. Must be set before
  * bind(2); `sl_tcp_listen` already does.
  *
- * Returns 0. Errors (`-1`, errno): `EINVAL`: `fd < 0`; `ENOTSOCK`; `EBADF`.
+ * Never waits. Returns 0. Errors (`-1`, errno): `EINVAL`: `fd < 0`;
+ * `ENOTSOCK`; `EBADF`.
  */
 int sl_set_reuseaddr(int fd, int on);
 
@@ -386,7 +388,8 @@ int sl_set_reuseaddr(int fd, int on);
  * (`TCP_KEEPCNT`, default 9). When off, they are ignored (but must still not
  * be negative).
  *
- * Returns 0. Errors (`-1`, errno): `EINVAL`: `fd < 0`, a negative parameter,
+ * Never waits. Returns 0. Errors (`-1`, errno): `EINVAL`: `fd < 0`, a
+ * negative parameter,
  * or a value the kernel rejects (Linux: idle and interval 1..32767, count
  * 1..127); `EOPNOTSUPP`: the parameters on a non-TCP socket; `ENOTSOCK`;
  * `EBADF`.
@@ -404,7 +407,8 @@ int sl_set_keepalive(int fd, int on, int idle_s, int interval_s, int count);
  * tuning for that buffer. Set the receive size before connect/listen for it
  * to shape the TCP window.
  *
- * Returns 0. Errors (`-1`, errno): `EINVAL`: `fd < 0` or a negative size;
+ * Never waits. Returns 0. Errors (`-1`, errno): `EINVAL`: `fd < 0` or a
+ * negative size;
  * `ENOTSOCK`; `EBADF`. When the second one fails, the first stays set.
  */
 int sl_set_buffer_sizes(int fd, int sndbuf, int rcvbuf);
@@ -414,7 +418,8 @@ int sl_set_buffer_sizes(int fd, int sndbuf, int rcvbuf);
  * `*rcvbuf` (either may be NULL). On Linux these are the doubled values
  * (see `sl_set_buffer_sizes`).
  *
- * Returns 0. Errors (`-1`, errno, outputs untouched): `EINVAL`: `fd < 0`;
+ * Never waits. Returns 0. Errors (`-1`, errno, outputs untouched):
+ * `EINVAL`: `fd < 0`;
  * `ENOTSOCK`; `EBADF`.
  */
 int sl_get_buffer_sizes(int fd, int *sndbuf, int *rcvbuf);

@@ -145,12 +145,19 @@ fn connect_within(socket: &Socket, addr: &SockAddr, deadline: Deadline) -> io::R
 /// IPv4 as the resolver sorts them) within one overall deadline. The socket is
 /// blocking and close-on-exec.
 ///
-/// Errors: `deadline.expired()` once the time is used up; otherwise the last
-/// address's own error (`ECONNREFUSED`, ...); resolver failures as
-/// [`resolver_errno`].
+/// Errors: as [`connect_any`]; resolver failures as [`resolver_errno`].
 pub fn tcp_connect(host: &str, port: u16, deadline: Deadline) -> io::Result<OwnedFd> {
-    let mut last = os_error(libc::ENOENT);
-    for addr in resolve(host, port, false)? {
+    connect_any(&resolve(host, port, false)?, deadline)
+}
+
+/// Connects to the first of `addrs` that accepts, in order, all within one
+/// deadline: each address gets what is left of it.
+///
+/// Errors: `deadline.expired()` once the time is used up; otherwise the last
+/// address's own error (`ECONNREFUSED`, ...); `EINVAL` for an empty list.
+pub fn connect_any(addrs: &[SocketAddr], deadline: Deadline) -> io::Result<OwnedFd> {
+    let mut last = os_error(libc::EINVAL);
+    for &addr in addrs {
         let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
         match connect_within(&socket, &addr.into(), deadline) {
             Ok(()) => return Ok(socket.into()),

@@ -238,6 +238,33 @@ fn a_connect_that_never_completes_times_out_on_time() {
 }
 
 #[test]
+fn each_address_is_tried_in_turn_within_one_deadline() {
+    use sockloop::deadline::Deadline;
+    use sockloop::net::connect_any;
+    let listener = listen(Some("127.0.0.1"), 0, 16).unwrap();
+    let open: std::net::SocketAddr = format!("127.0.0.1:{}", port_of(&listener)).parse().unwrap();
+    let refused: std::net::SocketAddr = format!("127.0.0.1:{}", closed_port()).parse().unwrap();
+    let refused6: std::net::SocketAddr = format!("[::1]:{}", closed_port()).parse().unwrap();
+    // Refused, refused, then one that answers.
+    let fd = connect_any(&[refused6, refused, open], Deadline::from_timeout_ms(2000).unwrap()).unwrap();
+    assert_cloexec_and_blocking(&fd);
+    let (server, _) = accept(&listener, 2000, 0).unwrap();
+    assert_talks(&fd, &server);
+    // None answers: the last address's own error.
+    let err = connect_any(&[refused6, refused], Deadline::Never).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::ECONNREFUSED));
+    // A silent address uses up the one budget: the next is never reached.
+    if let Some((_full, port, _queued)) = full_backlog_listener() {
+        let silent: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let started = Instant::now();
+        let err = connect_any(&[silent, open], Deadline::from_timeout_ms(250).unwrap()).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ETIMEDOUT));
+        let took = started.elapsed();
+        assert!(took >= Duration::from_millis(250) && took < Duration::from_millis(3000), "{took:?}");
+    }
+}
+
+#[test]
 fn every_resolved_address_is_tried_until_one_answers() {
     // "localhost" resolves to 127.0.0.1 (and ::1 where /etc/hosts says so);
     // whichever comes first, a listener on 127.0.0.1 only is reached.

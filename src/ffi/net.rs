@@ -198,8 +198,8 @@ pub unsafe extern "C" fn sl_accept(
 /// `EHOSTDOWN` `gai_strerror(EAI_AGAIN)`, `EPROTO` `gai_strerror(EAI_FAIL)`;
 /// any other value gives `strerror(errnum)`.
 ///
-/// The string is static and must not be freed or modified. Never fails and
-/// never returns NULL (except for an internal panic, with `errno` `EIO`).
+/// The string is static and must not be freed or modified. Never waits,
+/// never fails and never returns NULL (except for an internal panic, with `errno` `EIO`).
 #[no_mangle]
 pub extern "C" fn sl_resolve_strerror(errnum: c_int) -> *const c_char {
     ffi_guard!({

@@ -19,7 +19,8 @@ fn unless_zero(value: c_int) -> Result<Option<u32>, Errno> {
 /// (sockets, pipes, ...). The sockloop transfer calls work either way; a
 /// selector loop needs its fds non-blocking.
 ///
-/// Returns 0. Errors (`-1`, errno): `EINVAL`: `fd < 0`; `EBADF`: not open.
+/// Never waits. Returns 0. Errors (`-1`, errno): `EINVAL`: `fd < 0`;
+/// `EBADF`: not open.
 #[no_mangle]
 pub extern "C" fn sl_set_nonblocking(fd: c_int, on: c_int) -> c_int {
     ffi_guard!({
@@ -31,8 +32,8 @@ pub extern "C" fn sl_set_nonblocking(fd: c_int, on: c_int) -> c_int {
 /// Sets `TCP_NODELAY` (`on != 0`: send small writes at once instead of
 /// waiting to coalesce them, Nagle's algorithm off) on a TCP socket.
 ///
-/// Returns 0. Errors (`-1`, errno): `EINVAL`: `fd < 0`; `EOPNOTSUPP`: not a
-/// TCP socket (a Unix socket); `ENOTSOCK`; `EBADF`.
+/// Never waits. Returns 0. Errors (`-1`, errno): `EINVAL`: `fd < 0`;
+/// `EOPNOTSUPP`: not a TCP socket (a Unix socket); `ENOTSOCK`; `EBADF`.
 #[no_mangle]
 pub extern "C" fn sl_set_nodelay(fd: c_int, on: c_int) -> c_int {
     ffi_guard!({
@@ -45,7 +46,8 @@ pub extern "C" fn sl_set_nodelay(fd: c_int, on: c_int) -> c_int {
 /// connections of a previous run are in `TIME_WAIT`. Must be set before
 /// bind(2); `sl_tcp_listen` already does.
 ///
-/// Returns 0. Errors (`-1`, errno): `EINVAL`: `fd < 0`; `ENOTSOCK`; `EBADF`.
+/// Never waits. Returns 0. Errors (`-1`, errno): `EINVAL`: `fd < 0`;
+/// `ENOTSOCK`; `EBADF`.
 #[no_mangle]
 pub extern "C" fn sl_set_reuseaddr(fd: c_int, on: c_int) -> c_int {
     ffi_guard!({
@@ -65,7 +67,8 @@ pub extern "C" fn sl_set_reuseaddr(fd: c_int, on: c_int) -> c_int {
 /// (`TCP_KEEPCNT`, default 9). When off, they are ignored (but must still not
 /// be negative).
 ///
-/// Returns 0. Errors (`-1`, errno): `EINVAL`: `fd < 0`, a negative parameter,
+/// Never waits. Returns 0. Errors (`-1`, errno): `EINVAL`: `fd < 0`, a
+/// negative parameter,
 /// or a value the kernel rejects (Linux: idle and interval 1..32767, count
 /// 1..127); `EOPNOTSUPP`: the parameters on a non-TCP socket; `ENOTSOCK`;
 /// `EBADF`.
@@ -91,7 +94,8 @@ pub extern "C" fn sl_set_keepalive(fd: c_int, on: c_int, idle_s: c_int, interval
 /// tuning for that buffer. Set the receive size before connect/listen for it
 /// to shape the TCP window.
 ///
-/// Returns 0. Errors (`-1`, errno): `EINVAL`: `fd < 0` or a negative size;
+/// Never waits. Returns 0. Errors (`-1`, errno): `EINVAL`: `fd < 0` or a
+/// negative size;
 /// `ENOTSOCK`; `EBADF`. When the second one fails, the first stays set.
 #[no_mangle]
 pub extern "C" fn sl_set_buffer_sizes(fd: c_int, sndbuf: c_int, rcvbuf: c_int) -> c_int {
@@ -108,7 +112,8 @@ pub extern "C" fn sl_set_buffer_sizes(fd: c_int, sndbuf: c_int, rcvbuf: c_int) -
 /// `*rcvbuf` (either may be NULL). On Linux these are the doubled values
 /// (see `sl_set_buffer_sizes`).
 ///
-/// Returns 0. Errors (`-1`, errno, outputs untouched): `EINVAL`: `fd < 0`;
+/// Never waits. Returns 0. Errors (`-1`, errno, outputs untouched):
+/// `EINVAL`: `fd < 0`;
 /// `ENOTSOCK`; `EBADF`.
 #[no_mangle]
 pub unsafe extern "C" fn sl_get_buffer_sizes(fd: c_int, sndbuf: *mut c_int, rcvbuf: *mut c_int) -> c_int {
