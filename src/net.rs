@@ -242,17 +242,16 @@ fn accept_retryable(code: libc::c_int) -> bool {
 /// so that `accept` itself never blocks; the listener's flags are not touched.
 pub fn accept(listener: BorrowedFd<'_>, deadline: Deadline, nonblocking: bool) -> io::Result<(OwnedFd, SockAddr)> {
     let socket = SockRef::from(&listener);
-    // Polling a socket that does not listen times out; say why instead.
-    let expired = || match socket.is_listener() {
-        Ok(true) => deadline.expired(),
-        Ok(false) => os_error(libc::EINVAL),
-        Err(err) => err,
-    };
     let flags = libc::SOCK_CLOEXEC | if nonblocking { libc::SOCK_NONBLOCK } else { 0 };
     let wait_first = deadline.is_bounded() && !socket.nonblocking()?;
+    // Polling a socket that does not listen would wait out the whole timeout
+    // before accept(2) could say EINVAL (ENOTSOCK for a pipe): ask first.
+    if wait_first && !socket.is_listener()? {
+        return Err(os_error(libc::EINVAL));
+    }
     loop {
         if wait_first && !ready::wait(listener.as_raw_fd(), Interest::Readable, deadline)? {
-            return Err(expired());
+            return Err(deadline.expired());
         }
         match socket.accept4(flags) {
             Ok((conn, peer)) => return Ok((conn.into(), peer)),
@@ -260,7 +259,7 @@ pub fn accept(listener: BorrowedFd<'_>, deadline: Deadline, nonblocking: bool) -
                 // Another acceptor took it, or SO_RCVTIMEO ran out: wait again.
                 Some(libc::EAGAIN) => {
                     if !wait_first && !ready::wait(listener.as_raw_fd(), Interest::Readable, deadline)? {
-                        return Err(expired());
+                        return Err(deadline.expired());
                     }
                 }
                 Some(code) if accept_retryable(code) => {}

@@ -389,11 +389,18 @@ fn bad_inputs_fail_with_their_documented_errno() {
         assert_eq!(owned(sl_accept(-1, 0, 0, ptr::null_mut(), 0)).unwrap_err(), libc::EINVAL);
         assert_eq!(owned(sl_accept(lfd, 0, -5, ptr::null_mut(), 0)).unwrap_err(), libc::EINVAL);
     }
-    // Accepting on something that does not listen.
+    // Accepting on something that does not listen: said at once, whatever
+    // the timeout and the fd's mode.
     let (a, _b) = socketpair();
-    assert_eq!(accept(&a, 0, 0).unwrap_err(), libc::EINVAL);
     let (r, _w) = pipe();
-    assert_eq!(accept(&r, 0, 0).unwrap_err(), libc::ENOTSOCK);
+    let started = Instant::now();
+    for timeout_ms in [0, 5000, -1] {
+        assert_eq!(accept(&a, timeout_ms, 0).unwrap_err(), libc::EINVAL);
+        assert_eq!(accept(&r, timeout_ms, 0).unwrap_err(), libc::ENOTSOCK);
+    }
+    set_nonblocking(a.as_raw_fd());
+    assert_eq!(accept(&a, 5000, 0).unwrap_err(), libc::EINVAL);
+    assert!(started.elapsed() < Duration::from_secs(2));
 
     assert_eq!(sl_local_port(-1), -1);
     assert_eq!(errno(), libc::EINVAL);
