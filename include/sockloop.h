@@ -222,7 +222,7 @@ ssize_t sl_send_allv(int fd, const struct iovec *iov, int iovcnt, int timeout_ms
  * Opens a TCP connection to `host`:`port` and returns its fd.
  *
  * `host` is a name ("localhost", "example.org") or a numeric address
- * ("127.0.0.1", "::1", "[::1]"). Every address the resolver returns is tried
+ * (`"127.0.0.1"`, `"::1"`, `"[::1]"`). Every address the resolver returns is tried
  * in its order (IPv6 and IPv4) until one connects. The fd is blocking and
  * close-on-exec (`FD_CLOEXEC`); the caller closes it.
  *
@@ -316,7 +316,7 @@ int sl_local_port(int fd);
  * within the timeout, never returned.
  *
  * `peer` (may be NULL, then `peer_capacity` is ignored) receives the peer's
- * address as NUL-terminated text: "127.0.0.1:54321", "[::1]:54321", a Unix
+ * address as NUL-terminated text: `"127.0.0.1:54321"`, `"[::1]:54321"`, a Unix
  * path, "@name" for an abstract Unix name, or "" for an unnamed Unix client
  * (the usual case). Its capacity must be at least `SL_ADDRSTRLEN`, checked
  * before anything is accepted, so the text is never truncated.

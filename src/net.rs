@@ -145,7 +145,8 @@ fn connect_within(socket: &Socket, addr: &SockAddr, deadline: Deadline) -> io::R
 /// IPv4 as the resolver sorts them) within one overall deadline. The socket is
 /// blocking and close-on-exec.
 ///
-/// Errors: as [`connect_any`]; resolver failures as [`resolver_errno`].
+/// Errors: as [`connect_any`]; resolver failures become `ENOENT`, `EHOSTDOWN`,
+/// `EPROTO`, `ENOMEM`, the `EAI_SYSTEM` errno, or `EINVAL` (see `resolver_errno`).
 pub fn tcp_connect(host: &str, port: u16, deadline: Deadline) -> io::Result<OwnedFd> {
     connect_any(&resolve(host, port, false)?, deadline)
 }

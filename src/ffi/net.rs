@@ -41,7 +41,7 @@ fn port_number(port: c_int, zero_ok: bool) -> Result<u16, Errno> {
 /// Opens a TCP connection to `host`:`port` and returns its fd.
 ///
 /// `host` is a name ("localhost", "example.org") or a numeric address
-/// ("127.0.0.1", "::1", "[::1]"). Every address the resolver returns is tried
+/// (`"127.0.0.1"`, `"::1"`, `"[::1]"`). Every address the resolver returns is tried
 /// in its order (IPv6 and IPv4) until one connects. The fd is blocking and
 /// close-on-exec (`FD_CLOEXEC`); the caller closes it.
 ///
@@ -151,7 +151,7 @@ pub extern "C" fn sl_local_port(fd: c_int) -> c_int {
 /// within the timeout, never returned.
 ///
 /// `peer` (may be NULL, then `peer_capacity` is ignored) receives the peer's
-/// address as NUL-terminated text: "127.0.0.1:54321", "[::1]:54321", a Unix
+/// address as NUL-terminated text: `"127.0.0.1:54321"`, `"[::1]:54321"`, a Unix
 /// path, "@name" for an abstract Unix name, or "" for an unnamed Unix client
 /// (the usual case). Its capacity must be at least `SL_ADDRSTRLEN`, checked
 /// before anything is accepted, so the text is never truncated.
