@@ -17,6 +17,19 @@
 #define SL_VERSION_MINOR 1
 #define SL_VERSION_PATCH 0
 
+/**
+ * `sl_accept` flag: make the accepted fd non-blocking (`O_NONBLOCK`), for a
+ * server that drives its connections with a selector.
+ */
+#define SL_ACCEPT_NONBLOCK 1
+
+/**
+ * The size of a `peer` buffer for `sl_accept` that every address fits in,
+ * terminating NUL included: an IPv6 address with brackets, scope and port, or
+ * a Unix path (`sun_path` is 108 bytes) with the `@` of an abstract name.
+ */
+#define SL_ADDRSTRLEN 112
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -204,6 +217,293 @@ ssize_t sl_recv_exact(int fd, void *buf, size_t len, int timeout_ms, size_t *rec
  * over `SSIZE_MAX`.
  */
 ssize_t sl_send_allv(int fd, const struct iovec *iov, int iovcnt, int timeout_ms, size_t *sent);
+
+/**
+ * Opens a TCP connection to `host`:`port` and returns its fd.
+ *
+ * `host` is a name ("localhost", "example.org") or a numeric address
+ * (`"127.0.0.1"`, `"::1"`, `"[::1]"`). Every address the resolver returns is tried
+ * in its order (IPv6 and IPv4) until one connects. The fd is blocking and
+ * close-on-exec (`FD_CLOEXEC`); the caller closes it.
+ *
+ * Timeout: one budget for the whole call, name resolution included: `-1`
+ * waits forever (the kernel gives up after its SYN retries, about two
+ * minutes, with `ETIMEDOUT`), `0` makes one non-blocking attempt per address
+ * (`EAGAIN` unless the handshake completed at once), `> 0` is a deadline on
+ * the monotonic clock taken at entry. Each address gets what is left of it,
+ * so a silent first address can use up the budget. `getaddrinfo(3)` itself
+ * cannot be interrupted: a slow DNS server can overrun the deadline; numeric
+ * addresses never wait for it.
+ *
+ * Returns the fd (>= 0). Errors (`-1`, errno):
+ * - `ETIMEDOUT`: the timeout ran out (`EAGAIN` for `timeout_ms == 0`).
+ * - the last address's own error: `ECONNREFUSED` (nothing listens on the
+ *   port), `ENETUNREACH`, `EHOSTUNREACH`, `EADDRNOTAVAIL`, ...
+ * - resolver failures (read its own text with `sl_resolve_strerror`):
+ *   `ENOENT`: no such host (`EAI_NONAME`, `EAI_NODATA`); `EHOSTDOWN`:
+ *   temporary resolver failure, try later (`EAI_AGAIN`); `EPROTO`:
+ *   permanent resolver failure (`EAI_FAIL`); `ENOMEM`; or the system error
+ *   behind `EAI_SYSTEM`.
+ * - `EINVAL`: `host` NULL, empty or not UTF-8; `port` outside 1..65535;
+ *   `timeout_ms < -1`.
+ * - `EMFILE`/`ENFILE`: no fd left.
+ */
+int sl_tcp_connect(const char *host, int port, int timeout_ms);
+
+/**
+ * Opens a listening TCP socket on `host`:`port` and returns its fd.
+ *
+ * `SO_REUSEADDR` is set, so a restarted server binds at once although its
+ * old connections are still in `TIME_WAIT`.
+ *
+ * `host`:
+ * - NULL or "": every interface. One IPv6 socket with `IPV6_V6ONLY` off
+ *   takes IPv4 clients too (their addresses appear as `::ffff:a.b.c.d`, and
+ *   `sl_accept` prints them as plain IPv4); where the system has no IPv6 or
+ *   refuses dual-stack, an IPv4 socket on `0.0.0.0`.
+ * - a numeric address ("127.0.0.1", "::1"): exactly that address.
+ * - a name ("localhost"): the first resolved address that binds, IPv4 ones
+ *   first, because one socket holds one address and IPv4 is what most
+ *   clients try ("localhost" binds `127.0.0.1`).
+ *   Binding the machine's host name is rarely what a server wants: it
+ *   listens on one interface only.
+ *
+ * `port` 0 asks the kernel for a free (ephemeral) port; read it with
+ * `sl_local_port`. `backlog` is passed to listen(2): the kernel caps it at
+ * `net.core.somaxconn` and treats 0 as the smallest queue.
+ *
+ * The fd is blocking and close-on-exec; the caller closes it.
+ *
+ * Returns the fd (>= 0). Errors (`-1`, errno):
+ * - `EADDRINUSE`: another socket listens on the port.
+ * - `EACCES`: a port below 1024 without privilege.
+ * - `EADDRNOTAVAIL`: `host` is not an address of this machine.
+ * - resolver failures as `sl_tcp_connect`.
+ * - `EINVAL`: `host` not UTF-8, `port` outside 0..65535, `backlog < 0`.
+ * - `EMFILE`/`ENFILE`: no fd left.
+ *
+ * Never waits (no timeout), except for the resolver on a name.
+ */
+int sl_tcp_listen(const char *host, int port, int backlog);
+
+/**
+ * Returns the local port `fd` is bound to: the ephemeral port the kernel
+ * chose after `sl_tcp_listen(..., 0, ...)`, or a client's own port. An
+ * unbound socket returns 0.
+ *
+ * Errors (`-1`, errno): `EAFNOSUPPORT`: not an IPv4/IPv6 socket (a Unix
+ * socket); `ENOTSOCK`: not a socket; `EBADF`: not open; `EINVAL`: `fd < 0`.
+ * Never waits.
+ */
+int sl_local_port(int fd);
+
+/**
+ * Accepts one connection on the listening socket `listen_fd` (TCP or Unix)
+ * and returns its fd.
+ *
+ * Arguments in the library's order: the fd, then inputs (`flags`), then the
+ * timeout, then the out-buffer and its capacity.
+ *
+ * The new fd is close-on-exec, and non-blocking when `flags` has
+ * `SL_ACCEPT_NONBLOCK` (for selector servers); the caller closes it. The
+ * listener's own flags are never changed: a blocking listener with a bounded
+ * timeout is polled before accept(2), so accept never blocks. (With several
+ * processes accepting on one blocking listener, a connection another one
+ * takes first makes this call wait for the next, within the timeout.)
+ *
+ * A connection that died in the queue (`ECONNABORTED`, `EPROTO`), a signal
+ * (`EINTR`) and the network errors Linux passes through accept(2) are retried
+ * within the timeout, never returned.
+ *
+ * `peer` (may be NULL, then `peer_capacity` is ignored) receives the peer's
+ * address as NUL-terminated text: `"127.0.0.1:54321"`, `"[::1]:54321"`, a Unix
+ * path, "@name" for an abstract Unix name, or "" for an unnamed Unix client
+ * (the usual case). Its capacity must be at least `SL_ADDRSTRLEN`, checked
+ * before anything is accepted, so the text is never truncated.
+ *
+ * Timeout: `-1` waits forever, `0` takes only a connection that is already
+ * waiting, `> 0` is the budget for the whole call.
+ *
+ * Returns the fd (>= 0). Errors (`-1`, errno):
+ * - `ETIMEDOUT`: no connection within the timeout (`EAGAIN` for
+ *   `timeout_ms == 0`).
+ * - `EINVAL`: `listen_fd < 0`, unknown `flags` bits, `peer` non-NULL with
+ *   `peer_capacity < SL_ADDRSTRLEN`, `timeout_ms < -1`, or `listen_fd` is
+ *   not listening.
+ * - `EBADF`, `ENOTSOCK`, `EOPNOTSUPP`: not an open, listening stream socket.
+ * - `EMFILE`/`ENFILE`: no fd left (the connection stays queued).
+ */
+int sl_accept(int listen_fd, int flags, int timeout_ms, char *peer, size_t peer_capacity);
+
+/**
+ * Returns the text of the resolver's own message for an errno that
+ * `sl_tcp_connect` or `sl_tcp_listen` set on a resolver failure: `ENOENT`
+ * gives `gai_strerror(EAI_NONAME)` ("Name or service not known"),
+ * `EHOSTDOWN` `gai_strerror(EAI_AGAIN)`, `EPROTO` `gai_strerror(EAI_FAIL)`;
+ * any other value gives `strerror(errnum)`.
+ *
+ * The string is static and must not be freed or modified. Never waits,
+ * never fails and never returns NULL (except for an internal panic, with `errno` `EIO`).
+ */
+const char *sl_resolve_strerror(int errnum);
+
+/**
+ * Turns `O_NONBLOCK` on (`on != 0`) or off for `fd`. Works on any fd
+ * (sockets, pipes, ...). The sockloop transfer calls work either way; a
+ * selector loop needs its fds non-blocking.
+ *
+ * Never waits. Returns 0. Errors (`-1`, errno): `EINVAL`: `fd < 0`;
+ * `EBADF`: not open.
+ */
+int sl_set_nonblocking(int fd, int on);
+
+/**
+ * Sets `TCP_NODELAY` (`on != 0`: send small writes at once instead of
+ * waiting to coalesce them, Nagle's algorithm off) on a TCP socket.
+ *
+ * Never waits. Returns 0. Errors (`-1`, errno): `EINVAL`: `fd < 0`;
+ * `EOPNOTSUPP`: not a TCP socket (a Unix socket); `ENOTSOCK`; `EBADF`.
+ */
+int sl_set_nodelay(int fd, int on);
+
+/**
+ * Sets `SO_REUSEADDR` (`on != 0`): lets a server bind its port again while
+ * connections of a previous run are in `TIME_WAIT`. Must be set before
+ * bind(2); `sl_tcp_listen` already does.
+ *
+ * Never waits. Returns 0. Errors (`-1`, errno): `EINVAL`: `fd < 0`;
+ * `ENOTSOCK`; `EBADF`.
+ */
+int sl_set_reuseaddr(int fd, int on);
+
+/**
+ * Turns TCP keep-alive probes on (`on != 0`) or off (`SO_KEEPALIVE`), so a
+ * peer that vanished without a FIN or RST is eventually detected: a blocked
+ * receive then fails with `ETIMEDOUT`.
+ *
+ * When on, each parameter that is > 0 replaces the system default; 0 leaves
+ * it: `idle_s` seconds of silence before the first probe (`TCP_KEEPIDLE`,
+ * Linux default 7200), `interval_s` seconds between probes (`TCP_KEEPINTVL`,
+ * default 75), `count` unanswered probes before the connection is dropped
+ * (`TCP_KEEPCNT`, default 9). When off, they are ignored (but must still not
+ * be negative).
+ *
+ * Never waits. Returns 0. Errors (`-1`, errno): `EINVAL`: `fd < 0`, a
+ * negative parameter,
+ * or a value the kernel rejects (Linux: idle and interval 1..32767, count
+ * 1..127); `EOPNOTSUPP`: the parameters on a non-TCP socket; `ENOTSOCK`;
+ * `EBADF`.
+ */
+int sl_set_keepalive(int fd, int on, int idle_s, int interval_s, int count);
+
+/**
+ * Sets the kernel's send (`SO_SNDBUF`) and receive (`SO_RCVBUF`) buffer
+ * sizes in bytes; 0 leaves that one alone.
+ *
+ * Linux doubles the value you set (the extra half is bookkeeping overhead),
+ * so `sl_get_buffer_sizes` reads back twice the request; it caps the request
+ * at `net.core.wmem_max` / `net.core.rmem_max` (before doubling) and raises
+ * it to a small minimum. Setting a size turns off the kernel's automatic
+ * tuning for that buffer. Set the receive size before connect/listen for it
+ * to shape the TCP window.
+ *
+ * Never waits. Returns 0. Errors (`-1`, errno): `EINVAL`: `fd < 0` or a
+ * negative size;
+ * `ENOTSOCK`; `EBADF`. When the second one fails, the first stays set.
+ */
+int sl_set_buffer_sizes(int fd, int sndbuf, int rcvbuf);
+
+/**
+ * Reads the kernel's send and receive buffer sizes into `*sndbuf` and
+ * `*rcvbuf` (either may be NULL). On Linux these are the doubled values
+ * (see `sl_set_buffer_sizes`).
+ *
+ * Never waits. Returns 0. Errors (`-1`, errno, outputs untouched):
+ * `EINVAL`: `fd < 0`;
+ * `ENOTSOCK`; `EBADF`.
+ */
+int sl_get_buffer_sizes(int fd, int *sndbuf, int *rcvbuf);
+
+/**
+ * Closes a connected socket politely and says whether the peer finished
+ * cleanly.
+ *
+ * Steps: shutdown(SHUT_WR), so the peer reads all our bytes and then end of
+ * stream; read and discard whatever the peer still sends until its end of
+ * stream; close. Without the draining step, closing with unread input makes
+ * the kernel send a reset, which can destroy our last reply before the peer
+ * reads it.
+ *
+ * `fd` is closed on every return except `EINVAL` and `EBADF` (bad fd or
+ * arguments: nothing is done). Bytes the peer sent are discarded.
+ *
+ * Timeout: the budget for the drain: `-1` waits for the peer's end of stream
+ * however long it takes, `0` takes only what is already there, `> 0` is the
+ * budget for the whole call. When it runs out, the fd is closed anyway (with
+ * unread input, that sends a reset).
+ *
+ * Returns 0 when the peer's end of stream arrived. Errors (`-1`, errno, fd
+ * closed):
+ * - `ETIMEDOUT`: no end of stream within the timeout (`EAGAIN` for
+ *   `timeout_ms == 0`).
+ * - `ECONNRESET`: the peer reset the connection.
+ * - `ENOTCONN`: the socket was not connected; `ENOTSOCK`: not a socket.
+ *
+ * Errors with the fd left open: `EINVAL` (`fd < 0`, `timeout_ms < -1`),
+ * `EBADF` (not open).
+ */
+int sl_close_graceful(int fd, int timeout_ms);
+
+/**
+ * Opens a listening Unix-domain stream socket on `path` and returns its fd.
+ *
+ * `path` is a filesystem path, or on Linux "@name" for the abstract
+ * namespace: no file is created and the name disappears with the last fd
+ * (to bind a file whose name starts with '@', write "./@name").
+ *
+ * A socket file left behind by a server that died is removed and replaced,
+ * but only when nothing accepts on it (a test connect is refused). A live
+ * socket, or any file that is not a socket, gives `EADDRINUSE` and is left
+ * alone; the live server then sees the test connect as one connection that
+ * ends at once (its first read returns end of stream). The check and the
+ * removal are not atomic: two servers starting at the same instant on one
+ * path can both believe the file stale. The file is not removed when the fd is closed: `unlink(path)` when
+ * done.
+ *
+ * `backlog` is passed to listen(2) (capped by the kernel at
+ * `net.core.somaxconn`). The fd is blocking and close-on-exec; the caller
+ * closes it. Never waits.
+ *
+ * Returns the fd (>= 0). Errors (`-1`, errno):
+ * - `EADDRINUSE`: a live socket or another kind of file is at `path`, or
+ *   the abstract name is taken.
+ * - `ENAMETOOLONG`: `path` does not fit in `sun_path` (107 bytes and the
+ *   NUL; 107 after the '@' for an abstract name).
+ * - `EINVAL`: `path` NULL, "" or "@"; `backlog < 0`.
+ * - `EAFNOSUPPORT`: an "@name" on a system without abstract names.
+ * - `ENOENT`, `EACCES`, `ENOTDIR`, ...: the directory's own errors.
+ */
+int sl_unix_listen(const char *path, int backlog);
+
+/**
+ * Connects to the Unix-domain stream socket `path` ("@name" for an
+ * abstract name, as `sl_unix_listen`) and returns a blocking, close-on-exec
+ * fd; the caller closes it.
+ *
+ * Timeout: a Unix connect waits only while the listener's backlog is full.
+ * `-1` waits forever, `0` makes one non-blocking attempt (`EAGAIN` when the
+ * backlog is full), `> 0` is the budget for the whole call (done with
+ * `SO_SNDTIMEO` on Linux, which is reset to 0 on return).
+ *
+ * Returns the fd (>= 0). Errors (`-1`, errno):
+ * - `ETIMEDOUT`: the backlog stayed full for the whole timeout.
+ * - `ECONNREFUSED`: a socket file nobody listens on (stale), or a name
+ *   nobody listens on.
+ * - `ENOENT`: no such file; `EACCES`: no write permission on it.
+ * - `ENAMETOOLONG`, `EAFNOSUPPORT`: as `sl_unix_listen`.
+ * - `EINVAL`: `path` NULL, "" or "@"; `timeout_ms < -1`.
+ */
+int sl_unix_connect(const char *path, int timeout_ms);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -11,6 +11,9 @@
 //! - [`deadline`]: `timeout_ms` as a whole-call deadline on the monotonic clock.
 //! - [`io`]: send-all / recv-exact / vectored send-all loops.
 //! - [`ready`]: waiting for readiness with `poll(2)`.
+//! - [`net`]: TCP connect within a deadline, listen, accept, addresses as text.
+//! - [`unix`]: Unix-domain listen (stale files, abstract names) and connect.
+//! - [`sockopt`]: socket options in one call each, and the graceful close.
 //! - byte order: `std`'s `to_be_bytes`/`from_be_bytes` for Rust; the C helpers
 //!   are in [`ffi::byteorder`].
 //! - [`ffi`]: the `extern "C"` API, one panic/errno boundary for every function.
@@ -18,4 +21,7 @@
 pub mod deadline;
 pub mod ffi;
 pub mod io;
+pub mod net;
 pub mod ready;
+pub mod sockopt;
+pub mod unix;

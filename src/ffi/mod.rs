@@ -17,6 +17,9 @@ use std::os::raw::c_int;
 
 pub mod byteorder;
 pub mod io;
+pub mod net;
+pub mod sockopt;
+pub mod unix;
 
 /// An errno value carried out of a shim body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,6 +45,12 @@ failure_is!(0 => u16, u32, u64);
 impl<T> FailureValue for *mut T {
     fn failure() -> Self {
         std::ptr::null_mut()
+    }
+}
+
+impl<T> FailureValue for *const T {
+    fn failure() -> Self {
+        std::ptr::null()
     }
 }
 
