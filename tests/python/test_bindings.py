@@ -139,3 +139,36 @@ def test_byte_order_from_python():
     assert sockloop.htons(1) == socket.htons(1)
     with pytest.raises(IndexError):
         sockloop.byteorder.put(buf, 14, 1)
+
+
+def test_connection_helpers_from_python(tmp_path):
+    from sockloop import net
+    listener = net.tcp_listen("127.0.0.1", 0)
+    port = net.local_port(listener)
+    client = net.tcp_connect("localhost", port, timeout=2)
+    conn, peer = net.accept(listener, timeout=2)
+    assert peer.startswith("127.0.0.1:") and int(peer.rsplit(":", 1)[1]) == client.getsockname()[1]
+    net.set_nodelay(client)
+    net.set_buffer_sizes(conn, 4096, 4096)
+    snd, rcv = net.get_buffer_sizes(conn)
+    assert snd == 8192 and rcv == 8192  # Linux doubles what was asked
+    sockloop.send_all(client, b"last words")
+    client.shutdown(socket.SHUT_WR)
+    assert sockloop.recv_exact(conn, 10, timeout=1) == b"last words"
+    assert net.close_graceful(conn, timeout=1) is True
+    with pytest.raises(TimeoutError):
+        net.accept(listener, timeout=0.05)
+    listener.close()
+    with pytest.raises(ConnectionRefusedError):
+        net.tcp_connect("127.0.0.1", port, timeout=1)
+    # (Unknown host names are tested in test_net.py inside a private network
+    # namespace, so that no DNS query leaves the machine.)
+    assert net.resolve_strerror(2)
+    path = str(tmp_path / "s.sock")
+    ul = net.unix_listen(path)
+    uc = net.unix_connect(path, timeout=1)
+    us, _ = net.accept(ul, timeout=1)
+    sockloop.send_all(uc, b"unix")
+    assert sockloop.recv_exact(us, 4, timeout=1) == b"unix"
+    for s in (client, uc, us, ul):
+        s.close()

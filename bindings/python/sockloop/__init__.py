@@ -8,5 +8,6 @@ The GIL is released during every C call.
 from ._native import lib  # noqa: F401  (loads the library, or ImportError naming what it tried)
 from .byteorder import htonl, htonll, htons, ntohl, ntohll, ntohs  # noqa: F401
 from .transfer import recv_exact, send_all, send_allv  # noqa: F401
+from . import net  # noqa: F401
 
 __version__ = "0.1.0"

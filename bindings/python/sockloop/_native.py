@@ -31,6 +31,21 @@ SIGNATURES = {
     "sl_ntohl": (c_u32, [c_u32]),
     "sl_htonll": (c_u64, [c_u64]),
     "sl_ntohll": (c_u64, [c_u64]),
+    # connections
+    "sl_tcp_connect": (c_int, [c_char_p, c_int, c_int]),
+    "sl_tcp_listen": (c_int, [c_char_p, c_int, c_int]),
+    "sl_local_port": (c_int, [c_int]),
+    "sl_accept": (c_int, [c_int, c_int, c_int, c_char_p, c_size]),
+    "sl_resolve_strerror": (c_char_p, [c_int]),
+    "sl_unix_listen": (c_int, [c_char_p, c_int]),
+    "sl_unix_connect": (c_int, [c_char_p, c_int]),
+    "sl_set_nonblocking": (c_int, [c_int, c_int]),
+    "sl_set_nodelay": (c_int, [c_int, c_int]),
+    "sl_set_reuseaddr": (c_int, [c_int, c_int]),
+    "sl_set_keepalive": (c_int, [c_int, c_int, c_int, c_int, c_int]),
+    "sl_set_buffer_sizes": (c_int, [c_int, c_int, c_int]),
+    "sl_get_buffer_sizes": (c_int, [c_int, ctypes.POINTER(c_int), ctypes.POINTER(c_int)]),
+    "sl_close_graceful": (c_int, [c_int, c_int]),
 }
 for _bits, _ctype in ((16, c_u16), (32, c_u32), (64, c_u64)):
     for _order in ("be", "le"):
