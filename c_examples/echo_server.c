@@ -1,0 +1,78 @@
+/* echo_server: Real Python's echo server, one connection after another.
+ *
+ * usage: echo_server [host] [port]     (defaults: 127.0.0.1 65432)
+ *
+ * The tutorial binds, listens, accepts, then loops "data = conn.recv(1024);
+ * if not data: break; conn.sendall(data)". In C each of those lines hides a trap
+ * that sockloop closes: SO_REUSEADDR so a restart does not fail with "Address
+ * already in use", sl_send_all so a partial send is finished, no SIGPIPE when
+ * the client leaves early, and the accepted socket is always closed.
+ * Ctrl-C (SIGINT) or SIGTERM stops it cleanly.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "sockloop.h"
+
+static volatile sig_atomic_t stop;
+static void on_signal(int sig) { (void)sig; stop = 1; }
+
+/* Echoes until the client closes. recv() may return any part of what was
+ * sent: an echo server does not care where messages end. */
+static void echo(int conn) {
+    char buf[1024];
+    for (;;) {
+        ssize_t n = recv(conn, buf, sizeof buf, 0);
+        if (n == 0) return;                 /* the client closed: done */
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            perror("echo_server: recv");
+            return;
+        }
+        if (sl_send_all(conn, buf, (size_t)n, 10000, NULL) < 0) {
+            perror("echo_server: send");
+            return;
+        }
+    }
+}
+
+int main(int argc, char **argv) {
+    const char *host = argc > 1 ? argv[1] : "127.0.0.1";
+    int port = argc > 2 ? atoi(argv[2]) : 65432;
+    if (argc > 3 || port < 0 || port > 65535) {
+        fprintf(stderr, "usage: %s [host] [port]\n", argv[0]);
+        return 2;
+    }
+    struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART: waits wake up */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    int lsock = sl_tcp_listen(host, port, 16); /* SO_REUSEADDR, close-on-exec */
+    if (lsock < 0) {
+        perror("echo_server: listen");
+        return 1;
+    }
+    printf("listening on %s:%d\n", host, sl_local_port(lsock));
+    fflush(stdout);
+
+    while (!stop) {
+        char peer[SL_ADDRSTRLEN];
+        /* A bounded wait, so the stop flag is seen within half a second. */
+        int conn = sl_accept(lsock, 0, 500, peer, sizeof peer);
+        if (conn < 0) {
+            if (errno == ETIMEDOUT || errno == EINTR) continue;
+            perror("echo_server: accept");
+            break;
+        }
+        printf("connected by %s\n", peer);
+        fflush(stdout);
+        echo(conn);
+        close(conn); /* the tutorial's `with conn:` */
+    }
+    close(lsock);
+    return 0;
+}
