@@ -34,7 +34,7 @@ BENCHES     := $(filter-out echo_uv_server,$(basename $(notdir $(wildcard bench/
 VENV        := $(BUILD)/venv
 
 .PHONY: all lib header examples demo test test-rust test-c test-c-asan test-c-valgrind \
-        test-python test-install python-package bench install uninstall clean
+        test-python test-install test-examples python-package bench install uninstall clean
 
 all: lib
 
@@ -68,7 +68,7 @@ demo: examples
 	@sh c_examples/demo.sh $(BUILD)/examples
 
 # ---------------------------------------------------------------- tests
-TEST_SUITES := test-rust test-c test-python test-install
+TEST_SUITES := test-rust test-c test-python test-install test-examples
 
 # Runs every suite (stopping at the first that fails), keeps each one's output
 # in build/test-logs, and ends with one line adding up all their counts.
@@ -112,6 +112,10 @@ $(VENV)/bin/pytest:
 
 test-python: lib $(VENV)/bin/pytest
 	SOCKLOOP_LIB=$(abspath $(LIB)/libsockloop.so) $(VENV)/bin/pytest -q tests/python
+
+# Every example end to end, with Python peers, bad input and valgrind.
+test-examples: examples $(VENV)/bin/pytest
+	$(VENV)/bin/pytest -q tests/examples
 
 # Installs into a scratch DESTDIR, then builds a program through pkg-config,
 # once against the shared library and once statically.
