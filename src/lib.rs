@@ -10,12 +10,16 @@
 //! Module map (safe Rust in `src/<area>.rs`, C shims in `src/ffi/<area>.rs`):
 //! - [`deadline`]: `timeout_ms` as a whole-call deadline on the monotonic clock.
 //! - [`io`]: send-all / recv-exact / vectored send-all loops.
+//! - [`frame`]: length-prefixed frames and the resumable delimiter search.
+//! - [`conn`]: `sl_conn`, the buffered reader/writer for blocking code and event loops.
 //! - [`ready`]: waiting for readiness with `poll(2)`.
 //! - byte order: `std`'s `to_be_bytes`/`from_be_bytes` for Rust; the C helpers
 //!   are in [`ffi::byteorder`].
 //! - [`ffi`]: the `extern "C"` API, one panic/errno boundary for every function.
 
+pub mod conn;
 pub mod deadline;
 pub mod ffi;
+pub mod frame;
 pub mod io;
 pub mod ready;
