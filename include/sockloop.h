@@ -172,7 +172,8 @@ uint64_t sl_get_u64le(const void *src);
  * grows only while a larger message is assembled, never past
  * `max_message + max(4, delimiter length)`, and shrinks back once emptied.
  * The output queue is unbounded (it holds what you queue) and shrinks back to
- * 64 KiB once flushed. A new connection allocates about 120 bytes.
+ * 64 KiB once flushed. A new connection allocates 144 bytes (x86-64) and no
+ * buffer until first use.
  *
  * `flags`: 0, or `SL_CONN_OWN_FD` to have `sl_conn_free` close `fd`. Without
  * it the caller keeps ownership and must keep `fd` open while the connection
@@ -313,7 +314,8 @@ ssize_t sl_conn_write_frame(sl_conn *c, const void *payload, size_t len, int tim
  * Returns the bytes read (> 0), or 0 at end of stream (`sl_conn_buffered`
  * holds any unfinished message). Errors (`-1`, errno):
  * - `EAGAIN`: nothing to read now; wait for readability.
- * - `ENOBUFS`: the buffer is full (`max_message + 4` bytes) of complete
+ * - `ENOBUFS`: the buffer is full (`max_message` plus 4 or the longest
+ *   delimiter used, whichever is more) of complete
  *   messages not yet taken: take them first.
  * - `ECONNRESET`, `EBADF`, any other error of recv(2)/read(2).
  * - `EINVAL`: `c` NULL.

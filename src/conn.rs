@@ -47,6 +47,9 @@ pub struct Conn {
     start: usize,
     end: usize,
     search: DelimSearch,
+    /// The longest delimiter asked for: the read buffer must hold a record of
+    /// the limit plus it.
+    longest_delim: usize,
     skip: Skip,
     /// Output queue; `output[sent..]` is still to be written.
     output: Vec<u8>,
@@ -75,6 +78,7 @@ impl Conn {
             start: 0,
             end: 0,
             search: DelimSearch::new(),
+            longest_delim: 0,
             skip: Skip::Nothing,
             output: Vec::new(),
             sent: 0,
@@ -175,7 +179,13 @@ impl Conn {
     /// `EAGAIN` means nothing to read now; `ENOBUFS` that the buffer is full
     /// of messages the caller has not taken.
     pub fn fill(&mut self) -> io::Result<usize> {
-        self.fill_within(Deadline::Immediate, self.limit + HEADER_LEN)
+        self.fill_within(Deadline::Immediate, self.input_bound())
+    }
+
+    /// The most the read buffer may hold: the largest message with its
+    /// framing.
+    fn input_bound(&self) -> usize {
+        self.limit + HEADER_LEN.max(self.longest_delim)
     }
 
     /// A blocking read's fill: end of stream is `EPIPE`.
@@ -235,6 +245,7 @@ impl Conn {
         if delim.is_empty() {
             return Err(error(libc::EINVAL));
         }
+        self.longest_delim = self.longest_delim.max(delim.len());
         if !self.skip_done() {
             return Ok(None);
         }
@@ -290,7 +301,7 @@ impl Conn {
                 self.copy_out(buf, 0, buf.len());
                 return Ok(());
             }
-            self.fill_or_epipe(deadline, self.limit + HEADER_LEN)?;
+            self.fill_or_epipe(deadline, self.input_bound())?;
         }
     }
 
@@ -309,7 +320,7 @@ impl Conn {
                 self.copy_out(buf, HEADER_LEN, len);
                 return Ok(len);
             }
-            self.fill_or_epipe(deadline, self.limit + HEADER_LEN)?;
+            self.fill_or_epipe(deadline, self.input_bound())?;
         }
     }
 
@@ -317,7 +328,6 @@ impl Conn {
     /// A record within the limit but larger than `buf` is `EMSGSIZE` and stays
     /// buffered.
     pub fn read_until(&mut self, delim: &[u8], buf: &mut [u8], deadline: Deadline) -> io::Result<usize> {
-        let bound = self.limit + delim.len().max(HEADER_LEN);
         loop {
             match self.record_ready(delim)? {
                 Some(len) if len > buf.len() => return Err(error(libc::EMSGSIZE)),
@@ -330,7 +340,7 @@ impl Conn {
                 None if self.skip_done() && self.search.checked() > buf.len() => {
                     return Err(error(libc::EMSGSIZE));
                 }
-                None => self.fill_or_epipe(deadline, bound)?,
+                None => self.fill_or_epipe(deadline, self.input_bound())?,
             }
         }
     }

@@ -441,3 +441,26 @@ fn bad_arguments() {
     let mut conn = Conn::new(a.as_raw_fd(), 10, false).unwrap();
     assert_eq!(code(conn.read_until(b"", &mut [0u8; 4], Deadline::Immediate)), libc::EINVAL);
 }
+
+#[test]
+fn a_delimiter_longer_than_a_frame_header_still_fits_a_record_of_the_limit() {
+    let (a, b) = socketpair();
+    let mut conn = Conn::new(b.as_raw_fd(), 6, false).unwrap();
+    let delim: &[u8] = b"--boundary--";
+    write_raw(a.as_raw_fd(), &[b"abcdef", delim, b"toolong", delim, b"x", delim].concat());
+    let mut got = Vec::new();
+    for _ in 0..100 {
+        match conn.take_record(delim) {
+            Ok(Some(r)) => got.push(r.to_vec()),
+            Ok(None) => match conn.fill() {
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => break,
+                Err(e) => panic!("fill: {e}"),
+            },
+            Err(e) => got.push(format!("errno {}", e.raw_os_error().unwrap()).into_bytes()),
+        }
+    }
+    let want: Vec<Vec<u8>> = vec![b"abcdef".to_vec(), format!("errno {}", libc::EMSGSIZE).into_bytes(), b"x".to_vec()];
+    assert_eq!(got, want);
+    assert!(conn.capacities().0 <= 6 + delim.len());
+}

@@ -47,7 +47,8 @@ fn hand_out(found: Option<&[u8]>, ptr_out: *mut *const c_void, len_out: *mut usi
 /// grows only while a larger message is assembled, never past
 /// `max_message + max(4, delimiter length)`, and shrinks back once emptied.
 /// The output queue is unbounded (it holds what you queue) and shrinks back to
-/// 64 KiB once flushed. A new connection allocates about 120 bytes.
+/// 64 KiB once flushed. A new connection allocates 144 bytes (x86-64) and no
+/// buffer until first use.
 ///
 /// `flags`: 0, or `SL_CONN_OWN_FD` to have `sl_conn_free` close `fd`. Without
 /// it the caller keeps ownership and must keep `fd` open while the connection
@@ -252,7 +253,8 @@ pub unsafe extern "C" fn sl_conn_write_frame(
 /// Returns the bytes read (> 0), or 0 at end of stream (`sl_conn_buffered`
 /// holds any unfinished message). Errors (`-1`, errno):
 /// - `EAGAIN`: nothing to read now; wait for readability.
-/// - `ENOBUFS`: the buffer is full (`max_message + 4` bytes) of complete
+/// - `ENOBUFS`: the buffer is full (`max_message` plus 4 or the longest
+///   delimiter used, whichever is more) of complete
 ///   messages not yet taken: take them first.
 /// - `ECONNRESET`, `EBADF`, any other error of recv(2)/read(2).
 /// - `EINVAL`: `c` NULL.
