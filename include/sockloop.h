@@ -168,12 +168,12 @@ uint64_t sl_get_u64le(const void *src);
  *
  * `max_message` limits every message: frame payloads and records (without
  * their delimiter), and exact reads. It also bounds memory: the read buffer
- * starts at `min(64 KiB, max_message + 4)` bytes (allocated on first read),
- * grows only while a larger message is assembled, never past
- * `max_message + max(4, delimiter length)`, and shrinks back once emptied.
- * The output queue is unbounded (it holds what you queue) and shrinks back to
- * 64 KiB once flushed. A new connection allocates 144 bytes (x86-64) and no
- * buffer until first use.
+ * is `min(65536, max_message) + 4` bytes (allocated on first read; more only
+ * for delimiters over 4 bytes), grows only while a larger message is
+ * assembled, never past `max_message + max(4, delimiter length)`, and shrinks
+ * back once emptied. The output queue holds what you queue until it is
+ * written; once flushed it keeps at most 128 KiB. A new connection allocates
+ * 144 bytes (x86-64) and no buffer until first use.
  *
  * `flags`: 0, or `SL_CONN_OWN_FD` to have `sl_conn_free` close `fd`. Without
  * it the caller keeps ownership and must keep `fd` open while the connection
@@ -356,19 +356,21 @@ int sl_conn_next_record(sl_conn *c, const void *delim, size_t delim_len, const v
  * output queue. No system call: many small frames go out together in one
  * write at the next `sl_conn_flush`.
  *
- * Returns 0. Errors (`-1`, errno): `EMSGSIZE` for `len > UINT32_MAX` (nothing
- * queued); `EINVAL` for `c` NULL or `payload` NULL with `len > 0`; `ENOMEM`.
+ * Returns the bytes now pending (what `sl_conn_pending` would say), so a
+ * caller can flush once enough is queued without another call. Errors (`-1`,
+ * errno): `EMSGSIZE` for `len > UINT32_MAX` (nothing queued); `EINVAL` for
+ * `c` NULL or `payload` NULL with `len > 0`; `ENOMEM`.
  */
-int sl_conn_queue_frame(sl_conn *c, const void *payload, size_t len);
+ssize_t sl_conn_queue_frame(sl_conn *c, const void *payload, size_t len);
 
 /**
  * Event-loop step: copies `len` raw bytes (a record with its delimiter, say)
  * to the end of the output queue. No system call.
  *
- * Returns 0. Errors (`-1`, errno): `EINVAL` for `c` NULL or `bytes` NULL with
- * `len > 0`; `ENOMEM`.
+ * Returns the bytes now pending. Errors (`-1`, errno): `EINVAL` for `c` NULL
+ * or `bytes` NULL with `len > 0`; `ENOMEM`.
  */
-int sl_conn_queue(sl_conn *c, const void *bytes, size_t len);
+ssize_t sl_conn_queue(sl_conn *c, const void *bytes, size_t len);
 
 /**
  * Event-loop step: writes as much queued output as the fd takes now, without

@@ -8,9 +8,10 @@
 //! buffered, so calling again resumes it with nothing lost.
 //!
 //! Memory: nothing is allocated until first use. The read buffer starts at
-//! `min(64 KiB, limit + 4)` and grows only while a message that needs it is
-//! being assembled, never past `limit + max(4, delimiter length)`; it shrinks
-//! back once empty. The output queue shrinks back to 64 KiB once flushed.
+//! `min(64 KiB, limit) + 4` bytes (more only for a delimiter over 4 bytes) and
+//! grows only while a larger message is being assembled, never past
+//! `limit + max(4, delimiter length)`; it shrinks back once empty. The output
+//! queue, once flushed, keeps at most 128 KiB (shrinking to 64 KiB).
 
 use std::io;
 use std::os::fd::{BorrowedFd, RawFd};
@@ -101,6 +102,7 @@ impl Conn {
     }
 
     /// Queued output bytes not yet written.
+    #[inline]
     pub fn pending(&self) -> usize {
         self.output.len() - self.sent
     }
@@ -110,10 +112,13 @@ impl Conn {
         (self.input.capacity(), self.output.capacity())
     }
 
+    /// The read buffer's everyday size: one read chunk, or one message of the
+    /// limit, with its framing, so that the usual message never makes it grow.
     fn idle_input_size(&self) -> usize {
-        READ_CHUNK.min(self.limit + HEADER_LEN)
+        READ_CHUNK.min(self.limit) + HEADER_LEN.max(self.longest_delim)
     }
 
+    #[inline]
     fn consume(&mut self, n: usize) {
         debug_assert!(n <= self.end - self.start);
         self.start += n;
@@ -197,7 +202,11 @@ impl Conn {
     }
 
     /// Discards what an earlier oversized message left; true once done.
+    #[inline]
     fn skip_done(&mut self) -> bool {
+        if matches!(self.skip, Skip::Nothing) {
+            return true; // the usual case, without moving the enum
+        }
         match std::mem::replace(&mut self.skip, Skip::Nothing) {
             Skip::Nothing => {}
             Skip::Bytes(left) => {
@@ -223,6 +232,7 @@ impl Conn {
     /// The declared payload length of the complete frame at the front, if any.
     /// A frame over the limit has its header taken and its payload skipped as
     /// it arrives: `EMSGSIZE`.
+    #[inline]
     fn frame_ready(&mut self) -> io::Result<Option<usize>> {
         if !self.skip_done() {
             return Ok(None);
@@ -267,6 +277,7 @@ impl Conn {
 
     /// Event-loop step: the next complete frame already buffered, in place, as
     /// (offset into the buffer, length); valid until the next fill.
+    #[inline]
     pub fn take_frame(&mut self) -> io::Result<Option<&[u8]>> {
         let Some(len) = self.frame_ready()? else { return Ok(None) };
         let at = self.start + HEADER_LEN;
@@ -345,33 +356,44 @@ impl Conn {
         }
     }
 
-    fn compact_output(&mut self) {
-        if self.sent > 0 && self.sent >= self.output.len() / 2 {
+    /// Makes room for `n` more output bytes: `ENOMEM` instead of an abort.
+    /// Written bytes at the front are dropped only when the queue is out of
+    /// room, so a queue that drains as it fills moves no memory.
+    #[inline]
+    fn reserve_output(&mut self, n: usize) -> io::Result<()> {
+        if self.output.capacity() - self.output.len() >= n {
+            return Ok(());
+        }
+        if self.sent > 0 {
             self.output.drain(..self.sent);
             self.sent = 0;
         }
-    }
-
-    /// Makes room for `n` more output bytes: `ENOMEM` instead of an abort.
-    fn reserve_output(&mut self, n: usize) -> io::Result<()> {
-        self.compact_output();
         self.output.try_reserve(n).map_err(|_| error(libc::ENOMEM))
     }
 
-    /// Queues bytes for the next flush (copied).
-    pub fn queue(&mut self, bytes: &[u8]) -> io::Result<()> {
+    /// Queues bytes for the next flush (copied); returns the bytes pending.
+    pub fn queue(&mut self, bytes: &[u8]) -> io::Result<usize> {
         self.reserve_output(bytes.len())?;
         self.output.extend_from_slice(bytes);
-        Ok(())
+        Ok(self.pending())
     }
 
     /// Queues one frame (copied): many small frames go out in one write.
-    pub fn queue_frame(&mut self, payload: &[u8]) -> io::Result<()> {
+    /// Returns the bytes pending.
+    #[inline]
+    pub fn queue_frame(&mut self, payload: &[u8]) -> io::Result<usize> {
         let head = header(payload.len())?;
         self.reserve_output(HEADER_LEN + payload.len())?;
-        self.output.extend_from_slice(&head);
-        self.output.extend_from_slice(payload);
-        Ok(())
+        let at = self.output.len();
+        // SAFETY: capacity for both was reserved just above; both copies
+        // are complete before the length covers them.
+        unsafe {
+            let dst = self.output.as_mut_ptr().add(at);
+            std::ptr::copy_nonoverlapping(head.as_ptr(), dst, HEADER_LEN);
+            std::ptr::copy_nonoverlapping(payload.as_ptr(), dst.add(HEADER_LEN), payload.len());
+            self.output.set_len(at + HEADER_LEN + payload.len());
+        }
+        Ok(self.pending())
     }
 
     /// Writes queued output within `deadline`; returns the bytes still pending.
@@ -385,7 +407,9 @@ impl Conn {
         if self.sent == self.output.len() {
             self.output.clear();
             self.sent = 0;
-            if self.output.capacity() > IDLE_OUTPUT {
+            // Hysteresis: a queue that refills to just over 64 KiB must not
+            // be reallocated (and page-faulted in) on every flush.
+            if self.output.capacity() > 2 * IDLE_OUTPUT {
                 self.output.shrink_to(IDLE_OUTPUT);
             }
         }

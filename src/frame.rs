@@ -50,6 +50,7 @@ pub enum Decoded {
 
 /// Decodes the frame at the start of `buf`, whose payload may be at most
 /// `limit` bytes. Looks only at the header before comparing with the limit.
+#[inline]
 pub fn decode(buf: &[u8], limit: usize) -> Decoded {
     let Some(head) = buf.get(..HEADER_LEN) else {
         return Decoded::Incomplete;
@@ -121,6 +122,7 @@ impl DelimSearch {
     }
 
     /// `n` bytes were taken from the front of the searched data.
+    #[inline]
     pub fn consumed(&mut self, n: usize) {
         self.checked = self.checked.saturating_sub(n);
     }

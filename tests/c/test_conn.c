@@ -83,7 +83,8 @@ TEST(event_loop_streams_frames_with_queue_flush_fill_and_next) {
         unsigned char payload[64] = {0};
         for (uint32_t i = 0; i < frames && ok; i++) {
             sl_put_u32le(payload, i);
-            ok = sl_conn_queue_frame(w, payload, 4 + i % 60) == 0;
+            ssize_t pending = sl_conn_queue_frame(w, payload, 4 + i % 60);
+            ok = pending == (ssize_t)sl_conn_pending(w) && pending >= (ssize_t)(8 + i % 60);
             while (ok && sl_conn_pending(w) >= 65536) {
                 ssize_t left = sl_conn_flush(w);
                 ok = left >= 0 && (left < 65536 || poll_one(sv[1], POLLOUT) == 1);
@@ -284,7 +285,7 @@ TEST(bad_arguments_are_einval_and_free_null_is_a_no_op) {
     CHECK_ERR(sl_conn_queue(c, NULL, 1), EINVAL);
     CHECK_ERR(sl_conn_queue_frame(c, NULL, 1), EINVAL);
     CHECK_ERR(sl_conn_write_frame(c, NULL, 1, 0), EINVAL);
-    CHECK(sl_conn_queue(c, "raw\n", 4) == 0 && sl_conn_pending(c) == 4);
+    CHECK(sl_conn_queue(c, "raw\n", 4) == 4 && sl_conn_pending(c) == 4);
     CHECK(sl_conn_flush(c) == 0);
     CHECK(recv(sv[1], buf, 4, 0) == 4 && memcmp(buf, "raw\n", 4) == 0);
     close(sv[1]);

@@ -31,8 +31,8 @@ def sl(lib):
         fill = declare(lib, "sl_conn_fill", ctypes.c_ssize_t, ctypes.c_void_p)
         next_frame = declare(lib, "sl_conn_next_frame", ctypes.c_int, ctypes.c_void_p, c_void_pp, c_size_p)
         next_record = declare(lib, "sl_conn_next_record", ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, c_void_pp, c_size_p)
-        queue_frame = declare(lib, "sl_conn_queue_frame", ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
-        queue = declare(lib, "sl_conn_queue", ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
+        queue_frame = declare(lib, "sl_conn_queue_frame", ctypes.c_ssize_t, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
+        queue = declare(lib, "sl_conn_queue", ctypes.c_ssize_t, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
         flush = declare(lib, "sl_conn_flush", ctypes.c_ssize_t, ctypes.c_void_p)
     return Api
 
@@ -93,8 +93,10 @@ def test_conn_event_loop_steps(sl):
     w = sl.conn_new(a.fileno(), 64, 0)
     r = sl.conn_new(b.detach(), 64, SL_CONN_OWN_FD)
     assert sl.fill(r) == -1 and ctypes.get_errno() == errno.EAGAIN
+    pending = 0
     for i in range(100):
-        assert sl.queue_frame(w, str(i).encode(), len(str(i))) == 0
+        pending += 4 + len(str(i))
+        assert sl.queue_frame(w, str(i).encode(), len(str(i))) == pending
     assert sl.conn_pending(w) > 0
     assert sl.flush(w) == 0 and sl.conn_pending(w) == 0
     ptr, n = ctypes.c_void_p(), ctypes.c_size_t()
@@ -107,7 +109,7 @@ def test_conn_event_loop_steps(sl):
     # Records after the frames: a reader taking frames would take "tail" for a
     # header, so they are sent once the frames are taken.
     assert sl.next_frame(r, ctypes.byref(ptr), ctypes.byref(n)) == 0
-    assert sl.queue(w, b"tail\n", 5) == 0 and sl.flush(w) == 0
+    assert sl.queue(w, b"tail\n", 5) == 5 and sl.flush(w) == 0
     assert sl.fill(r) == 5
     assert sl.next_record(r, b"\n", 1, ctypes.byref(ptr), ctypes.byref(n)) == 1
     assert ctypes.string_at(ptr, n.value) == b"tail"
