@@ -177,7 +177,9 @@ uint64_t sl_get_u64le(const void *src);
  *
  * `flags`: 0, or `SL_CONN_OWN_FD` to have `sl_conn_free` close `fd`. Without
  * it the caller keeps ownership and must keep `fd` open while the connection
- * is used.
+ * is used. Do not read from or write to `fd` directly meanwhile: buffered
+ * bytes would be skipped or interleaved. A connection is for one thread at a
+ * time.
  *
  * Returns the connection, or NULL with errno:
  * - `EINVAL`: `fd < 0`, `max_message > UINT32_MAX`, or unknown `flags` bits.

@@ -52,7 +52,9 @@ fn hand_out(found: Option<&[u8]>, ptr_out: *mut *const c_void, len_out: *mut usi
 ///
 /// `flags`: 0, or `SL_CONN_OWN_FD` to have `sl_conn_free` close `fd`. Without
 /// it the caller keeps ownership and must keep `fd` open while the connection
-/// is used.
+/// is used. Do not read from or write to `fd` directly meanwhile: buffered
+/// bytes would be skipped or interleaved. A connection is for one thread at a
+/// time.
 ///
 /// Returns the connection, or NULL with errno:
 /// - `EINVAL`: `fd < 0`, `max_message > UINT32_MAX`, or unknown `flags` bits.
