@@ -141,6 +141,22 @@ bench: lib examples
 	else echo "SKIP libuv baseline: libuv1-dev could not be installed"; fi
 	@sh bench/run.sh $(BUILD)/bench
 
+# ---------------------------------------------------------------- fuzz
+# Frame decoder and delimiter search under cargo-fuzz (libFuzzer): needs a
+# nightly toolchain. Not part of `make test`. `make fuzz FUZZ_SECONDS=300`.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := frame_decode delim_search
+.PHONY: fuzz
+fuzz:
+	@if ! rustup run nightly rustc --version >/dev/null 2>&1; then \
+	  echo "SKIP fuzz: no nightly toolchain (rustup toolchain install nightly)"; exit 0; fi; \
+	if ! $(CARGO) fuzz --version >/dev/null 2>&1 && ! $(CARGO) install cargo-fuzz --locked; then \
+	  echo "SKIP fuzz: cargo-fuzz is missing and could not be installed"; exit 0; fi; \
+	set -e; for t in $(FUZZ_TARGETS); do \
+	  echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
+	  $(CARGO) +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS); \
+	done
+
 # ---------------------------------------------------------------- install
 install: lib
 	install -d $(DESTDIR)$(LIBDIR_INSTALL) $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(LIBDIR_INSTALL)/pkgconfig

@@ -18,6 +18,22 @@
 #define SL_VERSION_PATCH 0
 
 /**
+ * `sl_conn_new` flag: `sl_conn_free` closes the fd.
+ */
+#define SL_CONN_OWN_FD 1
+
+/**
+ * Bytes of a frame's length prefix: a 4-byte unsigned big-endian length comes
+ * before every payload.
+ */
+#define SL_FRAME_HEADER_LEN 4
+
+/**
+ * The largest frame payload: 4 GiB - 1 (`UINT32_MAX`).
+ */
+#define SL_FRAME_MAX_PAYLOAD (size_t)UINT32_MAX
+
+/**
  * `sl_accept` flag: make the accepted fd non-blocking (`O_NONBLOCK`), for a
  * server that drives its connections with a selector.
  */
@@ -29,6 +45,11 @@
  * a Unix path (`sun_path` is 108 bytes) with the `@` of an abstract name.
  */
 #define SL_ADDRSTRLEN 112
+
+/**
+ * A buffered reader/writer around one fd (opaque; see `sl_conn_new`).
+ */
+typedef struct sl_conn sl_conn;
 
 #ifdef __cplusplus
 extern "C" {
@@ -153,6 +174,285 @@ void *sl_put_u64le(void *dst, uint64_t value);
  * A NULL `src` returns 0 with errno `EINVAL`; otherwise errno is untouched.
  */
 uint64_t sl_get_u64le(const void *src);
+
+/**
+ * Creates a buffered connection over `fd` (a socket, pipe or other stream fd,
+ * blocking or non-blocking; its flags are never changed).
+ *
+ * `max_message` limits every message: frame payloads and records (without
+ * their delimiter), and exact reads. It also bounds memory: the read buffer
+ * is `min(65536, max_message) + 4` bytes (allocated on first read; more only
+ * for delimiters over 4 bytes), grows only while a larger message is
+ * assembled, never past `max_message + max(4, delimiter length)`, and shrinks
+ * back once emptied. The output queue holds what you queue until it is
+ * written; once flushed it keeps at most 128 KiB. A new connection allocates
+ * 144 bytes (x86-64) and no buffer until first use.
+ *
+ * `flags`: 0, or `SL_CONN_OWN_FD` to have `sl_conn_free` close `fd`. Without
+ * it the caller keeps ownership and must keep `fd` open while the connection
+ * is used. Do not read from or write to `fd` directly meanwhile: buffered
+ * bytes would be skipped or interleaved. A connection is for one thread at a
+ * time.
+ *
+ * Returns the connection, or NULL with errno:
+ * - `EINVAL`: `fd < 0`, `max_message > UINT32_MAX`, or unknown `flags` bits.
+ * - `EBADF`: `fd` is not open.
+ * - `ENOMEM`: out of memory.
+ */
+sl_conn *sl_conn_new(int fd, size_t max_message, int flags);
+
+/**
+ * Frees a connection and its buffers; closes the fd if it was created with
+ * `SL_CONN_OWN_FD`. Unread buffered input and unflushed output are dropped:
+ * flush first if they matter. `sl_conn_free(NULL)` does nothing.
+ */
+void sl_conn_free(sl_conn *c);
+
+/**
+ * Returns the connection's fd (for registering it with a selector), or -1
+ * with `EINVAL` when `c` is NULL.
+ */
+int sl_conn_fd(const sl_conn *c);
+
+/**
+ * Returns the number of received bytes buffered and not yet taken by a read
+ * (0 when `c` is NULL, with `EINVAL`). After `EPIPE` it tells how much of an
+ * unfinished message arrived: 0 means the stream ended between messages.
+ */
+size_t sl_conn_buffered(const sl_conn *c);
+
+/**
+ * Returns the number of queued output bytes not yet written (0 when `c` is
+ * NULL, with `EINVAL`). Ask the selector for writability only while it is
+ * non-zero.
+ */
+size_t sl_conn_pending(const sl_conn *c);
+
+/**
+ * Reads exactly `len` bytes into `buf`: first from the buffer, then from the
+ * fd. Bytes that arrive past them stay buffered for the next read.
+ *
+ * All or nothing: on any error nothing is taken, and bytes that arrived stay
+ * buffered, so calling again (after `ETIMEDOUT`, say) resumes with nothing
+ * lost or repeated.
+ *
+ * Timeout: `-1` forever, `0` one attempt (use what is buffered plus one
+ * non-blocking read), `> 0` the budget for the whole call.
+ *
+ * Returns `len`. Errors (`-1`, errno):
+ * - `EMSGSIZE`: `len > max_message`; nothing read.
+ * - `EPIPE`: end of stream first (`sl_conn_buffered` holds what came).
+ * - `ETIMEDOUT`, `EAGAIN` (`timeout_ms == 0`), `ECONNRESET`, `EBADF`.
+ * - `EINVAL`: `c` NULL, `buf` NULL with `len > 0`, `timeout_ms < -1`.
+ */
+ssize_t sl_conn_read_exact(sl_conn *c, void *buf, size_t len, int timeout_ms);
+
+/**
+ * Reads one length-prefixed frame (4-byte big-endian length, then payload)
+ * and copies its payload to `buf`. Bytes past the frame stay buffered.
+ *
+ * All or nothing, as `sl_conn_read_exact`: after `ETIMEDOUT` or `EAGAIN` the
+ * partial frame stays buffered and the next call resumes it.
+ *
+ * Timeout: `-1` forever, `0` one attempt, `> 0` the budget for the whole call.
+ *
+ * Returns the payload length (0 for an empty frame). Errors (`-1`, errno):
+ * - `EMSGSIZE`, two cases:
+ *   - the frame declares more than `max_message`: its header is taken and its
+ *     payload is skipped (discarded as it arrives, never stored, by this and
+ *     later reads); the next read returns the frame after it. Nothing is
+ *     allocated for the declared size. Close the connection if you do not
+ *     trust the peer.
+ *   - it fits `max_message` but not `capacity`: the frame stays buffered;
+ *     call again with a larger buffer, or take it in place with
+ *     `sl_conn_next_frame`.
+ * - `EPIPE`: end of stream first; `sl_conn_buffered` holds the partial frame
+ *   (0: the stream ended between frames).
+ * - `ETIMEDOUT`, `EAGAIN`, `ECONNRESET`, `EBADF`: as `sl_conn_read_exact`.
+ * - `EINVAL`: `c` NULL, `buf` NULL with `capacity > 0`, `timeout_ms < -1`.
+ */
+ssize_t sl_conn_read_frame(sl_conn *c, void *buf, size_t capacity, int timeout_ms);
+
+/**
+ * Reads one record ending with the delimiter `delim` (any 1..N bytes: "\n",
+ * "\r\n", "\0", "END") and copies it to `buf` without the delimiter, which is
+ * consumed. Bytes past it stay buffered. The search resumes where the last
+ * call stopped, so a record trickling in byte by byte costs linear time.
+ *
+ * All or nothing, as `sl_conn_read_exact`: after `ETIMEDOUT` or `EAGAIN` the
+ * partial record stays buffered and the next call resumes it.
+ *
+ * Timeout: `-1` forever, `0` one attempt, `> 0` the budget for the whole call.
+ *
+ * Returns the record length (0 for an empty record). Errors (`-1`, errno):
+ * - `EMSGSIZE`, two cases:
+ *   - no delimiter within `max_message` bytes: the record is skipped through
+ *     its delimiter (discarded as it arrives, by this and later reads with
+ *     any delimiter); the next read returns the record after it.
+ *   - the record fits `max_message` but is (or will be) longer than
+ *     `capacity`: it stays buffered; call again with a larger buffer.
+ * - `EPIPE`: end of stream first; `sl_conn_buffered` holds the unterminated
+ *   rest (0: the stream ended after a delimiter).
+ * - `ETIMEDOUT`, `EAGAIN`, `ECONNRESET`, `EBADF`: as `sl_conn_read_exact`.
+ * - `EINVAL`: `c` NULL, `delim` NULL or `delim_len == 0`, `buf` NULL with
+ *   `capacity > 0`, `timeout_ms < -1`.
+ */
+ssize_t sl_conn_read_until(sl_conn *c, const void *delim, size_t delim_len, void *buf, size_t capacity, int timeout_ms);
+
+/**
+ * Writes one frame (4-byte big-endian length, then `len` bytes of `payload`).
+ * Output already queued goes first, in order. With nothing queued the frame
+ * is sent directly, as `sl_send_frame`, without copying large payloads.
+ *
+ * Timeout: `-1` forever, `0` one attempt, `> 0` the budget for the whole call.
+ *
+ * Returns `len`. Errors (`-1`, errno):
+ * - `EMSGSIZE`: `len > UINT32_MAX`; nothing sent or queued.
+ * - `ETIMEDOUT`, `EAGAIN`, `EPIPE`, `ECONNRESET`, `EBADF`: the unsent part of
+ *   the frame (and of earlier queued output) stays queued, so the peer never
+ *   sees half a frame followed by something else: finish it with
+ *   `sl_conn_flush` or the next write; do not write the frame again.
+ *   `sl_conn_pending` tells how much is left.
+ * - `EINVAL`: `c` NULL, `payload` NULL with `len > 0`, `timeout_ms < -1`.
+ */
+ssize_t sl_conn_write_frame(sl_conn *c, const void *payload, size_t len, int timeout_ms);
+
+/**
+ * Event-loop step: one non-blocking read of whatever the fd has into the
+ * buffer (never blocks, even on a blocking socket; on a blocking pipe it
+ * reads only after readiness). Then take the messages with
+ * `sl_conn_next_frame` / `sl_conn_next_record` until they return 0.
+ *
+ * Moves buffered bytes: pointers from `sl_conn_next_frame` and
+ * `sl_conn_next_record` are invalid after it.
+ *
+ * Returns the bytes read (> 0), or 0 at end of stream (`sl_conn_buffered`
+ * holds any unfinished message). Errors (`-1`, errno):
+ * - `EAGAIN`: nothing to read now; wait for readability.
+ * - `ENOBUFS`: the buffer is full (`max_message` plus 4 or the longest
+ *   delimiter used, whichever is more) of complete
+ *   messages not yet taken: take them first.
+ * - `ECONNRESET`, `EBADF`, any other error of recv(2)/read(2).
+ * - `EINVAL`: `c` NULL.
+ */
+ssize_t sl_conn_fill(sl_conn *c);
+
+/**
+ * Event-loop step: takes the next complete frame already buffered, in place,
+ * without copying: `*payload` and `*len` are its payload. They stay valid
+ * until the next `sl_conn_fill`, blocking read, or `sl_conn_free`. Makes no
+ * system call.
+ *
+ * Returns 1 (one frame taken), 0 (no complete frame buffered; `*payload` set
+ * to NULL and `*len` to 0), or -1 with errno:
+ * - `EMSGSIZE`: the next frame declares more than `max_message`; its header is
+ *   taken and its payload is skipped as it arrives (never stored). Keep
+ *   calling: the frame after it comes next. Or close the connection.
+ * - `EINVAL`: `c`, `payload` or `len` NULL.
+ */
+int sl_conn_next_frame(sl_conn *c, const void **payload, size_t *len);
+
+/**
+ * Event-loop step: takes the next complete record already buffered that ends
+ * with `delim` (1..N bytes), in place and without the delimiter; `*record`
+ * and `*len` stay valid until the next `sl_conn_fill`, blocking read, or
+ * `sl_conn_free`. The search resumes where the last call stopped.
+ *
+ * Returns 1 (one record taken), 0 (none complete; `*record` NULL, `*len` 0),
+ * or -1 with errno:
+ * - `EMSGSIZE`: no delimiter within `max_message` bytes: the record is skipped
+ *   through its delimiter as it arrives; keep calling for the next one.
+ * - `EINVAL`: `c`, `record` or `len` NULL, `delim` NULL or `delim_len == 0`.
+ */
+int sl_conn_next_record(sl_conn *c, const void *delim, size_t delim_len, const void **record, size_t *len);
+
+/**
+ * Event-loop step: copies one frame (header and payload) to the end of the
+ * output queue. No system call: many small frames go out together in one
+ * write at the next `sl_conn_flush`.
+ *
+ * Returns the bytes now pending (what `sl_conn_pending` would say), so a
+ * caller can flush once enough is queued without another call. Errors (`-1`,
+ * errno): `EMSGSIZE` for `len > UINT32_MAX` (nothing queued); `EINVAL` for
+ * `c` NULL or `payload` NULL with `len > 0`; `ENOMEM`.
+ */
+ssize_t sl_conn_queue_frame(sl_conn *c, const void *payload, size_t len);
+
+/**
+ * Event-loop step: copies `len` raw bytes (a record with its delimiter, say)
+ * to the end of the output queue. No system call.
+ *
+ * Returns the bytes now pending. Errors (`-1`, errno): `EINVAL` for `c` NULL
+ * or `bytes` NULL with `len > 0`; `ENOMEM`.
+ */
+ssize_t sl_conn_queue(sl_conn *c, const void *bytes, size_t len);
+
+/**
+ * Event-loop step: writes as much queued output as the fd takes now, without
+ * blocking, and keeps the rest queued in order.
+ *
+ * Returns the bytes still pending: 0 means everything went out (stop asking
+ * the selector for writability); > 0 means the fd is full (ask for
+ * writability and call again when it is ready). Errors (`-1`, errno):
+ * `EPIPE` or `ECONNRESET` (peer gone; the output stays queued), `EBADF`, any
+ * other error of send(2)/write(2); `EINVAL` for `c` NULL. Never `EAGAIN`.
+ */
+ssize_t sl_conn_flush(sl_conn *c);
+
+/**
+ * Sends one frame on `fd`: a 4-byte unsigned big-endian length, then the
+ * `len` bytes of `payload`, in one system call when the socket takes it all
+ * (payloads up to 2044 bytes are copied behind the header into one stack
+ * buffer; larger ones go by one vectored write). Unbuffered: nothing is kept
+ * after the call.
+ *
+ * Works on sockets (no `SIGPIPE`), pipes and other stream fds, blocking or
+ * non-blocking, as `sl_send_all`.
+ *
+ * Timeout: `-1` forever, `0` one attempt, `> 0` the budget for the whole call.
+ *
+ * `*sent` (may be NULL) is set on every return to the bytes sent, counting the
+ * 4 header bytes and the payload: `*sent == len + 4` on success. After
+ * `ETIMEDOUT` or `EAGAIN` with `0 < *sent`, the peer holds part of a frame:
+ * send the rest of header and payload with `sl_send_all` (or close).
+ *
+ * Returns `len` (the payload length) on success; `len == 0` sends an empty
+ * frame (the 4-byte header alone).
+ * Errors (`-1`, errno):
+ * - `EMSGSIZE`: `len > UINT32_MAX` (4 GiB - 1); nothing was sent.
+ * - `ETIMEDOUT`, `EAGAIN`, `EPIPE`, `ECONNRESET`, `EBADF`: as `sl_send_all`.
+ * - `EINVAL`: `payload` NULL with `len > 0`, `len > SSIZE_MAX`, `fd < 0`, or
+ *   `timeout_ms < -1`.
+ */
+ssize_t sl_send_frame(int fd, const void *payload, size_t len, int timeout_ms, size_t *sent);
+
+/**
+ * Receives one frame from `fd` into `buf`, unbuffered: it reads the 4-byte
+ * header, then exactly the payload, never a byte past the frame. Nothing is
+ * allocated. For a buffered, resumable reader use `sl_conn_read_frame`.
+ *
+ * Timeout: `-1` forever, `0` one attempt, `> 0` the budget for the whole call.
+ *
+ * `*received` (may be NULL) is set on every return to the bytes received,
+ * header included: on success `*received == return value + 4`. The payload
+ * bytes are at the start of `buf` (`*received - 4` of them after an error past
+ * the header). A frame cut by `ETIMEDOUT`/`EAGAIN` cannot be resumed by this
+ * function: the stream is mid-frame.
+ *
+ * Returns the payload length (`0` for an empty frame).
+ * Errors (`-1`, errno):
+ * - `EMSGSIZE`: the header declares more than `capacity` bytes. The header
+ *   was consumed (`*received == 4`), the payload was left unread in the fd;
+ *   when `capacity >= 4` the 4 header bytes are copied to `buf`, so
+ *   `sl_get_u32be(buf)` gives the declared length. Read or skip that many
+ *   bytes to go on, or close the connection.
+ * - `EPIPE`: end of stream before the frame was complete (`*received == 0`:
+ *   the stream ended cleanly between frames).
+ * - `ETIMEDOUT`, `EAGAIN`, `ECONNRESET`, `EBADF`: as `sl_recv_exact`.
+ * - `EINVAL`: `buf` NULL with `capacity > 0`, `capacity > SSIZE_MAX`,
+ *   `fd < 0`, or `timeout_ms < -1`.
+ */
+ssize_t sl_recv_frame(int fd, void *buf, size_t capacity, int timeout_ms, size_t *received);
 
 /**
  * Sends all `len` bytes of `buf` on `fd`, looping over partial sends.

@@ -56,6 +56,9 @@ fn drive(
             Ok(n) => *done += n,
             Err(err) => match err.raw_os_error() {
                 Some(libc::EINTR) => {}
+                // One attempt means one: a poll(0) here would only cost a
+                // system call per EAGAIN in every event loop.
+                Some(libc::EAGAIN) if deadline == Deadline::Immediate => return Err(deadline.expired()),
                 Some(libc::EAGAIN) => {
                     if !ready::wait(raw, interest, deadline)? {
                         return Err(deadline.expired());
@@ -147,21 +150,44 @@ pub fn send_all(fd: BorrowedFd<'_>, buf: &[u8], deadline: Deadline, done: &mut u
 pub fn recv_exact(fd: BorrowedFd<'_>, buf: &mut [u8], deadline: Deadline, done: &mut usize) -> io::Result<()> {
     *done = 0;
     let total = buf.len();
-    drive(fd, Interest::Readable, total, deadline, done, |call, at| {
-        let rest = &mut buf[at..];
-        match call {
-            Call::Socket { flags } => {
-                // SAFETY: initialised bytes viewed as possibly-uninitialised ones;
-                // recv only writes to them.
-                let rest = unsafe { &mut *(rest as *mut [u8] as *mut [MaybeUninit<u8>]) };
-                SockRef::from(&fd).recv_with_flags(rest, flags & !libc::MSG_NOSIGNAL)
-            }
-            Call::Stream { .. } => {
-                // SAFETY: rest is valid for writes of rest.len() bytes.
-                cvt(unsafe { libc::read(fd.as_raw_fd(), rest.as_mut_ptr().cast(), rest.len()) })
-            }
+    drive(fd, Interest::Readable, total, deadline, done, |call, at| recv_some_now(fd, call, &mut buf[at..]))
+}
+
+/// One `recv`/`read` into `buf`: the step shared by [`recv_exact`] and [`recv_some`].
+fn recv_some_now(fd: BorrowedFd<'_>, call: Call, buf: &mut [u8]) -> io::Result<usize> {
+    match call {
+        Call::Socket { flags } => {
+            // SAFETY: initialised bytes viewed as possibly-uninitialised ones;
+            // recv only writes to them.
+            let buf = unsafe { &mut *(buf as *mut [u8] as *mut [MaybeUninit<u8>]) };
+            SockRef::from(&fd).recv_with_flags(buf, flags & !libc::MSG_NOSIGNAL)
         }
-    })
+        Call::Stream { .. } => {
+            // SAFETY: buf is valid for writes of buf.len() bytes.
+            cvt(unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) })
+        }
+    }
+}
+
+/// Receives whatever is available, at least one byte and at most `buf.len()`,
+/// waiting within the deadline: the read of a buffered reader, which must not
+/// ask for more than has arrived. Returns `Ok(0)` at end of stream (distinct
+/// from `EPIPE`); `buf` must not be empty.
+///
+/// Errors as [`recv_exact`] (`EAGAIN` for `Deadline::Immediate`).
+pub fn recv_some(fd: BorrowedFd<'_>, buf: &mut [u8], deadline: Deadline) -> io::Result<usize> {
+    debug_assert!(!buf.is_empty());
+    let (mut done, mut end_of_stream) = (0, false);
+    let result = drive(fd, Interest::Readable, 1, deadline, &mut done, |call, _| {
+        let n = recv_some_now(fd, call, buf)?;
+        end_of_stream = n == 0;
+        Ok(n)
+    });
+    match result {
+        Err(_) if end_of_stream => Ok(0),
+        Err(err) => Err(err),
+        Ok(()) => Ok(done),
+    }
 }
 
 /// Sends every byte of `bufs` in order, with one `sendmsg`/`writev` per attempt.

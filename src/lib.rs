@@ -10,6 +10,8 @@
 //! Module map (safe Rust in `src/<area>.rs`, C shims in `src/ffi/<area>.rs`):
 //! - [`deadline`]: `timeout_ms` as a whole-call deadline on the monotonic clock.
 //! - [`io`]: send-all / recv-exact / vectored send-all loops.
+//! - [`frame`]: length-prefixed frames and the resumable delimiter search.
+//! - [`conn`]: `sl_conn`, the buffered reader/writer for blocking code and event loops.
 //! - [`ready`]: waiting for readiness with `poll(2)`.
 //! - [`net`]: TCP connect within a deadline, listen, accept, addresses as text.
 //! - [`unix`]: Unix-domain listen (stale files, abstract names) and connect.
@@ -18,8 +20,10 @@
 //!   are in [`ffi::byteorder`].
 //! - [`ffi`]: the `extern "C"` API, one panic/errno boundary for every function.
 
+pub mod conn;
 pub mod deadline;
 pub mod ffi;
+pub mod frame;
 pub mod io;
 pub mod net;
 pub mod ready;

@@ -16,6 +16,8 @@ use std::os::fd::BorrowedFd;
 use std::os::raw::c_int;
 
 pub mod byteorder;
+pub mod conn;
+pub mod frame;
 pub mod io;
 pub mod net;
 pub mod sockopt;
@@ -41,6 +43,8 @@ macro_rules! failure_is {
 }
 failure_is!(-1 => isize, c_int);
 failure_is!(0 => u16, u32, u64);
+failure_is!(0 => usize);
+failure_is!(() => ());
 
 impl<T> FailureValue for *mut T {
     fn failure() -> Self {

@@ -172,3 +172,43 @@ def test_connection_helpers_from_python(tmp_path):
     assert sockloop.recv_exact(us, 4, timeout=1) == b"unix"
     for s in (client, uc, us, ul):
         s.close()
+
+
+def test_frames_and_conn_from_python():
+    a, b = socket.socketpair()
+    sockloop.send_frame(a, b"first")
+    sockloop.send_frame(a, b"")
+    a.sendall(b"line one\r\nline two\r\n")
+    with sockloop.Conn(b, max_message=64) as conn:
+        assert conn.read_frame(timeout=1) == b"first"
+        assert conn.read_frame(timeout=1) == b""
+        assert conn.read_until(b"\r\n", timeout=1) == b"line one"
+        assert conn.read_until(b"\r\n", timeout=1) == b"line two"
+        with pytest.raises(TimeoutError):
+            conn.read_exact(3, timeout=0.05)
+        sockloop.send_frame(a, b"x" * 65)  # over the limit: skipped, EMSGSIZE
+        with pytest.raises(OSError) as info:
+            conn.read_frame(timeout=1)
+        assert info.value.errno == 90  # EMSGSIZE
+    # Event-loop steps over a non-blocking pair.
+    c, d = socket.socketpair()
+    c.setblocking(False)
+    d.setblocking(False)
+    out, inp = sockloop.Conn(c), sockloop.Conn(d)
+    for i in range(100):
+        out.queue_frame(b"frame %d" % i)
+    assert out.flush() == 0 and out.pending == 0
+    got = []
+    while len(got) < 100:
+        assert inp.fill() > 0
+        got += list(inp.frames())
+    assert got == [b"frame %d" % i for i in range(100)]
+    with pytest.raises(BlockingIOError):
+        inp.fill()
+    c.close()
+    assert inp.fill() == 0  # end of stream, distinct from "nothing yet"
+    out.close()
+    inp.close()
+    a.close()
+    b.close()
+    d.close()

@@ -1,0 +1,456 @@
+//! A buffered connection: frames, delimited records and exact reads over one fd,
+//! for blocking code (calls with a deadline) and for event loops (fill, take
+//! what is complete in place, queue, flush).
+//!
+//! Reads ask the kernel for as much as fits, so they may read the start of the
+//! next message; those bytes stay here for the next call. Every blocking read is
+//! all-or-nothing: on a timeout or end of stream the partial message stays
+//! buffered, so calling again resumes it with nothing lost.
+//!
+//! Memory: nothing is allocated until first use. The read buffer starts at
+//! `min(64 KiB, limit) + 4` bytes (more only for a delimiter over 4 bytes) and
+//! grows only while a larger message is being assembled, never past
+//! `limit + max(4, delimiter length)`; it shrinks back once empty. The output
+//! queue, once flushed, keeps at most 128 KiB (shrinking to 64 KiB).
+
+use std::io;
+use std::os::fd::{BorrowedFd, RawFd};
+
+use crate::deadline::Deadline;
+use crate::frame::{decode, header, send_frame, DelimSearch, Decoded, HEADER_LEN, MAX_PAYLOAD};
+use crate::io::{recv_some, send_all};
+
+const READ_CHUNK: usize = 64 * 1024;
+const IDLE_OUTPUT: usize = 64 * 1024;
+
+fn error(code: i32) -> io::Error {
+    io::Error::from_raw_os_error(code)
+}
+
+/// What is being thrown away after a message over the limit.
+#[derive(Debug)]
+enum Skip {
+    Nothing,
+    /// The rest of an oversized frame's payload.
+    Bytes(u64),
+    /// An oversized record, up to and including this delimiter.
+    Through(Vec<u8>),
+}
+
+/// A buffered reader/writer around one fd. See the module docs.
+#[derive(Debug)]
+pub struct Conn {
+    fd: RawFd,
+    owns_fd: bool,
+    limit: usize,
+    /// Read buffer; `input[start..end]` is received and not yet taken.
+    input: Vec<u8>,
+    start: usize,
+    end: usize,
+    search: DelimSearch,
+    /// The longest delimiter asked for: the read buffer must hold a record of
+    /// the limit plus it.
+    longest_delim: usize,
+    skip: Skip,
+    /// Output queue; `output[sent..]` is still to be written.
+    output: Vec<u8>,
+    sent: usize,
+}
+
+impl Conn {
+    /// Wraps `fd` with a per-message limit of `limit` bytes (frame payloads and
+    /// records without their delimiter). `owns_fd`: close it on drop.
+    ///
+    /// Errors: `EINVAL` for a negative fd or a limit over 4 GiB - 1, `EBADF`
+    /// for an fd that is not open.
+    pub fn new(fd: RawFd, limit: usize, owns_fd: bool) -> io::Result<Conn> {
+        if fd < 0 || limit > MAX_PAYLOAD {
+            return Err(error(libc::EINVAL));
+        }
+        // SAFETY: F_GETFD only inspects the descriptor.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Conn {
+            fd,
+            owns_fd,
+            limit,
+            input: Vec::new(),
+            start: 0,
+            end: 0,
+            search: DelimSearch::new(),
+            longest_delim: 0,
+            skip: Skip::Nothing,
+            output: Vec::new(),
+            sent: 0,
+        })
+    }
+
+    pub fn fd(&self) -> RawFd {
+        self.fd
+    }
+
+    fn borrow(&self) -> BorrowedFd<'_> {
+        // SAFETY: the fd was open at construction and the caller keeps it open
+        // while the connection lives (or the connection owns it).
+        unsafe { BorrowedFd::borrow_raw(self.fd) }
+    }
+
+    /// Received bytes not yet taken by a read.
+    pub fn buffered(&self) -> &[u8] {
+        &self.input[self.start..self.end]
+    }
+
+    /// Queued output bytes not yet written.
+    #[inline]
+    pub fn pending(&self) -> usize {
+        self.output.len() - self.sent
+    }
+
+    /// Heap bytes held now: (read buffer, output queue).
+    pub fn capacities(&self) -> (usize, usize) {
+        (self.input.capacity(), self.output.capacity())
+    }
+
+    /// The read buffer's everyday size: one read chunk, or one message of the
+    /// limit, with its framing, so that the usual message never makes it grow.
+    fn idle_input_size(&self) -> usize {
+        READ_CHUNK.min(self.limit) + HEADER_LEN.max(self.longest_delim)
+    }
+
+    #[inline]
+    fn consume(&mut self, n: usize) {
+        debug_assert!(n <= self.end - self.start);
+        self.start += n;
+        self.search.consumed(n);
+    }
+
+    /// Rewinds an empty buffer and gives back memory a large message needed.
+    fn reset_if_empty(&mut self) {
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+            if self.input.len() > self.idle_input_size() {
+                self.input = Vec::new();
+            }
+        }
+    }
+
+    /// Makes room at the end of the buffer, growing it up to `bound`; false
+    /// when it is full at the bound. Moves buffered bytes: pointers handed out
+    /// by `take_*` are invalid afterwards.
+    fn make_room(&mut self, bound: usize) -> io::Result<bool> {
+        self.reset_if_empty();
+        if self.input.is_empty() {
+            self.resize_input(self.idle_input_size())?;
+        }
+        let size = self.input.len();
+        // Compact when the tail is short: the bytes moved are at most one
+        // partial message, far fewer than a read brings in.
+        if self.start > 0 && size - self.end < size / 4 {
+            self.input.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end == size && size < bound {
+            self.resize_input(size.saturating_mul(2).min(bound))?;
+        }
+        Ok(self.end < self.input.len())
+    }
+
+    /// Grows the read buffer: `ENOMEM` instead of an abort.
+    fn resize_input(&mut self, size: usize) -> io::Result<()> {
+        let more = size - self.input.len();
+        self.input.try_reserve_exact(more).map_err(|_| error(libc::ENOMEM))?;
+        self.input.resize(size, 0);
+        Ok(())
+    }
+
+    /// One read of whatever is available, within `deadline`. `Ok(0)` at end of
+    /// stream; `ENOBUFS` when the buffer is full at `bound`.
+    fn fill_within(&mut self, deadline: Deadline, bound: usize) -> io::Result<usize> {
+        if !self.make_room(bound)? {
+            return Err(error(libc::ENOBUFS));
+        }
+        // SAFETY: as borrow(), but not tied to `self`, whose buffer is borrowed
+        // mutably next to it.
+        let fd = unsafe { BorrowedFd::borrow_raw(self.fd) };
+        let n = recv_some(fd, &mut self.input[self.end..], deadline)?;
+        self.end += n;
+        Ok(n)
+    }
+
+    /// Event-loop step: one non-blocking read. `Ok(0)` is end of stream;
+    /// `EAGAIN` means nothing to read now; `ENOBUFS` that the buffer is full
+    /// of messages the caller has not taken.
+    pub fn fill(&mut self) -> io::Result<usize> {
+        self.fill_within(Deadline::Immediate, self.input_bound())
+    }
+
+    /// The most the read buffer may hold: the largest message with its
+    /// framing.
+    fn input_bound(&self) -> usize {
+        self.limit + HEADER_LEN.max(self.longest_delim)
+    }
+
+    /// A blocking read's fill: end of stream is `EPIPE`.
+    fn fill_or_epipe(&mut self, deadline: Deadline, bound: usize) -> io::Result<()> {
+        match self.fill_within(deadline, bound)? {
+            0 => Err(error(libc::EPIPE)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Discards what an earlier oversized message left; true once done.
+    #[inline]
+    fn skip_done(&mut self) -> bool {
+        if matches!(self.skip, Skip::Nothing) {
+            return true; // the usual case, without moving the enum
+        }
+        match std::mem::replace(&mut self.skip, Skip::Nothing) {
+            Skip::Nothing => {}
+            Skip::Bytes(left) => {
+                let n = left.min((self.end - self.start) as u64);
+                self.consume(n as usize);
+                if left > n {
+                    self.skip = Skip::Bytes(left - n);
+                }
+            }
+            Skip::Through(delim) => match self.search.find(&self.input[self.start..self.end], &delim) {
+                Some(at) => self.consume(at + delim.len()),
+                None => {
+                    // Keep a possible start of the delimiter.
+                    let keep = delim.len() - 1;
+                    self.consume((self.end - self.start).saturating_sub(keep));
+                    self.skip = Skip::Through(delim);
+                }
+            },
+        }
+        matches!(self.skip, Skip::Nothing)
+    }
+
+    /// The declared payload length of the complete frame at the front, if any.
+    /// A frame over the limit has its header taken and its payload skipped as
+    /// it arrives: `EMSGSIZE`.
+    #[inline]
+    fn frame_ready(&mut self) -> io::Result<Option<usize>> {
+        if !self.skip_done() {
+            return Ok(None);
+        }
+        match decode(self.buffered(), self.limit) {
+            Decoded::Frame { len } => Ok(Some(len)),
+            Decoded::Incomplete => Ok(None),
+            Decoded::TooLarge { declared } => {
+                self.consume(HEADER_LEN);
+                self.skip = Skip::Bytes(declared);
+                self.skip_done();
+                Err(error(libc::EMSGSIZE))
+            }
+        }
+    }
+
+    /// The length of the complete record at the front, if any. A record over
+    /// the limit is skipped through its delimiter: `EMSGSIZE`.
+    fn record_ready(&mut self, delim: &[u8]) -> io::Result<Option<usize>> {
+        if delim.is_empty() {
+            return Err(error(libc::EINVAL));
+        }
+        self.longest_delim = self.longest_delim.max(delim.len());
+        if !self.skip_done() {
+            return Ok(None);
+        }
+        let found = self.search.find(&self.input[self.start..self.end], delim);
+        match found {
+            Some(len) if len > self.limit => {
+                self.consume(len + delim.len());
+                Err(error(libc::EMSGSIZE))
+            }
+            Some(len) => Ok(Some(len)),
+            None if self.search.checked() > self.limit => {
+                self.skip = Skip::Through(delim.to_vec());
+                self.skip_done();
+                Err(error(libc::EMSGSIZE))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Event-loop step: the next complete frame already buffered, in place, as
+    /// (offset into the buffer, length); valid until the next fill.
+    #[inline]
+    pub fn take_frame(&mut self) -> io::Result<Option<&[u8]>> {
+        let Some(len) = self.frame_ready()? else { return Ok(None) };
+        let at = self.start + HEADER_LEN;
+        self.consume(HEADER_LEN + len);
+        Ok(Some(&self.input[at..at + len]))
+    }
+
+    /// Event-loop step: the next complete record already buffered, in place,
+    /// without its delimiter; valid until the next fill.
+    pub fn take_record(&mut self, delim: &[u8]) -> io::Result<Option<&[u8]>> {
+        let Some(len) = self.record_ready(delim)? else { return Ok(None) };
+        let at = self.start;
+        self.consume(len + delim.len());
+        Ok(Some(&self.input[at..at + len]))
+    }
+
+    /// Copies `len` bytes from the front into `buf` and takes them.
+    fn copy_out(&mut self, buf: &mut [u8], skip_first: usize, len: usize) {
+        let from = self.start + skip_first;
+        buf[..len].copy_from_slice(&self.input[from..from + len]);
+        self.consume(skip_first + len);
+        self.reset_if_empty();
+    }
+
+    /// Reads exactly `buf.len()` bytes, at most the limit (else `EMSGSIZE`).
+    pub fn read_exact(&mut self, buf: &mut [u8], deadline: Deadline) -> io::Result<()> {
+        if buf.len() > self.limit {
+            return Err(error(libc::EMSGSIZE));
+        }
+        loop {
+            if self.skip_done() && self.end - self.start >= buf.len() {
+                self.copy_out(buf, 0, buf.len());
+                return Ok(());
+            }
+            self.fill_or_epipe(deadline, self.input_bound())?;
+        }
+    }
+
+    /// Reads one frame's payload into `buf`; returns its length. A frame
+    /// within the limit but larger than `buf` is `EMSGSIZE` and stays buffered.
+    pub fn read_frame(&mut self, buf: &mut [u8], deadline: Deadline) -> io::Result<usize> {
+        loop {
+            let ready = self.frame_ready()?;
+            // Refuse as soon as the header is in: no need to wait for a payload
+            // that will not fit.
+            let declared = self.buffered().get(..HEADER_LEN).map(|h| u32::from_be_bytes(h.try_into().expect("4 bytes")));
+            if matches!(self.skip, Skip::Nothing) && declared.is_some_and(|d| d as usize > buf.len()) {
+                return Err(error(libc::EMSGSIZE));
+            }
+            if let Some(len) = ready {
+                self.copy_out(buf, HEADER_LEN, len);
+                return Ok(len);
+            }
+            self.fill_or_epipe(deadline, self.input_bound())?;
+        }
+    }
+
+    /// Reads one record into `buf` without its delimiter; returns its length.
+    /// A record within the limit but larger than `buf` is `EMSGSIZE` and stays
+    /// buffered.
+    pub fn read_until(&mut self, delim: &[u8], buf: &mut [u8], deadline: Deadline) -> io::Result<usize> {
+        loop {
+            match self.record_ready(delim)? {
+                Some(len) if len > buf.len() => return Err(error(libc::EMSGSIZE)),
+                Some(len) => {
+                    self.copy_out(buf, 0, len);
+                    self.consume(delim.len());
+                    self.reset_if_empty();
+                    return Ok(len);
+                }
+                None if self.skip_done() && self.search.checked() > buf.len() => {
+                    return Err(error(libc::EMSGSIZE));
+                }
+                None => self.fill_or_epipe(deadline, self.input_bound())?,
+            }
+        }
+    }
+
+    /// Makes room for `n` more output bytes: `ENOMEM` instead of an abort.
+    /// Written bytes at the front are dropped only when the queue is out of
+    /// room, so a queue that drains as it fills moves no memory.
+    #[inline]
+    fn reserve_output(&mut self, n: usize) -> io::Result<()> {
+        if self.output.capacity() - self.output.len() >= n {
+            return Ok(());
+        }
+        if self.sent > 0 {
+            self.output.drain(..self.sent);
+            self.sent = 0;
+        }
+        self.output.try_reserve(n).map_err(|_| error(libc::ENOMEM))
+    }
+
+    /// Queues bytes for the next flush (copied); returns the bytes pending.
+    pub fn queue(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.reserve_output(bytes.len())?;
+        self.output.extend_from_slice(bytes);
+        Ok(self.pending())
+    }
+
+    /// Queues one frame (copied): many small frames go out in one write.
+    /// Returns the bytes pending.
+    #[inline]
+    pub fn queue_frame(&mut self, payload: &[u8]) -> io::Result<usize> {
+        let head = header(payload.len())?;
+        self.reserve_output(HEADER_LEN + payload.len())?;
+        let at = self.output.len();
+        // SAFETY: capacity for both was reserved just above; both copies
+        // are complete before the length covers them.
+        unsafe {
+            let dst = self.output.as_mut_ptr().add(at);
+            std::ptr::copy_nonoverlapping(head.as_ptr(), dst, HEADER_LEN);
+            std::ptr::copy_nonoverlapping(payload.as_ptr(), dst.add(HEADER_LEN), payload.len());
+            self.output.set_len(at + HEADER_LEN + payload.len());
+        }
+        Ok(self.pending())
+    }
+
+    /// Writes queued output within `deadline`; returns the bytes still pending.
+    fn flush_within(&mut self, deadline: Deadline) -> io::Result<usize> {
+        if self.pending() == 0 {
+            return Ok(0);
+        }
+        let mut done = 0;
+        let result = send_all(self.borrow(), &self.output[self.sent..], deadline, &mut done);
+        self.sent += done;
+        if self.sent == self.output.len() {
+            self.output.clear();
+            self.sent = 0;
+            // Hysteresis: a queue that refills to just over 64 KiB must not
+            // be reallocated (and page-faulted in) on every flush.
+            if self.output.capacity() > 2 * IDLE_OUTPUT {
+                self.output.shrink_to(IDLE_OUTPUT);
+            }
+        }
+        result.map(|()| self.pending())
+    }
+
+    /// Event-loop step: writes what the socket takes now; returns the bytes
+    /// still pending (0: stop asking for writability).
+    pub fn flush(&mut self) -> io::Result<usize> {
+        match self.flush_within(Deadline::Immediate) {
+            Err(err) if err.raw_os_error() == Some(libc::EAGAIN) => Ok(self.pending()),
+            other => other,
+        }
+    }
+
+    /// Writes queued output, then one frame, within `deadline`. On failure the
+    /// unsent part of the frame stays queued (except for `EMSGSIZE`, which
+    /// queues nothing), so the stream never holds half a frame.
+    pub fn write_frame(&mut self, payload: &[u8], deadline: Deadline) -> io::Result<()> {
+        if self.pending() > 0 {
+            self.queue_frame(payload)?;
+            return self.flush_within(deadline).map(drop);
+        }
+        let mut done = 0;
+        let result = send_frame(self.borrow(), payload, deadline, &mut done);
+        if let Err(err) = &result {
+            if err.raw_os_error() != Some(libc::EMSGSIZE) {
+                let head = header(payload.len())?;
+                self.queue(&head[done.min(HEADER_LEN)..])?;
+                self.queue(&payload[done.saturating_sub(HEADER_LEN)..])?;
+            }
+        }
+        result
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if self.owns_fd {
+            // SAFETY: the connection owns the fd and nothing uses it after drop.
+            unsafe { libc::close(self.fd) };
+        }
+    }
+}

@@ -1,0 +1,356 @@
+//! `extern "C"` shims for the buffered connection `sl_conn` ([`crate::conn`]).
+
+use std::os::raw::{c_int, c_void};
+
+use super::{check, ffi_guard, input, output, Errno};
+use crate::conn::Conn;
+use crate::deadline::Deadline;
+
+/// `sl_conn_new` flag: `sl_conn_free` closes the fd.
+pub const SL_CONN_OWN_FD: c_int = 1;
+
+/// A buffered reader/writer around one fd (opaque; see `sl_conn_new`).
+#[allow(non_camel_case_types)]
+pub struct sl_conn {
+    conn: Conn,
+}
+
+fn conn_mut<'a>(c: *mut sl_conn) -> Result<&'a mut Conn, Errno> {
+    check(!c.is_null())?;
+    // SAFETY: a non-NULL pointer comes from sl_conn_new and is not freed yet.
+    Ok(unsafe { &mut (*c).conn })
+}
+
+fn conn_ref<'a>(c: *const sl_conn) -> Result<&'a Conn, Errno> {
+    check(!c.is_null())?;
+    // SAFETY: as conn_mut.
+    Ok(unsafe { &(*c).conn })
+}
+
+/// Hands a message found in place to C through two out-pointers.
+fn hand_out(found: Option<&[u8]>, ptr_out: *mut *const c_void, len_out: *mut usize) -> c_int {
+    let (ptr, len) = found.map_or((std::ptr::null(), 0), |m| (m.as_ptr().cast(), m.len()));
+    // SAFETY: both out-pointers were checked non-NULL by the caller.
+    unsafe {
+        *ptr_out = ptr;
+        *len_out = len;
+    }
+    c_int::from(found.is_some())
+}
+
+/// Creates a buffered connection over `fd` (a socket, pipe or other stream fd,
+/// blocking or non-blocking; its flags are never changed).
+///
+/// `max_message` limits every message: frame payloads and records (without
+/// their delimiter), and exact reads. It also bounds memory: the read buffer
+/// is `min(65536, max_message) + 4` bytes (allocated on first read; more only
+/// for delimiters over 4 bytes), grows only while a larger message is
+/// assembled, never past `max_message + max(4, delimiter length)`, and shrinks
+/// back once emptied. The output queue holds what you queue until it is
+/// written; once flushed it keeps at most 128 KiB. A new connection allocates
+/// 144 bytes (x86-64) and no buffer until first use.
+///
+/// `flags`: 0, or `SL_CONN_OWN_FD` to have `sl_conn_free` close `fd`. Without
+/// it the caller keeps ownership and must keep `fd` open while the connection
+/// is used. Do not read from or write to `fd` directly meanwhile: buffered
+/// bytes would be skipped or interleaved. A connection is for one thread at a
+/// time.
+///
+/// Returns the connection, or NULL with errno:
+/// - `EINVAL`: `fd < 0`, `max_message > UINT32_MAX`, or unknown `flags` bits.
+/// - `EBADF`: `fd` is not open.
+/// - `ENOMEM`: out of memory.
+#[no_mangle]
+pub extern "C" fn sl_conn_new(fd: c_int, max_message: usize, flags: c_int) -> *mut sl_conn {
+    ffi_guard!({
+        check(flags & !SL_CONN_OWN_FD == 0)?;
+        let conn = Conn::new(fd, max_message, flags & SL_CONN_OWN_FD != 0)?;
+        Ok(Box::into_raw(Box::new(sl_conn { conn })))
+    })
+}
+
+/// Frees a connection and its buffers; closes the fd if it was created with
+/// `SL_CONN_OWN_FD`. Unread buffered input and unflushed output are dropped:
+/// flush first if they matter. `sl_conn_free(NULL)` does nothing.
+#[no_mangle]
+pub unsafe extern "C" fn sl_conn_free(c: *mut sl_conn) {
+    ffi_guard!({
+        if !c.is_null() {
+            drop(Box::from_raw(c));
+        }
+        Ok(())
+    })
+}
+
+/// Returns the connection's fd (for registering it with a selector), or -1
+/// with `EINVAL` when `c` is NULL.
+#[no_mangle]
+pub extern "C" fn sl_conn_fd(c: *const sl_conn) -> c_int {
+    ffi_guard!({ Ok(conn_ref(c)?.fd()) })
+}
+
+/// Returns the number of received bytes buffered and not yet taken by a read
+/// (0 when `c` is NULL, with `EINVAL`). After `EPIPE` it tells how much of an
+/// unfinished message arrived: 0 means the stream ended between messages.
+#[no_mangle]
+pub extern "C" fn sl_conn_buffered(c: *const sl_conn) -> usize {
+    ffi_guard!({ Ok(conn_ref(c)?.buffered().len()) })
+}
+
+/// Returns the number of queued output bytes not yet written (0 when `c` is
+/// NULL, with `EINVAL`). Ask the selector for writability only while it is
+/// non-zero.
+#[no_mangle]
+pub extern "C" fn sl_conn_pending(c: *const sl_conn) -> usize {
+    ffi_guard!({ Ok(conn_ref(c)?.pending()) })
+}
+
+/// Reads exactly `len` bytes into `buf`: first from the buffer, then from the
+/// fd. Bytes that arrive past them stay buffered for the next read.
+///
+/// All or nothing: on any error nothing is taken, and bytes that arrived stay
+/// buffered, so calling again (after `ETIMEDOUT`, say) resumes with nothing
+/// lost or repeated.
+///
+/// Timeout: `-1` forever, `0` one attempt (use what is buffered plus one
+/// non-blocking read), `> 0` the budget for the whole call.
+///
+/// Returns `len`. Errors (`-1`, errno):
+/// - `EMSGSIZE`: `len > max_message`; nothing read.
+/// - `EPIPE`: end of stream first (`sl_conn_buffered` holds what came).
+/// - `ETIMEDOUT`, `EAGAIN` (`timeout_ms == 0`), `ECONNRESET`, `EBADF`.
+/// - `EINVAL`: `c` NULL, `buf` NULL with `len > 0`, `timeout_ms < -1`.
+#[no_mangle]
+pub unsafe extern "C" fn sl_conn_read_exact(
+    c: *mut sl_conn,
+    buf: *mut c_void,
+    len: usize,
+    timeout_ms: c_int,
+) -> libc::ssize_t {
+    ffi_guard!({
+        let conn = conn_mut(c)?;
+        let buf = output(buf.cast::<u8>(), len)?;
+        let deadline = Deadline::from_timeout_ms(timeout_ms)?;
+        conn.read_exact(buf, deadline)?;
+        Ok(len as libc::ssize_t)
+    })
+}
+
+/// Reads one length-prefixed frame (4-byte big-endian length, then payload)
+/// and copies its payload to `buf`. Bytes past the frame stay buffered.
+///
+/// All or nothing, as `sl_conn_read_exact`: after `ETIMEDOUT` or `EAGAIN` the
+/// partial frame stays buffered and the next call resumes it.
+///
+/// Timeout: `-1` forever, `0` one attempt, `> 0` the budget for the whole call.
+///
+/// Returns the payload length (0 for an empty frame). Errors (`-1`, errno):
+/// - `EMSGSIZE`, two cases:
+///   - the frame declares more than `max_message`: its header is taken and its
+///     payload is skipped (discarded as it arrives, never stored, by this and
+///     later reads); the next read returns the frame after it. Nothing is
+///     allocated for the declared size. Close the connection if you do not
+///     trust the peer.
+///   - it fits `max_message` but not `capacity`: the frame stays buffered;
+///     call again with a larger buffer, or take it in place with
+///     `sl_conn_next_frame`.
+/// - `EPIPE`: end of stream first; `sl_conn_buffered` holds the partial frame
+///   (0: the stream ended between frames).
+/// - `ETIMEDOUT`, `EAGAIN`, `ECONNRESET`, `EBADF`: as `sl_conn_read_exact`.
+/// - `EINVAL`: `c` NULL, `buf` NULL with `capacity > 0`, `timeout_ms < -1`.
+#[no_mangle]
+pub unsafe extern "C" fn sl_conn_read_frame(
+    c: *mut sl_conn,
+    buf: *mut c_void,
+    capacity: usize,
+    timeout_ms: c_int,
+) -> libc::ssize_t {
+    ffi_guard!({
+        let conn = conn_mut(c)?;
+        let buf = output(buf.cast::<u8>(), capacity)?;
+        let deadline = Deadline::from_timeout_ms(timeout_ms)?;
+        Ok(conn.read_frame(buf, deadline)? as libc::ssize_t)
+    })
+}
+
+/// Reads one record ending with the delimiter `delim` (any 1..N bytes: "\n",
+/// "\r\n", "\0", "END") and copies it to `buf` without the delimiter, which is
+/// consumed. Bytes past it stay buffered. The search resumes where the last
+/// call stopped, so a record trickling in byte by byte costs linear time.
+///
+/// All or nothing, as `sl_conn_read_exact`: after `ETIMEDOUT` or `EAGAIN` the
+/// partial record stays buffered and the next call resumes it.
+///
+/// Timeout: `-1` forever, `0` one attempt, `> 0` the budget for the whole call.
+///
+/// Returns the record length (0 for an empty record). Errors (`-1`, errno):
+/// - `EMSGSIZE`, two cases:
+///   - no delimiter within `max_message` bytes: the record is skipped through
+///     its delimiter (discarded as it arrives, by this and later reads with
+///     any delimiter); the next read returns the record after it.
+///   - the record fits `max_message` but is (or will be) longer than
+///     `capacity`: it stays buffered; call again with a larger buffer.
+/// - `EPIPE`: end of stream first; `sl_conn_buffered` holds the unterminated
+///   rest (0: the stream ended after a delimiter).
+/// - `ETIMEDOUT`, `EAGAIN`, `ECONNRESET`, `EBADF`: as `sl_conn_read_exact`.
+/// - `EINVAL`: `c` NULL, `delim` NULL or `delim_len == 0`, `buf` NULL with
+///   `capacity > 0`, `timeout_ms < -1`.
+#[no_mangle]
+pub unsafe extern "C" fn sl_conn_read_until(
+    c: *mut sl_conn,
+    delim: *const c_void,
+    delim_len: usize,
+    buf: *mut c_void,
+    capacity: usize,
+    timeout_ms: c_int,
+) -> libc::ssize_t {
+    ffi_guard!({
+        let conn = conn_mut(c)?;
+        let delim = input(delim.cast::<u8>(), delim_len)?;
+        check(!delim.is_empty())?;
+        let buf = output(buf.cast::<u8>(), capacity)?;
+        let deadline = Deadline::from_timeout_ms(timeout_ms)?;
+        Ok(conn.read_until(delim, buf, deadline)? as libc::ssize_t)
+    })
+}
+
+/// Writes one frame (4-byte big-endian length, then `len` bytes of `payload`).
+/// Output already queued goes first, in order. With nothing queued the frame
+/// is sent directly, as `sl_send_frame`, without copying large payloads.
+///
+/// Timeout: `-1` forever, `0` one attempt, `> 0` the budget for the whole call.
+///
+/// Returns `len`. Errors (`-1`, errno):
+/// - `EMSGSIZE`: `len > UINT32_MAX`; nothing sent or queued.
+/// - `ETIMEDOUT`, `EAGAIN`, `EPIPE`, `ECONNRESET`, `EBADF`: the unsent part of
+///   the frame (and of earlier queued output) stays queued, so the peer never
+///   sees half a frame followed by something else: finish it with
+///   `sl_conn_flush` or the next write; do not write the frame again.
+///   `sl_conn_pending` tells how much is left.
+/// - `EINVAL`: `c` NULL, `payload` NULL with `len > 0`, `timeout_ms < -1`.
+#[no_mangle]
+pub unsafe extern "C" fn sl_conn_write_frame(
+    c: *mut sl_conn,
+    payload: *const c_void,
+    len: usize,
+    timeout_ms: c_int,
+) -> libc::ssize_t {
+    ffi_guard!({
+        let conn = conn_mut(c)?;
+        let payload = input(payload.cast::<u8>(), len)?;
+        let deadline = Deadline::from_timeout_ms(timeout_ms)?;
+        conn.write_frame(payload, deadline)?;
+        Ok(len as libc::ssize_t)
+    })
+}
+
+/// Event-loop step: one non-blocking read of whatever the fd has into the
+/// buffer (never blocks, even on a blocking socket; on a blocking pipe it
+/// reads only after readiness). Then take the messages with
+/// `sl_conn_next_frame` / `sl_conn_next_record` until they return 0.
+///
+/// Moves buffered bytes: pointers from `sl_conn_next_frame` and
+/// `sl_conn_next_record` are invalid after it.
+///
+/// Returns the bytes read (> 0), or 0 at end of stream (`sl_conn_buffered`
+/// holds any unfinished message). Errors (`-1`, errno):
+/// - `EAGAIN`: nothing to read now; wait for readability.
+/// - `ENOBUFS`: the buffer is full (`max_message` plus 4 or the longest
+///   delimiter used, whichever is more) of complete
+///   messages not yet taken: take them first.
+/// - `ECONNRESET`, `EBADF`, any other error of recv(2)/read(2).
+/// - `EINVAL`: `c` NULL.
+#[no_mangle]
+pub extern "C" fn sl_conn_fill(c: *mut sl_conn) -> libc::ssize_t {
+    ffi_guard!({ Ok(conn_mut(c)?.fill()? as libc::ssize_t) })
+}
+
+/// Event-loop step: takes the next complete frame already buffered, in place,
+/// without copying: `*payload` and `*len` are its payload. They stay valid
+/// until the next `sl_conn_fill`, blocking read, or `sl_conn_free`. Makes no
+/// system call.
+///
+/// Returns 1 (one frame taken), 0 (no complete frame buffered; `*payload` set
+/// to NULL and `*len` to 0), or -1 with errno:
+/// - `EMSGSIZE`: the next frame declares more than `max_message`; its header is
+///   taken and its payload is skipped as it arrives (never stored). Keep
+///   calling: the frame after it comes next. Or close the connection.
+/// - `EINVAL`: `c`, `payload` or `len` NULL.
+#[no_mangle]
+pub unsafe extern "C" fn sl_conn_next_frame(c: *mut sl_conn, payload: *mut *const c_void, len: *mut usize) -> c_int {
+    ffi_guard!({
+        let conn = conn_mut(c)?;
+        check(!payload.is_null() && !len.is_null())?;
+        Ok(hand_out(conn.take_frame()?, payload, len))
+    })
+}
+
+/// Event-loop step: takes the next complete record already buffered that ends
+/// with `delim` (1..N bytes), in place and without the delimiter; `*record`
+/// and `*len` stay valid until the next `sl_conn_fill`, blocking read, or
+/// `sl_conn_free`. The search resumes where the last call stopped.
+///
+/// Returns 1 (one record taken), 0 (none complete; `*record` NULL, `*len` 0),
+/// or -1 with errno:
+/// - `EMSGSIZE`: no delimiter within `max_message` bytes: the record is skipped
+///   through its delimiter as it arrives; keep calling for the next one.
+/// - `EINVAL`: `c`, `record` or `len` NULL, `delim` NULL or `delim_len == 0`.
+#[no_mangle]
+pub unsafe extern "C" fn sl_conn_next_record(
+    c: *mut sl_conn,
+    delim: *const c_void,
+    delim_len: usize,
+    record: *mut *const c_void,
+    len: *mut usize,
+) -> c_int {
+    ffi_guard!({
+        let conn = conn_mut(c)?;
+        let delim = input(delim.cast::<u8>(), delim_len)?;
+        check(!delim.is_empty() && !record.is_null() && !len.is_null())?;
+        Ok(hand_out(conn.take_record(delim)?, record, len))
+    })
+}
+
+/// Event-loop step: copies one frame (header and payload) to the end of the
+/// output queue. No system call: many small frames go out together in one
+/// write at the next `sl_conn_flush`.
+///
+/// Returns the bytes now pending (what `sl_conn_pending` would say), so a
+/// caller can flush once enough is queued without another call. Errors (`-1`,
+/// errno): `EMSGSIZE` for `len > UINT32_MAX` (nothing queued); `EINVAL` for
+/// `c` NULL or `payload` NULL with `len > 0`; `ENOMEM`.
+#[no_mangle]
+pub unsafe extern "C" fn sl_conn_queue_frame(c: *mut sl_conn, payload: *const c_void, len: usize) -> libc::ssize_t {
+    ffi_guard!({
+        let conn = conn_mut(c)?;
+        let payload = input(payload.cast::<u8>(), len)?;
+        Ok(conn.queue_frame(payload)? as libc::ssize_t)
+    })
+}
+
+/// Event-loop step: copies `len` raw bytes (a record with its delimiter, say)
+/// to the end of the output queue. No system call.
+///
+/// Returns the bytes now pending. Errors (`-1`, errno): `EINVAL` for `c` NULL
+/// or `bytes` NULL with `len > 0`; `ENOMEM`.
+#[no_mangle]
+pub unsafe extern "C" fn sl_conn_queue(c: *mut sl_conn, bytes: *const c_void, len: usize) -> libc::ssize_t {
+    ffi_guard!({
+        let conn = conn_mut(c)?;
+        let bytes = input(bytes.cast::<u8>(), len)?;
+        Ok(conn.queue(bytes)? as libc::ssize_t)
+    })
+}
+
+/// Event-loop step: writes as much queued output as the fd takes now, without
+/// blocking, and keeps the rest queued in order.
+///
+/// Returns the bytes still pending: 0 means everything went out (stop asking
+/// the selector for writability); > 0 means the fd is full (ask for
+/// writability and call again when it is ready). Errors (`-1`, errno):
+/// `EPIPE` or `ECONNRESET` (peer gone; the output stays queued), `EBADF`, any
+/// other error of send(2)/write(2); `EINVAL` for `c` NULL. Never `EAGAIN`.
+#[no_mangle]
+pub extern "C" fn sl_conn_flush(c: *mut sl_conn) -> libc::ssize_t {
+    ffi_guard!({ Ok(conn_mut(c)?.flush()? as libc::ssize_t) })
+}

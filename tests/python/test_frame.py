@@ -1,0 +1,127 @@
+"""ctypes tests for frames and sl_conn: what a Python caller sees."""
+import ctypes
+import errno
+import socket
+import struct
+import threading
+
+import pytest
+
+from conftest import declare
+
+c_size_p = ctypes.POINTER(ctypes.c_size_t)
+c_void_pp = ctypes.POINTER(ctypes.c_void_p)
+SL_CONN_OWN_FD = 1
+
+
+@pytest.fixture(scope="module")
+def sl(lib):
+    class Api:
+        send_frame = declare(lib, "sl_send_frame", ctypes.c_ssize_t, ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, c_size_p)
+        recv_frame = declare(lib, "sl_recv_frame", ctypes.c_ssize_t, ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, c_size_p)
+        conn_new = declare(lib, "sl_conn_new", ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t, ctypes.c_int)
+        conn_free = declare(lib, "sl_conn_free", None, ctypes.c_void_p)
+        conn_fd = declare(lib, "sl_conn_fd", ctypes.c_int, ctypes.c_void_p)
+        conn_buffered = declare(lib, "sl_conn_buffered", ctypes.c_size_t, ctypes.c_void_p)
+        conn_pending = declare(lib, "sl_conn_pending", ctypes.c_size_t, ctypes.c_void_p)
+        read_exact = declare(lib, "sl_conn_read_exact", ctypes.c_ssize_t, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+        read_frame = declare(lib, "sl_conn_read_frame", ctypes.c_ssize_t, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+        read_until = declare(lib, "sl_conn_read_until", ctypes.c_ssize_t, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+        write_frame = declare(lib, "sl_conn_write_frame", ctypes.c_ssize_t, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+        fill = declare(lib, "sl_conn_fill", ctypes.c_ssize_t, ctypes.c_void_p)
+        next_frame = declare(lib, "sl_conn_next_frame", ctypes.c_int, ctypes.c_void_p, c_void_pp, c_size_p)
+        next_record = declare(lib, "sl_conn_next_record", ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, c_void_pp, c_size_p)
+        queue_frame = declare(lib, "sl_conn_queue_frame", ctypes.c_ssize_t, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
+        queue = declare(lib, "sl_conn_queue", ctypes.c_ssize_t, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
+        flush = declare(lib, "sl_conn_flush", ctypes.c_ssize_t, ctypes.c_void_p)
+    return Api
+
+
+def frame(payload):
+    return struct.pack(">I", len(payload)) + payload
+
+
+def test_send_frame_and_recv_frame_between_python_sockets(sl):
+    a, b = socket.socketpair()
+    sent = ctypes.c_size_t(0)
+    assert sl.send_frame(a.fileno(), b"ctypes", 6, 1000, ctypes.byref(sent)) == 6
+    assert sent.value == 10
+    assert b.recv(64) == frame(b"ctypes")
+    big = bytes(range(256)) * 4096
+    t = threading.Thread(target=lambda: a.sendall(frame(big) + frame(b"")))
+    t.start()
+    buf = ctypes.create_string_buffer(len(big))
+    got = ctypes.c_size_t(0)
+    assert sl.recv_frame(b.fileno(), buf, len(big), 5000, ctypes.byref(got)) == len(big)
+    assert got.value == len(big) + 4 and buf.raw == big
+    assert sl.recv_frame(b.fileno(), buf, len(big), 5000, None) == 0
+    t.join()
+    a.sendall(struct.pack(">I", 0xFFFFFFFF))
+    assert sl.recv_frame(b.fileno(), buf, 16, 1000, ctypes.byref(got)) == -1
+    assert ctypes.get_errno() == errno.EMSGSIZE and got.value == 4
+    a.close()
+    b.close()
+
+
+def test_conn_blocking_reads_keep_what_follows(sl):
+    a, b = socket.socketpair()
+    c = sl.conn_new(b.fileno(), 1024, 0)
+    assert c and sl.conn_fd(c) == b.fileno()
+    a.sendall(frame(b"one") + b"line\r\nrecordEND12345" + frame(b"x" * 2000))
+    buf = ctypes.create_string_buffer(1024)
+    assert sl.read_frame(c, buf, 1024, 1000) == 3 and buf.raw[:3] == b"one"
+    assert sl.read_until(c, b"\r\n", 2, buf, 1024, 1000) == 4 and buf.raw[:4] == b"line"
+    assert sl.read_until(c, b"END", 3, buf, 1024, 1000) == 6 and buf.raw[:6] == b"record"
+    assert sl.read_exact(c, buf, 5, 1000) == 5 and buf.raw[:5] == b"12345"
+    assert sl.read_frame(c, buf, 1024, 1000) == -1
+    assert ctypes.get_errno() == errno.EMSGSIZE
+    a.sendall(frame(b"after"))
+    assert sl.read_frame(c, buf, 1024, 1000) == 5 and buf.raw[:5] == b"after"
+    assert sl.read_frame(c, buf, 1024, 0) == -1 and ctypes.get_errno() == errno.EAGAIN
+    a.sendall(b"\x00\x00")
+    a.close()
+    assert sl.read_frame(c, buf, 1024, 1000) == -1 and ctypes.get_errno() == errno.EPIPE
+    assert sl.conn_buffered(c) == 2
+    sl.conn_free(c)
+    b.close()
+
+
+def test_conn_event_loop_steps(sl):
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    b.setblocking(False)
+    w = sl.conn_new(a.fileno(), 64, 0)
+    r = sl.conn_new(b.detach(), 64, SL_CONN_OWN_FD)
+    assert sl.fill(r) == -1 and ctypes.get_errno() == errno.EAGAIN
+    pending = 0
+    for i in range(100):
+        pending += 4 + len(str(i))
+        assert sl.queue_frame(w, str(i).encode(), len(str(i))) == pending
+    assert sl.conn_pending(w) > 0
+    assert sl.flush(w) == 0 and sl.conn_pending(w) == 0
+    ptr, n = ctypes.c_void_p(), ctypes.c_size_t()
+    got = []
+    while len(got) < 100:
+        assert sl.fill(r) > 0
+        while sl.next_frame(r, ctypes.byref(ptr), ctypes.byref(n)) == 1:
+            got.append(ctypes.string_at(ptr, n.value).decode())
+    assert got == [str(i) for i in range(100)]
+    # Records after the frames: a reader taking frames would take "tail" for a
+    # header, so they are sent once the frames are taken.
+    assert sl.next_frame(r, ctypes.byref(ptr), ctypes.byref(n)) == 0
+    assert sl.queue(w, b"tail\n", 5) == 5 and sl.flush(w) == 0
+    assert sl.fill(r) == 5
+    assert sl.next_record(r, b"\n", 1, ctypes.byref(ptr), ctypes.byref(n)) == 1
+    assert ctypes.string_at(ptr, n.value) == b"tail"
+    a.close()
+    assert sl.fill(r) == 0
+    sl.conn_free(w)
+    sl.conn_free(r)
+
+
+def test_conn_bad_arguments(sl):
+    assert sl.conn_new(-1, 10, 0) is None and ctypes.get_errno() == errno.EINVAL
+    assert sl.conn_new(0, 10, 4) is None and ctypes.get_errno() == errno.EINVAL
+    assert sl.conn_fd(None) == -1 and ctypes.get_errno() == errno.EINVAL
+    assert sl.fill(None) == -1 and ctypes.get_errno() == errno.EINVAL
+    sl.conn_free(None)
