@@ -117,3 +117,14 @@ def test_examples_under_valgrind(server):
     for name in ("buffer_sizes", "byteorder_demo"):
         out = run(name, valgrind=True)
         assert out.returncode == 0, f"{name}: {out.stderr}"
+
+
+def test_howto_mysocket_fixed_then_length_prefixed():
+    out = run("howto_mysocket")
+    assert out.returncode == 0, out.stderr
+    for line in ("client: fixed reply: ok: hello, fixed world", "client: fixed reply: ok: second message",
+                 'client: echoed frame 1: "short"', 'client: echoed frame 2: "a somewhat longer message"',
+                 'client: echoed frame 3: ""', "server: frame of 25 bytes: a somewhat longer message"):
+        assert line in out.stdout, out.stdout
+    if have_valgrind():
+        assert run("howto_mysocket", valgrind=True).returncode == 0
