@@ -213,6 +213,15 @@ static inline const struct app_field *app_json_get(const struct app_json *j, con
 
 /* ---- encoding */
 
+/* Appends the NUL-terminated text s as it is; -1 if out of room. */
+static inline int app_put_raw(char *dst, size_t cap, size_t *at, const char *s) {
+    size_t n = strlen(s);
+    if (*at + n + 1 > cap) return -1;
+    memcpy(dst + *at, s, n);
+    *at += n;
+    return 0;
+}
+
 /* Appends s (len bytes of UTF-8) as a quoted JSON string; -1 if out of room. */
 static inline int app_put_json_string(char *dst, size_t cap, size_t *at, const char *s, size_t len) {
     if (*at + 1 >= cap) return -1;
