@@ -10,7 +10,9 @@
 //! Module map (safe Rust in `src/<area>.rs`, C shims in `src/ffi/<area>.rs`):
 //! - [`deadline`]: `timeout_ms` as a whole-call deadline on the monotonic clock.
 //! - [`io`]: send-all / recv-exact / vectored send-all loops.
-//! - [`ready`]: waiting for readiness with `poll(2)`.
+//! - [`ready`]: waiting for readiness with `poll(2)`, and a `select` without
+//!   the `FD_SETSIZE` limit.
+//! - [`selector`]: Python's `selectors` for fds, on epoll (poll elsewhere).
 //! - byte order: `std`'s `to_be_bytes`/`from_be_bytes` for Rust; the C helpers
 //!   are in [`ffi::byteorder`].
 //! - [`ffi`]: the `extern "C"` API, one panic/errno boundary for every function.
@@ -19,3 +21,4 @@ pub mod deadline;
 pub mod ffi;
 pub mod io;
 pub mod ready;
+pub mod selector;

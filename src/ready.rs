@@ -1,7 +1,8 @@
-//! Readiness: waiting until an fd can be read or written.
+//! Readiness: waiting until fds can be read or written.
 //!
-//! Built on `poll(2)`, so any fd number works (no `FD_SETSIZE` limit). Error and
-//! hang-up conditions count as ready: the next `recv`/`send` reports them.
+//! Built on `poll(2)`, so any fd number works (no `FD_SETSIZE` limit: `FD_SET`
+//! on an fd of 1024 or more writes past the `fd_set`). Error and hang-up
+//! conditions count as ready: the next `recv`/`send` reports them.
 
 use std::io;
 use std::os::fd::RawFd;
@@ -24,19 +25,19 @@ impl Interest {
     }
 }
 
-/// Waits until `fd` is ready for `interest` or the deadline passes.
+/// The waiting loop of every readiness call: runs `attempt(timeout_ms)` (a
+/// `poll`/`epoll_wait`-like call returning a count or -1 with errno) with the
+/// time left until it reports something or the deadline passes.
 ///
-/// Returns `Ok(true)` when ready (including error and hang-up), `Ok(false)` when
-/// the deadline passed first. `EINTR` is retried with the time that is left; a
-/// closed fd is `EBADF`.
-pub fn wait(fd: RawFd, interest: Interest, deadline: Deadline) -> io::Result<bool> {
-    let mut pfd = libc::pollfd { fd, events: interest.poll_events(), revents: 0 };
+/// Returns the count, or 0 once the deadline has passed. `EINTR` is retried
+/// with the time that is left, and an early timeout (the kernel rounds) is
+/// retried too, so 0 means the time really ran out.
+pub(crate) fn wait_loop(deadline: Deadline, mut attempt: impl FnMut(libc::c_int) -> libc::c_int) -> io::Result<usize> {
     loop {
         let Some(timeout) = deadline.poll_timeout_ms() else {
-            return Ok(false);
+            return Ok(0);
         };
-        // SAFETY: one valid pollfd, count 1.
-        let n = unsafe { libc::poll(&mut pfd, 1, timeout) };
+        let n = attempt(timeout);
         if n < 0 {
             let err = io::Error::last_os_error();
             if err.kind() == io::ErrorKind::Interrupted {
@@ -44,15 +45,106 @@ pub fn wait(fd: RawFd, interest: Interest, deadline: Deadline) -> io::Result<boo
             }
             return Err(err);
         }
-        if n == 0 {
-            if deadline == Deadline::Immediate {
-                return Ok(false);
-            }
-            continue; // poll_timeout_ms() decides whether time is really up
+        if n > 0 || deadline == Deadline::Immediate {
+            return Ok(n as usize);
         }
-        if pfd.revents & libc::POLLNVAL != 0 {
-            return Err(io::Error::from_raw_os_error(libc::EBADF));
-        }
-        return Ok(true);
+        // n == 0: poll_timeout_ms() decides whether time is really up.
     }
+}
+
+/// Runs `poll(2)` on `fds` until something is ready or the deadline passes:
+/// returns the number of entries with `revents != 0`, or 0 once the deadline
+/// has passed ([`wait_loop`]). An empty `fds` just waits out the deadline.
+pub fn poll_until(fds: &mut [libc::pollfd], deadline: Deadline) -> io::Result<usize> {
+    // SAFETY: fds is a valid array of fds.len() pollfds.
+    wait_loop(deadline, |timeout| unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) })
+}
+
+/// Waits until `fd` is ready for `interest` or the deadline passes.
+///
+/// Returns `Ok(true)` when ready (including error and hang-up), `Ok(false)` when
+/// the deadline passed first. `EINTR` is retried with the time that is left; a
+/// closed fd is `EBADF`.
+pub fn wait(fd: RawFd, interest: Interest, deadline: Deadline) -> io::Result<bool> {
+    let mut pfd = libc::pollfd { fd, events: interest.poll_events(), revents: 0 };
+    if poll_until(std::slice::from_mut(&mut pfd), deadline)? == 0 {
+        return Ok(false);
+    }
+    if pfd.revents & libc::POLLNVAL != 0 {
+        return Err(io::Error::from_raw_os_error(libc::EBADF));
+    }
+    Ok(true)
+}
+
+/// [`wait`] for [`Interest::Readable`].
+pub fn wait_readable(fd: RawFd, deadline: Deadline) -> io::Result<bool> {
+    wait(fd, Interest::Readable, deadline)
+}
+
+/// [`wait`] for [`Interest::Writable`].
+pub fn wait_writable(fd: RawFd, deadline: Deadline) -> io::Result<bool> {
+    wait(fd, Interest::Writable, deadline)
+}
+
+/// The three ready subsets returned by [`select`], each in input order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Selected {
+    pub readers: Vec<RawFd>,
+    pub writers: Vec<RawFd>,
+    pub errs: Vec<RawFd>,
+}
+
+impl Selected {
+    /// Ready fds over all three subsets (an fd ready in two counts twice).
+    pub fn total(&self) -> usize {
+        self.readers.len() + self.writers.len() + self.errs.len()
+    }
+}
+
+// What makes an entry of each list ready, as Linux's select(2) decides it,
+// except that a hang-up also wakes writers (the send then reports EPIPE), and
+// a hang-up or pending socket error also counts as an "error" condition, which
+// is what the HOWTO's potential_errs is for (and poll reports both whether
+// asked or not: leaving them out would make a wait return with nothing).
+const READ_READY: libc::c_short = libc::POLLIN | libc::POLLHUP | libc::POLLERR;
+const WRITE_READY: libc::c_short = libc::POLLOUT | libc::POLLHUP | libc::POLLERR;
+const ERR_READY: libc::c_short = libc::POLLPRI | libc::POLLHUP | libc::POLLERR;
+
+/// The HOWTO's `select(potential_readers, potential_writers, potential_errs,
+/// timeout)` on `poll(2)`: any fd number, any number of fds, cost of one poll.
+///
+/// Readers are ready with data, end of stream, hang-up or a pending error;
+/// writers when a write would not block, or on hang-up or error; errs on
+/// exceptional conditions (`POLLPRI`: out-of-band data), hang-up or a pending
+/// error.
+/// Returns empty subsets when the deadline passes first. A negative fd is
+/// `EINVAL`, a closed one `EBADF` (as `select(2)`). An fd may appear in several
+/// lists, and more than once in one; each entry is reported on its own.
+pub fn select(readers: &[RawFd], writers: &[RawFd], errs: &[RawFd], deadline: Deadline) -> io::Result<Selected> {
+    let lists = [(readers, libc::POLLIN), (writers, libc::POLLOUT), (errs, libc::POLLPRI)];
+    let mut fds = Vec::with_capacity(readers.len() + writers.len() + errs.len());
+    for (list, events) in lists {
+        for &fd in list {
+            if fd < 0 {
+                return Err(io::Error::from_raw_os_error(libc::EINVAL));
+            }
+            fds.push(libc::pollfd { fd, events, revents: 0 });
+        }
+    }
+    let mut selected = Selected::default();
+    if poll_until(&mut fds, deadline)? == 0 {
+        return Ok(selected);
+    }
+    if fds.iter().any(|p| p.revents & libc::POLLNVAL != 0) {
+        return Err(io::Error::from_raw_os_error(libc::EBADF));
+    }
+    let (r, rest) = fds.split_at(readers.len());
+    let (w, e) = rest.split_at(writers.len());
+    let ready = |pfds: &[libc::pollfd], mask: libc::c_short, out: &mut Vec<RawFd>| {
+        out.extend(pfds.iter().filter(|p| p.revents & mask != 0).map(|p| p.fd));
+    };
+    ready(r, READ_READY, &mut selected.readers);
+    ready(w, WRITE_READY, &mut selected.writers);
+    ready(e, ERR_READY, &mut selected.errs);
+    Ok(selected)
 }

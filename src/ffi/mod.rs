@@ -12,6 +12,8 @@ use std::os::raw::c_int;
 
 pub mod byteorder;
 pub mod io;
+pub mod ready;
+pub mod selector;
 
 /// An errno value carried out of a shim body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,6 +35,11 @@ macro_rules! failure_is {
 }
 failure_is!(-1 => isize, c_int);
 failure_is!(0 => u16, u32, u64);
+
+/// A `void` function has no failure value: errno alone says what happened.
+impl FailureValue for () {
+    fn failure() -> Self {}
+}
 
 impl<T> FailureValue for *mut T {
     fn failure() -> Self {
