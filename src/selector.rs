@@ -17,6 +17,7 @@
 //! selector is not synchronised: one thread at a time.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::os::fd::RawFd;
 
@@ -80,20 +81,43 @@ pub struct Event {
     pub data: usize,
 }
 
+/// A map keyed by fd. fds are small distinct integers chosen by the kernel,
+/// not by a peer, so a multiplicative hash is enough: SipHash's flooding
+/// resistance would cost a tenth of an `epoll_wait` on every ready event.
+pub(crate) type FdMap<V> = HashMap<RawFd, V, BuildHasherDefault<FdHasher>>;
+
+#[derive(Default)]
+pub(crate) struct FdHasher(u64);
+
+impl Hasher for FdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_i32(&mut self, fd: i32) {
+        // Fibonacci hashing: spreads consecutive fds over the high bits too.
+        self.0 = (fd as u32 as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
 fn errno(code: i32) -> io::Error {
     io::Error::from_raw_os_error(code)
 }
 
 /// Registered fds and the kernel object (or poll set) that watches them.
 pub struct Selector {
-    registry: HashMap<RawFd, Registration>,
+    registry: FdMap<Registration>,
     backend: backend::Backend,
 }
 
 impl Selector {
     /// A new, empty selector. With epoll it holds one close-on-exec fd.
     pub fn new() -> io::Result<Selector> {
-        Ok(Selector { registry: HashMap::new(), backend: backend::Backend::new()? })
+        Ok(Selector { registry: FdMap::default(), backend: backend::Backend::new()? })
     }
 
     /// Starts watching `fd` for `events`, reporting `data` with each event.
@@ -151,13 +175,17 @@ impl Selector {
         self.registry.is_empty()
     }
 
-    /// Waits until a registered fd is ready or the deadline passes, and hands
-    /// at most `max` ready events to `each(index, event)`. Returns how many
-    /// (0: the deadline passed). `max == 0` is `EINVAL`.
-    pub fn select(&mut self, max: usize, deadline: Deadline, mut each: impl FnMut(usize, Event)) -> io::Result<usize> {
+    /// Waits until a registered fd is ready or `timeout_ms` passes (`-1`
+    /// forever, `0` one check, `> 0` a whole-call deadline, as `poll(2)`), and
+    /// hands at most `max` ready events to `each(index, event)`. Returns how
+    /// many (0: the time ran out). `max == 0` or `timeout_ms < -1` is `EINVAL`.
+    pub fn select(&mut self, max: usize, timeout_ms: i32, mut each: impl FnMut(usize, Event)) -> io::Result<usize> {
+        let deadline = Deadline::from_timeout_ms(timeout_ms)?;
         if max == 0 {
             return Err(errno(libc::EINVAL));
         }
+        // The deadline was taken just now: the first wait gets all of it.
+        let mut first_timeout = Some(timeout_ms);
         // The kernel never reports more fds than are registered: this bounds
         // the epoll buffer whatever capacity a caller passes.
         let max = max.min(self.registry.len().max(1));
@@ -166,7 +194,7 @@ impl Selector {
         // Loops only when every kernel event was masked away, for instance an
         // fd that was closed and whose number is not registered any more.
         loop {
-            let ready = self.backend.wait(max, deadline, &mut |fd, raw| {
+            let ready = self.backend.wait(max, deadline, first_timeout.take(), &mut |fd, raw| {
                 let Some(reg) = registry.get(&fd) else { return };
                 let events = raw.and(reg.events);
                 if events != Events::NONE {
@@ -182,9 +210,9 @@ impl Selector {
     }
 
     /// [`Selector::select`] into a new vector.
-    pub fn select_vec(&mut self, max: usize, deadline: Deadline) -> io::Result<Vec<Event>> {
+    pub fn select_vec(&mut self, max: usize, timeout_ms: i32) -> io::Result<Vec<Event>> {
         let mut out = Vec::new();
-        self.select(max, deadline, |_, ev| out.push(ev))?;
+        self.select(max, timeout_ms, |_, ev| out.push(ev))?;
         Ok(out)
     }
 }

@@ -6,7 +6,6 @@
 use std::os::raw::{c_int, c_void};
 
 use super::{check, ffi_guard, Errno};
-use crate::deadline::Deadline;
 use crate::selector::{Events, Selector};
 
 /// Event bit: the fd is readable (data, end of stream, a connection to accept).
@@ -192,9 +191,8 @@ pub unsafe extern "C" fn sl_selector_select(
     ffi_guard!({
         let sel = selector(sel)?;
         check(!out.is_null() && capacity > 0)?;
-        let deadline = Deadline::from_timeout_ms(timeout_ms)?;
         let max = capacity.min(c_int::MAX as usize);
-        let n = sel.select(max, deadline, |i, ev| {
+        let n = sel.select(max, timeout_ms, |i, ev| {
             let event = sl_event { fd: ev.fd, events: ev.events.bits(), data: ev.data as *mut c_void };
             // SAFETY: i < max <= capacity, and out has room for capacity events.
             out.add(i).write(event);

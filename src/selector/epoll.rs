@@ -76,16 +76,22 @@ impl Backend {
         let _ = self.ctl(libc::EPOLL_CTL_DEL, fd, Events::READ);
     }
 
-    /// One `epoll_wait` for at most `max` events (retried on `EINTR`), each
-    /// passed to `each`; returns how many the kernel reported.
-    pub fn wait(&mut self, max: usize, deadline: Deadline, each: &mut dyn FnMut(RawFd, Events)) -> io::Result<usize> {
+    /// One `epoll_wait` for at most `max` events (retried on `EINTR`, see
+    /// [`wait_loop`] for `first_timeout`), each passed to `each`; returns how
+    /// many the kernel reported.
+    pub fn wait(
+        &mut self,
+        max: usize,
+        deadline: Deadline,
+        first_timeout: Option<libc::c_int>,
+        each: &mut dyn FnMut(RawFd, Events)) -> io::Result<usize> {
         let max = max.min(libc::c_int::MAX as usize);
         if self.buffer.len() < max {
             self.buffer.resize(max, libc::epoll_event { events: 0, u64: 0 });
         }
         let (epoll, buffer) = (self.epoll.as_raw_fd(), &mut self.buffer);
         // SAFETY: buffer holds at least max epoll_events.
-        let n = wait_loop(deadline, |timeout| unsafe {
+        let n = wait_loop(deadline, first_timeout, |timeout| unsafe {
             libc::epoll_wait(epoll, buffer.as_mut_ptr(), max as libc::c_int, timeout)
         })?;
         for event in &buffer[..n] {

@@ -6,20 +6,19 @@
 //! the set, so when more fds are ready than one select takes, the others come
 //! first in the next select.
 
-use std::collections::HashMap;
 use std::io;
 use std::os::fd::RawFd;
 
-use super::Events;
+use super::{Events, FdMap};
 use crate::deadline::Deadline;
-use crate::ready::poll_until;
+use crate::ready::wait_loop;
 
 pub const NAME: &str = "poll";
 
 pub struct Backend {
     fds: Vec<libc::pollfd>,
     /// fd -> its index in `fds`.
-    index: HashMap<RawFd, usize>,
+    index: FdMap<usize>,
     /// Where the next scan of `fds` starts.
     next: usize,
 }
@@ -46,7 +45,7 @@ fn ready_events(revents: libc::c_short) -> Events {
 
 impl Backend {
     pub fn new() -> io::Result<Backend> {
-        Ok(Backend { fds: Vec::new(), index: HashMap::new(), next: 0 })
+        Ok(Backend { fds: Vec::new(), index: FdMap::default(), next: 0 })
     }
 
     pub fn add(&mut self, fd: RawFd, events: Events) -> io::Result<()> {
@@ -75,11 +74,22 @@ impl Backend {
         }
     }
 
-    /// One `poll` over every registered fd (retried on `EINTR`); passes at
+    /// One `poll` over every registered fd (retried on `EINTR`, see
+    /// [`wait_loop`] for `first_timeout`); passes at
     /// most `max` ready fds to `each`, starting after the last one reported
     /// by the previous call. Returns how many it passed.
-    pub fn wait(&mut self, max: usize, deadline: Deadline, each: &mut dyn FnMut(RawFd, Events)) -> io::Result<usize> {
-        if poll_until(&mut self.fds, deadline)? == 0 {
+    pub fn wait(
+        &mut self,
+        max: usize,
+        deadline: Deadline,
+        first_timeout: Option<libc::c_int>,
+        each: &mut dyn FnMut(RawFd, Events)) -> io::Result<usize> {
+        let fds = &mut self.fds;
+        // SAFETY: fds is a valid array of fds.len() pollfds.
+        let ready = wait_loop(deadline, first_timeout, |timeout| unsafe {
+            libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout)
+        })?;
+        if ready == 0 {
             return Ok(0);
         }
         let len = self.fds.len();
