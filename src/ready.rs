@@ -94,6 +94,10 @@ pub fn wait_writable(fd: RawFd, deadline: Deadline) -> io::Result<bool> {
     wait(fd, Interest::Writable, deadline)
 }
 
+fn enomem() -> io::Error {
+    io::Error::from_raw_os_error(libc::ENOMEM)
+}
+
 /// The three ready subsets returned by [`select`], each in input order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Selected {
@@ -130,7 +134,9 @@ const ERR_READY: libc::c_short = libc::POLLPRI | libc::POLLHUP | libc::POLLERR;
 /// lists, and more than once in one; each entry is reported on its own.
 pub fn select(readers: &[RawFd], writers: &[RawFd], errs: &[RawFd], deadline: Deadline) -> io::Result<Selected> {
     let lists = [(readers, libc::POLLIN), (writers, libc::POLLOUT), (errs, libc::POLLPRI)];
-    let mut fds = Vec::with_capacity(readers.len() + writers.len() + errs.len());
+    let mut fds = Vec::new();
+    // Out of memory is ENOMEM for the caller, not an abort of its process.
+    fds.try_reserve_exact(readers.len() + writers.len() + errs.len()).map_err(|_| enomem())?;
     for (list, events) in lists {
         for &fd in list {
             if fd < 0 {
@@ -148,11 +154,14 @@ pub fn select(readers: &[RawFd], writers: &[RawFd], errs: &[RawFd], deadline: De
     }
     let (r, rest) = fds.split_at(readers.len());
     let (w, e) = rest.split_at(writers.len());
-    let ready = |pfds: &[libc::pollfd], mask: libc::c_short, out: &mut Vec<RawFd>| {
-        out.extend(pfds.iter().filter(|p| p.revents & mask != 0).map(|p| p.fd));
+    let ready = |pfds: &[libc::pollfd], mask: libc::c_short, out: &mut Vec<RawFd>| -> io::Result<()> {
+        let is_ready = |p: &&libc::pollfd| p.revents & mask != 0;
+        out.try_reserve_exact(pfds.iter().filter(is_ready).count()).map_err(|_| enomem())?;
+        out.extend(pfds.iter().filter(is_ready).map(|p| p.fd));
+        Ok(())
     };
-    ready(r, READ_READY, &mut selected.readers);
-    ready(w, WRITE_READY, &mut selected.writers);
-    ready(e, ERR_READY, &mut selected.errs);
+    ready(r, READ_READY, &mut selected.readers)?;
+    ready(w, WRITE_READY, &mut selected.writers)?;
+    ready(e, ERR_READY, &mut selected.errs)?;
     Ok(selected)
 }

@@ -132,6 +132,9 @@ impl Selector {
         if self.registry.contains_key(&fd) {
             return Err(errno(libc::EEXIST));
         }
+        // Reserve first, so that out of memory is ENOMEM and never leaves the
+        // kernel watching an fd the table does not know.
+        self.registry.try_reserve(1).map_err(|_| errno(libc::ENOMEM))?;
         self.backend.add(fd, events)?;
         self.registry.insert(fd, Registration { events, data });
         Ok(())

@@ -87,6 +87,8 @@ impl Backend {
         each: &mut dyn FnMut(RawFd, Events)) -> io::Result<usize> {
         let max = max.min(libc::c_int::MAX as usize);
         if self.buffer.len() < max {
+            let more = max - self.buffer.len();
+            self.buffer.try_reserve_exact(more).map_err(|_| io::Error::from_raw_os_error(libc::ENOMEM))?;
             self.buffer.resize(max, libc::epoll_event { events: 0, u64: 0 });
         }
         let (epoll, buffer) = (self.epoll.as_raw_fd(), &mut self.buffer);

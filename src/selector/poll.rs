@@ -54,6 +54,9 @@ impl Backend {
         if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
             return Err(io::Error::last_os_error());
         }
+        let enomem = |_| io::Error::from_raw_os_error(libc::ENOMEM);
+        self.index.try_reserve(1).map_err(enomem)?;
+        self.fds.try_reserve(1).map_err(enomem)?;
         self.index.insert(fd, self.fds.len());
         self.fds.push(libc::pollfd { fd, events: poll_bits(events), revents: 0 });
         Ok(())
