@@ -94,22 +94,38 @@ pub fn wait_writable(fd: RawFd, deadline: Deadline) -> io::Result<bool> {
     wait(fd, Interest::Writable, deadline)
 }
 
-fn enomem() -> io::Error {
-    io::Error::from_raw_os_error(libc::ENOMEM)
-}
-
-/// The three ready subsets returned by [`select`], each in input order.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// The result of [`select`]: the polled entries, from which each list's
+/// ready subset is read in input order (one allocation per call, no copies).
+#[derive(Clone, Debug, Default)]
 pub struct Selected {
-    pub readers: Vec<RawFd>,
-    pub writers: Vec<RawFd>,
-    pub errs: Vec<RawFd>,
+    fds: Vec<libc::pollfd>,
+    nreaders: usize,
+    nwriters: usize,
 }
 
 impl Selected {
-    /// Ready fds over all three subsets (an fd ready in two counts twice).
+    fn ready(&self, range: std::ops::Range<usize>, mask: libc::c_short) -> impl Iterator<Item = RawFd> + '_ {
+        self.fds[range].iter().filter(move |p| p.revents & mask != 0).map(|p| p.fd)
+    }
+
+    /// The ready readers, in input order.
+    pub fn readers(&self) -> impl Iterator<Item = RawFd> + '_ {
+        self.ready(0..self.nreaders, READ_READY)
+    }
+
+    /// The ready writers, in input order.
+    pub fn writers(&self) -> impl Iterator<Item = RawFd> + '_ {
+        self.ready(self.nreaders..self.nreaders + self.nwriters, WRITE_READY)
+    }
+
+    /// The errs with an exceptional condition, in input order.
+    pub fn errs(&self) -> impl Iterator<Item = RawFd> + '_ {
+        self.ready(self.nreaders + self.nwriters..self.fds.len(), ERR_READY)
+    }
+
+    /// Ready entries over all three lists (an fd ready in two counts twice).
     pub fn total(&self) -> usize {
-        self.readers.len() + self.writers.len() + self.errs.len()
+        self.readers().count() + self.writers().count() + self.errs().count()
     }
 }
 
@@ -128,15 +144,18 @@ const ERR_READY: libc::c_short = libc::POLLPRI | libc::POLLHUP | libc::POLLERR;
 /// Readers are ready with data, end of stream, hang-up or a pending error;
 /// writers when a write would not block, or on hang-up or error; errs on
 /// exceptional conditions (`POLLPRI`: out-of-band data), hang-up or a pending
-/// error.
-/// Returns empty subsets when the deadline passes first. A negative fd is
-/// `EINVAL`, a closed one `EBADF` (as `select(2)`). An fd may appear in several
-/// lists, and more than once in one; each entry is reported on its own.
-pub fn select(readers: &[RawFd], writers: &[RawFd], errs: &[RawFd], deadline: Deadline) -> io::Result<Selected> {
-    let lists = [(readers, libc::POLLIN), (writers, libc::POLLOUT), (errs, libc::POLLPRI)];
+/// error. `timeout_ms` is as `poll(2)`'s (`-1` forever, `0` one check, `> 0` a
+/// whole-call deadline; below `-1` is `EINVAL`); when it passes first, every
+/// subset is empty. A negative fd is `EINVAL`, a closed one `EBADF` (as
+/// `select(2)`), out of memory `ENOMEM`. An fd may appear in several lists,
+/// and more than once in one; each entry is reported on its own.
+pub fn select(readers: &[RawFd], writers: &[RawFd], errs: &[RawFd], timeout_ms: i32) -> io::Result<Selected> {
+    let deadline = Deadline::from_timeout_ms(timeout_ms)?;
     let mut fds = Vec::new();
     // Out of memory is ENOMEM for the caller, not an abort of its process.
-    fds.try_reserve_exact(readers.len() + writers.len() + errs.len()).map_err(|_| enomem())?;
+    fds.try_reserve_exact(readers.len() + writers.len() + errs.len())
+        .map_err(|_| io::Error::from_raw_os_error(libc::ENOMEM))?;
+    let lists = [(readers, libc::POLLIN), (writers, libc::POLLOUT), (errs, libc::POLLPRI)];
     for (list, events) in lists {
         for &fd in list {
             if fd < 0 {
@@ -145,23 +164,15 @@ pub fn select(readers: &[RawFd], writers: &[RawFd], errs: &[RawFd], deadline: De
             fds.push(libc::pollfd { fd, events, revents: 0 });
         }
     }
-    let mut selected = Selected::default();
-    if poll_until(&mut fds, deadline)? == 0 {
-        return Ok(selected);
-    }
-    if fds.iter().any(|p| p.revents & libc::POLLNVAL != 0) {
+    // The deadline was taken just now: the first poll gets all of it.
+    // SAFETY: fds is a valid array of fds.len() pollfds.
+    let ready = wait_loop(deadline, Some(timeout_ms), |timeout| unsafe {
+        libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout)
+    })?;
+    if ready == 0 {
+        fds.iter_mut().for_each(|p| p.revents = 0);
+    } else if fds.iter().any(|p| p.revents & libc::POLLNVAL != 0) {
         return Err(io::Error::from_raw_os_error(libc::EBADF));
     }
-    let (r, rest) = fds.split_at(readers.len());
-    let (w, e) = rest.split_at(writers.len());
-    let ready = |pfds: &[libc::pollfd], mask: libc::c_short, out: &mut Vec<RawFd>| -> io::Result<()> {
-        let is_ready = |p: &&libc::pollfd| p.revents & mask != 0;
-        out.try_reserve_exact(pfds.iter().filter(is_ready).count()).map_err(|_| enomem())?;
-        out.extend(pfds.iter().filter(is_ready).map(|p| p.fd));
-        Ok(())
-    };
-    ready(r, READ_READY, &mut selected.readers)?;
-    ready(w, WRITE_READY, &mut selected.writers)?;
-    ready(e, ERR_READY, &mut selected.errs)?;
-    Ok(selected)
+    Ok(Selected { fds, nreaders: readers.len(), nwriters: writers.len() })
 }

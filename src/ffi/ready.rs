@@ -44,16 +44,17 @@ pub extern "C" fn sl_wait_writable(fd: c_int, timeout_ms: c_int) -> c_int {
     })
 }
 
-/// Copies a ready subset to the caller's array and its count.
+/// Writes a ready subset to the caller's array and its count.
 ///
 /// # Safety
-/// `out` must be valid for `fds.len()` ints (checked non-NULL by the caller
-/// whenever the input list was non-empty, and `fds` is never longer).
-unsafe fn write_out(out: *mut c_int, fds: &[c_int], count: &mut DoneOut) {
-    if !fds.is_empty() {
-        std::ptr::copy_nonoverlapping(fds.as_ptr(), out, fds.len());
+/// `out` must be valid for as many ints as `fds` yields (the caller checked it
+/// non-NULL whenever the input list was non-empty, and a subset is never
+/// longer than its list).
+unsafe fn write_out(out: *mut c_int, fds: impl Iterator<Item = c_int>, count: &mut DoneOut) {
+    for (i, fd) in fds.enumerate() {
+        out.add(i).write(fd);
+        count.count = i + 1;
     }
-    count.count = fds.len();
 }
 
 /// The Python HOWTO's `select(potential_readers, potential_writers,
@@ -108,18 +109,19 @@ pub unsafe extern "C" fn sl_select(
 ) -> c_int {
     ffi_guard!({
         let mut counts = [DoneOut::new(nready_readers), DoneOut::new(nready_writers), DoneOut::new(nready_errs)];
-        let deadline = Deadline::from_timeout_ms(timeout_ms)?;
         let total = nreaders.checked_add(nwriters).and_then(|n| n.checked_add(nerrs));
         check(total.is_some_and(|n| n <= c_int::MAX as usize))?;
         check(nreaders == 0 || !ready_readers.is_null())?;
         check(nwriters == 0 || !ready_writers.is_null())?;
         check(nerrs == 0 || !ready_errs.is_null())?;
-        let selected = ready::select(input(readers, nreaders)?, input(writers, nwriters)?, input(errs, nerrs)?, deadline)?;
-        // The inputs are not read any more: an output may overwrite its input.
+        let lists = (input(readers, nreaders)?, input(writers, nwriters)?, input(errs, nerrs)?);
+        let selected = ready::select(lists.0, lists.1, lists.2, timeout_ms)?;
+        // The inputs were copied and are not read any more: an output array
+        // may be its own input.
         let [r, w, e] = &mut counts;
-        write_out(ready_readers, &selected.readers, r);
-        write_out(ready_writers, &selected.writers, w);
-        write_out(ready_errs, &selected.errs, e);
-        Ok(selected.total() as c_int)
+        write_out(ready_readers, selected.readers(), r);
+        write_out(ready_writers, selected.writers(), w);
+        write_out(ready_errs, selected.errs(), e);
+        Ok((r.count + w.count + e.count) as c_int)
     })
 }
