@@ -156,8 +156,11 @@ impl Selector {
     /// Succeeds for an fd that was closed while registered, so the entry can
     /// always be removed. Unregister *before* closing, though: with epoll the
     /// kernel watches the open file, not the number, so a closed fd whose file
-    /// is still open elsewhere (a `dup`, a forked child) keeps being reported;
-    /// with poll a closed fd is reported ready (its next I/O fails with `EBADF`).
+    /// is still open elsewhere (a `dup`, a forked child) keeps being reported,
+    /// and once unregistered it can no longer be removed from the kernel, so
+    /// selects wake for it and spin until their timeout while that file stays
+    /// open; with poll a closed fd is reported ready (its next I/O fails with
+    /// `EBADF`).
     pub fn unregister(&mut self, fd: RawFd) -> io::Result<Registration> {
         let reg = self.registry.remove(&fd).ok_or_else(|| errno(libc::ENOENT))?;
         self.backend.delete(fd);

@@ -114,11 +114,14 @@ pub unsafe extern "C" fn sl_selector_modify(sel: *mut sl_selector, fd: c_int, ev
 ///
 /// If an fd is closed while registered: its entry stays until this call,
 /// which still succeeds (and must be made before the same number is
-/// registered again, or that is `EEXIST`). Meanwhile, with epoll, the kernel
-/// drops the watch once the last descriptor of the open file is closed, but
-/// if the file is still open elsewhere (a `dup`, a forked child) its events
-/// keep being reported under the old number; with poll the closed fd is
-/// reported ready for its events, and the next recv/send fails with `EBADF`.
+/// registered again, or that is `EEXIST`). Meanwhile, with poll, the closed
+/// fd is reported ready for its events and the next recv/send fails with
+/// `EBADF`. With epoll, the kernel drops the watch once the last descriptor
+/// of the open file is closed; but if the file is still open elsewhere (a
+/// `dup`, a forked child), its events keep being reported under the old
+/// number, and after this call they can no longer be removed from the kernel
+/// (that needs the fd): selects then wake for them without reporting them,
+/// spinning until their timeout, for as long as that file stays open.
 ///
 /// Returns 0. Errors (`-1`, errno):
 /// - `EINVAL`: `sel` is NULL or `fd < 0`.
