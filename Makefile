@@ -82,6 +82,8 @@ test:
 
 test-rust: lib
 	$(CARGO) test --release
+	# The selector's poll backend, kept alive on Linux (own target dir: no rebuild of the main one).
+	$(CARGO) test --release --features poll-backend --target-dir target/poll-backend --test selector
 
 $(BUILD)/tests/%: tests/c/%.c tests/c/harness.h include/sockloop.h c_examples/appmsg.h lib
 	@mkdir -p $(BUILD)/tests

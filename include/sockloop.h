@@ -47,9 +47,59 @@
 #define SL_ADDRSTRLEN 112
 
 /**
+ * Event bit: the fd is readable (data, end of stream, a connection to accept).
+ */
+#define SL_READ 1
+
+/**
+ * Event bit: the fd is writable (a send would not block).
+ */
+#define SL_WRITE 2
+
+/**
  * A buffered reader/writer around one fd (opaque; see `sl_conn_new`).
  */
 typedef struct sl_conn sl_conn;
+
+/**
+ * A set of registered fds to wait on, like a Python `selectors.DefaultSelector`:
+ * epoll on Linux (a select costs the same with 10 or 10,000 fds registered),
+ * poll(2) elsewhere. Opaque: create with `sl_selector_new`, release with
+ * `sl_selector_free`.
+ *
+ * Not thread-safe: one selector must not be used by two threads at once
+ * (a select in one thread and a register in another included). Different
+ * selectors are independent.
+ */
+typedef struct sl_selector sl_selector;
+
+/**
+ * One ready fd, filled in by `sl_selector_select`.
+ */
+typedef struct {
+  /**
+   * The registered fd.
+   */
+  int fd;
+  /**
+   * What it is ready for: `SL_READ`, `SL_WRITE` or both, never outside the
+   * registered events. An error or hang-up shows as every registered event,
+   * so that the next recv or send reports it.
+   */
+  int events;
+  /**
+   * The `data` pointer given at register (or modify) time.
+   */
+  void *data;
+} sl_event;
+
+
+
+
+
+
+
+
 
 #ifdef __cplusplus
 extern "C" {
@@ -646,6 +696,170 @@ int sl_accept(int listen_fd, int flags, int timeout_ms, char *peer, size_t peer_
  * never fails and never returns NULL (except for an internal panic, with `errno` `EIO`).
  */
 const char *sl_resolve_strerror(int errnum);
+
+/**
+ * Waits until `fd` is readable: data or end of stream to read, a connection
+ * to accept, or an error or hang-up (which count as ready, so that the next
+ * recv/accept reports them). Any fd number works (built on poll(2), no
+ * `FD_SETSIZE` limit). The fd's flags are never changed.
+ *
+ * Timeout: `-1` waits forever, `0` checks once without waiting, `> 0` is the
+ * budget for the whole call (a deadline on the monotonic clock taken at
+ * entry, rounded up to whole milliseconds). `EINTR` is retried with the time
+ * left, so a signal never ends the wait early.
+ *
+ * Returns `1` ready, `0` timed out (also for `timeout_ms == 0`: never
+ * `EAGAIN`). Errors (`-1`, errno):
+ * - `EINVAL`: `fd < 0` or `timeout_ms < -1`.
+ * - `EBADF`: `fd` is not open.
+ * - `ENOMEM`: from poll(2).
+ */
+int sl_wait_readable(int fd, int timeout_ms);
+
+/**
+ * Waits until `fd` is writable: a send would not block, or an error or
+ * hang-up is pending (which count as ready, so that the next send reports
+ * them, as `EPIPE` or `ECONNRESET`). A non-blocking connect has finished
+ * (succeeded or failed: read `SO_ERROR`) when the socket is writable.
+ *
+ * Timeout, return value and errors: as `sl_wait_readable`.
+ */
+int sl_wait_writable(int fd, int timeout_ms);
+
+/**
+ * The Python HOWTO's `select(potential_readers, potential_writers,
+ * potential_errs, timeout)` for C, over arrays of fds: waits until at least
+ * one fd is ready (or the timeout passes) and returns the ready subsets.
+ * Built on poll(2): any fd number works (`FD_SET` on an fd >= 1024 writes
+ * past the `fd_set`; this has no such limit), and one call costs one poll.
+ *
+ * - `readers[nreaders]` are ready with data, end of stream, a connection to
+ *   accept, a hang-up or a pending error;
+ * - `writers[nwriters]` when a send would not block, or on hang-up or error;
+ * - `errs[nerrs]` on an exceptional condition (`POLLPRI`: out-of-band data),
+ *   hang-up or a pending error.
+ *
+ * Outputs: `ready_readers` receives the ready readers, in input order, and
+ * `*nready_readers` their number; likewise for writers and errs. Each output
+ * array must have room for as many ints as its input list (it may be NULL
+ * when that list is empty) and it may be the input array itself, for an
+ * in-place update like `FD_SET`'s. Each count pointer may be NULL, and is set
+ * on every return: 0 on timeout or error. An fd may be in several lists (or
+ * twice in one): each entry is reported on its own. An input array may be
+ * NULL when its count is 0; all three empty just waits out the timeout.
+ *
+ * Timeout: as `sl_wait_readable` (`-1` forever, `0` check once, `> 0` the
+ * budget for the whole call, rounded up to whole milliseconds; `EINTR` is
+ * retried with the time left).
+ *
+ * Returns the number of ready entries over all three lists, `0` on timeout
+ * (also for `timeout_ms == 0`: never `EAGAIN`). Errors (`-1`, errno):
+ * - `EINVAL`: a NULL array with a non-zero count, a negative fd in any list,
+ *   `timeout_ms < -1`, or more entries in all than `INT_MAX` or than the
+ *   open-file limit (`RLIMIT_NOFILE`, poll(2)'s own limit).
+ * - `EBADF`: an fd in a list is not open (as select(2)); nothing is reported.
+ * - `ENOMEM`: out of memory (poll(2), or the call's own array of
+ *   `nreaders + nwriters + nerrs` pollfds).
+ */
+int sl_select(const int *readers, size_t nreaders, const int *writers, size_t nwriters, const int *errs, size_t nerrs, int timeout_ms, int *ready_readers, size_t *nready_readers, int *ready_writers, size_t *nready_writers, int *ready_errs, size_t *nready_errs);
+
+/**
+ * Creates an empty selector.
+ *
+ * Returns the selector, or NULL with errno set: `EMFILE`/`ENFILE` (with epoll
+ * it holds one fd, close-on-exec), `ENOMEM`. Release it with
+ * `sl_selector_free`.
+ */
+sl_selector *sl_selector_new(void);
+
+/**
+ * Frees a selector and its epoll fd. The registered fds are *not* closed:
+ * they belong to the caller. `sl_selector_free(NULL)` does nothing.
+ */
+void sl_selector_free(sl_selector *sel);
+
+/**
+ * Starts watching `fd` for `events` (`SL_READ`, `SL_WRITE` or both); each
+ * ready event for it carries `data` (any pointer, never dereferenced; may be
+ * NULL). The fd's flags are never changed; use non-blocking fds so that one
+ * slow peer cannot block the loop.
+ *
+ * Returns 0. Errors (`-1`, errno; the selector is unchanged):
+ * - `EINVAL`: `sel` is NULL, `fd < 0`, or `events` is 0 or has other bits.
+ * - `EEXIST`: `fd` is already registered (use `sl_selector_modify`).
+ * - `EBADF`: `fd` is not open.
+ * - `EPERM`: (epoll) the fd cannot be watched: a regular file or directory.
+ * - `ENOMEM`, `ENOSPC`: out of memory or over the epoll watch limit.
+ */
+int sl_selector_register(sl_selector *sel, int fd, int events, void *data);
+
+/**
+ * Changes the events and data of a registered fd, as unregister plus
+ * register but in one step (same events: only the data changes, without a
+ * system call).
+ *
+ * Returns 0. Errors (`-1`, errno; the registration is unchanged):
+ * - `EINVAL`: `sel` is NULL, `fd < 0`, or `events` is 0 or has other bits.
+ * - `ENOENT`: `fd` is not registered.
+ * - `ENOMEM`: out of memory.
+ */
+int sl_selector_modify(sl_selector *sel, int fd, int events, void *data);
+
+/**
+ * Stops watching `fd`. Call it *before* closing the fd.
+ *
+ * If an fd is closed while registered: its entry stays until this call,
+ * which still succeeds (and must be made before the same number is
+ * registered again, or that is `EEXIST`). Meanwhile, with poll, the closed
+ * fd is reported ready for its events and the next recv/send fails with
+ * `EBADF`. With epoll, the kernel drops the watch once the last descriptor
+ * of the open file is closed; but if the file is still open elsewhere (a
+ * `dup`, a forked child), its events keep being reported under the old
+ * number, and after this call they can no longer be removed from the kernel
+ * (that needs the fd): selects then wake for them without reporting them,
+ * spinning until their timeout, for as long as that file stays open.
+ *
+ * Returns 0. Errors (`-1`, errno):
+ * - `EINVAL`: `sel` is NULL or `fd < 0`.
+ * - `ENOENT`: `fd` is not registered.
+ */
+int sl_selector_unregister(sl_selector *sel, int fd);
+
+/**
+ * Looks up the registration of `fd`: stores its events in `*events` and its
+ * data in `*data` (either pointer may be NULL to skip it). Like Python's
+ * `selector.get_key(fd)`.
+ *
+ * Returns 0. Errors (`-1`, errno; the out-params are untouched):
+ * - `EINVAL`: `sel` is NULL or `fd < 0`.
+ * - `ENOENT`: `fd` is not registered.
+ */
+int sl_selector_get(const sl_selector *sel, int fd, int *events, void **data);
+
+/**
+ * Waits until at least one registered fd is ready or the timeout passes, and
+ * fills `out[0..n]` with up to `capacity` ready fds: each with its ready
+ * events (masked with the registered ones; error and hang-up count as both
+ * read and write) and its data. Level-triggered: an fd stays ready until the
+ * caller reads, writes or unregisters it.
+ *
+ * Fairness: when more fds are ready than `capacity`, the ones left out are
+ * reported first by the next calls, so no fd starves.
+ *
+ * Timeout: `-1` waits forever, `0` checks once, `> 0` is the budget for the
+ * whole call (a deadline on the monotonic clock taken at entry, rounded up
+ * to whole milliseconds). `EINTR` is retried with the time left. With
+ * nothing registered the call just waits out its timeout (forever for `-1`).
+ *
+ * Returns `n`, the number of events stored (`1..=capacity`), or `0` when the
+ * timeout passed (also for `timeout_ms == 0`: never `EAGAIN`). Errors (`-1`,
+ * errno; `out` may have been partly written):
+ * - `EINVAL`: `sel` or `out` is NULL, `capacity` is 0, or `timeout_ms < -1`.
+ * - `ENOMEM`: out of memory.
+ *
+ * Capacities over `INT_MAX` are treated as `INT_MAX`.
+ */
+int sl_selector_select(sl_selector *sel, sl_event *out, size_t capacity, int timeout_ms);
 
 /**
  * Turns `O_NONBLOCK` on (`on != 0`) or off for `fd`. Works on any fd

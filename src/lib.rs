@@ -12,7 +12,9 @@
 //! - [`io`]: send-all / recv-exact / vectored send-all loops.
 //! - [`frame`]: length-prefixed frames and the resumable delimiter search.
 //! - [`conn`]: `sl_conn`, the buffered reader/writer for blocking code and event loops.
-//! - [`ready`]: waiting for readiness with `poll(2)`.
+//! - [`ready`]: waiting for readiness with `poll(2)`, and a `select` without
+//!   the `FD_SETSIZE` limit.
+//! - [`selector`]: Python's `selectors` for fds, on epoll (poll elsewhere).
 //! - [`net`]: TCP connect within a deadline, listen, accept, addresses as text.
 //! - [`unix`]: Unix-domain listen (stale files, abstract names) and connect.
 //! - [`sockopt`]: socket options in one call each, and the graceful close.
@@ -27,5 +29,6 @@ pub mod frame;
 pub mod io;
 pub mod net;
 pub mod ready;
+pub mod selector;
 pub mod sockopt;
 pub mod unix;

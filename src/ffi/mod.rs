@@ -20,6 +20,8 @@ pub mod conn;
 pub mod frame;
 pub mod io;
 pub mod net;
+pub mod ready;
+pub mod selector;
 pub mod sockopt;
 pub mod unix;
 

@@ -59,3 +59,71 @@ def test_app_client_rejects_a_malformed_reply():
         conn.close()
         assert proc.returncode == 1 and "app_client:" in err, (reply, out, err)
     lsock.close()
+
+
+def test_app_server_against_the_tutorials_python_client(server):
+    srv = server("app_server")
+    for action, value, want in CASES:
+        kind, answer = app_peer.request("127.0.0.1", srv.port, action, value)
+        got = f"got {kind}: " + (answer if kind == "result" else repr(answer))
+        assert got == want
+    # a JSON request with another action
+    raw = app_peer.encode_message(b'{"action": "delete", "value": "x"}', "text/json", "utf-8")
+    assert app_peer.request("127.0.0.1", srv.port, None, None, raw) == ("result", "Error: invalid action 'delete'.")
+    # and the C client against the C server
+    out = run("app_client", "127.0.0.1", srv.port, "search", "morpheus")
+    assert out.returncode == 0 and out.stdout.splitlines()[-1] == CASES[0][2]
+    assert srv.stop()[0] == 0
+
+
+def bad_requests():
+    header = lambda h: struct.pack(">H", len(h)) + h
+    return {
+        "garbage": bytes(range(256)) * 4,
+        "bad JSON": header(b'{"byteorder": "little", "content-type": ') + b"x",
+        "missing field": header(b'{"byteorder": "little", "content-type": "text/json", "content-length": 2}') + b"{}",
+        "content over the limit": header(b'{"byteorder": "little", "content-type": "text/json", '
+                                         b'"content-encoding": "utf-8", "content-length": 99999999}'),
+        "JSON header over the limit": struct.pack(">H", 60000) + b"{",
+        "content not JSON": app_peer.encode_message(b"not json", "text/json", "utf-8"),
+        "search without value": app_peer.encode_message(b'{"action": "search"}', "text/json", "utf-8"),
+    }
+
+
+def test_app_server_survives_malformed_requests(server):
+    srv = server("app_server")
+    # Silent clients hold their connections open while others are served.
+    silent = socket.create_connection(("127.0.0.1", srv.port))
+    silent.sendall(struct.pack(">H", 4000) + b'{"byteorder"')
+    silent_content = socket.create_connection(("127.0.0.1", srv.port))
+    silent_content.sendall(app_peer.encode_message(b"x" * 60000, "binary/x", "binary")[:200])
+    for name, raw in bad_requests().items():
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+            s.sendall(raw)
+            assert s.recv(1) == b"", f"{name}: the server should close the connection"
+        assert app_peer.request("127.0.0.1", srv.port, "search", "ring")[1].startswith("In the caves"), name
+    # An abrupt close in the middle of a message.
+    s = socket.create_connection(("127.0.0.1", srv.port))
+    s.sendall(app_peer.encode_message(b"abcdef" * 100, "binary/x", "binary")[:150])
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+    assert app_peer.request("127.0.0.1", srv.port, "search", "morpheus")[0] == "result"
+    silent.close()
+    silent_content.close()
+    code, _, err = srv.stop()
+    assert code == 0
+    assert "JSON header longer than the limit" in err and "content-length over the limit" in err
+
+
+@pytest.mark.skipif(not have_valgrind(), reason="valgrind not installed")
+def test_app_server_under_valgrind(server):
+    srv = server("app_server", valgrind=True)
+    for action, value, want in CASES[:2] + CASES[4:5]:
+        out = run("app_client", "127.0.0.1", srv.port, action, value)
+        assert out.returncode == 0 and out.stdout.splitlines()[-1] == want
+    for raw in bad_requests().values():
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as s:
+            s.sendall(raw)
+            s.recv(1)
+    code, _, err = srv.stop()
+    assert code == 0, err

@@ -212,3 +212,47 @@ def test_frames_and_conn_from_python():
     a.close()
     b.close()
     d.close()
+
+
+def test_readiness_and_selector_from_python():
+    a, b = socket.socketpair()
+    assert sockloop.wait_readable(a, timeout=0) is False
+    assert sockloop.wait_writable(a, timeout=0) is True
+    b.sendall(b"x")
+    assert sockloop.wait_readable(a, timeout=1) is True
+    assert sockloop.select([a, b], [b], [], timeout=0) == ([a], [b], [])
+    with sockloop.Selector() as sel:
+        key = sel.register(a, sockloop.EVENT_READ, data="a-data")
+        assert key.fd == a.fileno() and sel.get_key(a).data == "a-data"
+        with pytest.raises(KeyError):
+            sel.register(a, sockloop.EVENT_READ)
+        with pytest.raises(ValueError):
+            sel.register(b, 4)
+        assert [(k.data, m) for k, m in sel.select(timeout=1)] == [("a-data", sockloop.EVENT_READ)]
+        a.recv(1)
+        assert sel.select(timeout=0.01) == []
+        sel.modify(a, sockloop.EVENT_WRITE, data="w")
+        assert [(k.data, m) for k, m in sel.select(0)] == [("w", sockloop.EVENT_WRITE)]
+        assert sel.unregister(a).data == "w" and sel.get_map() == {}
+        with pytest.raises(KeyError):
+            sel.unregister(a)
+    a.close()
+    b.close()
+
+
+def test_python_multiconn_example_on_the_selector():
+    example = ROOT / "bindings" / "python" / "examples" / "multiconn_server.py"
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "bindings" / "python"))
+    proc = subprocess.Popen([sys.executable, str(example), "127.0.0.1", "0"], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        port = int(re.search(r", (\d+)\)", proc.stdout.readline()).group(1))
+        clients = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(10)]
+        for i, c in enumerate(clients):
+            c.sendall(b"Message %d from client." % i * 100)
+        for i, c in enumerate(clients):
+            want = b"Message %d from client." % i * 100
+            assert sockloop.recv_exact(c, len(want), timeout=5) == want
+            c.close()
+    finally:
+        proc.kill()
+        proc.wait()

@@ -19,6 +19,12 @@ class IoVec(ctypes.Structure):
     _fields_ = [("iov_base", c_void_p), ("iov_len", c_size)]
 
 
+class Event(ctypes.Structure):
+    _fields_ = [("fd", c_int), ("events", c_int), ("data", c_void_p)]
+
+
+int_p = ctypes.POINTER(c_int)
+
 SIGNATURES = {
     # transfer loops
     "sl_send_all": (c_ssize, [c_int, c_void_p, c_size, c_int, size_p]),
@@ -31,6 +37,18 @@ SIGNATURES = {
     "sl_ntohl": (c_u32, [c_u32]),
     "sl_htonll": (c_u64, [c_u64]),
     "sl_ntohll": (c_u64, [c_u64]),
+    # readiness
+    "sl_wait_readable": (c_int, [c_int, c_int]),
+    "sl_wait_writable": (c_int, [c_int, c_int]),
+    "sl_select": (c_int, [int_p, c_size, int_p, c_size, int_p, c_size, c_int,
+                          int_p, size_p, int_p, size_p, int_p, size_p]),
+    "sl_selector_new": (c_void_p, []),
+    "sl_selector_free": (None, [c_void_p]),
+    "sl_selector_register": (c_int, [c_void_p, c_int, c_int, c_void_p]),
+    "sl_selector_modify": (c_int, [c_void_p, c_int, c_int, c_void_p]),
+    "sl_selector_unregister": (c_int, [c_void_p, c_int]),
+    "sl_selector_get": (c_int, [c_void_p, c_int, int_p, ctypes.POINTER(c_void_p)]),
+    "sl_selector_select": (c_int, [c_void_p, ctypes.POINTER(Event), c_size, c_int]),
     # frames and the buffered connection (sl_conn is opaque: a c_void_p)
     "sl_send_frame": (c_ssize, [c_int, c_void_p, c_size, c_int, size_p]),
     "sl_recv_frame": (c_ssize, [c_int, c_void_p, c_size, c_int, size_p]),

@@ -1,0 +1,144 @@
+/* multiconn_server: Real Python's multiconn-server.py on sl_selector + sl_conn.
+ *
+ * usage: multiconn_server [host] [port]   (defaults: 127.0.0.1 65432)
+ *
+ * As in the tutorial: a non-blocking listening socket registered for reading,
+ * accept on readiness, per-connection buffers, echo. Where it differs:
+ * - each connection asks for SL_WRITE only while it has output pending. The
+ *   tutorial registers EVENT_WRITE for good, so select() returns at once,
+ *   forever: a busy loop;
+ * - accept is retried until EAGAIN, so a burst of connections is taken at once;
+ * - sl_conn keeps the buffers, and its flush keeps whatever the socket did not
+ *   take (the tutorial's `data.outb = data.outb[sent:]`).
+ * Ctrl-C (SIGINT) or SIGTERM stops it.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "sockloop.h"
+
+#define MAX_EVENTS 64
+#define CONN_LIMIT 65536 /* sl_conn's buffer limit per connection */
+#define HIGH_WATER (1 << 20) /* stop reading a client while this much waits to go out */
+
+struct client {
+    sl_conn *conn;
+    int events; /* what it is registered for now */
+    char addr[SL_ADDRSTRLEN];
+    struct client *prev, *next; /* every open client, to close them at exit */
+};
+
+static struct client *clients;
+
+static volatile sig_atomic_t stop;
+static void on_signal(int sig) { (void)sig; stop = 1; }
+
+static void accept_wrapper(sl_selector *sel, int lsock) {
+    for (;;) {
+        struct client *c = calloc(1, sizeof *c);
+        if (!c) {
+            perror("multiconn_server: calloc");
+            return;
+        }
+        int fd = sl_accept(lsock, SL_ACCEPT_NONBLOCK, 0, c->addr, sizeof c->addr);
+        if (fd < 0) {
+            if (errno != EAGAIN) perror("multiconn_server: accept");
+            free(c);
+            return;
+        }
+        c->conn = sl_conn_new(fd, CONN_LIMIT, SL_CONN_OWN_FD);
+        c->events = SL_READ;
+        if (!c->conn || sl_selector_register(sel, fd, c->events, c) < 0) {
+            perror("multiconn_server: register");
+            if (c->conn) sl_conn_free(c->conn);
+            else close(fd);
+            free(c);
+            continue;
+        }
+        c->next = clients;
+        if (clients) clients->prev = c;
+        clients = c;
+    }
+}
+
+static void close_client(sl_selector *sel, struct client *c) {
+    sl_selector_unregister(sel, sl_conn_fd(c->conn));
+    sl_conn_free(c->conn); /* closes the socket: SL_CONN_OWN_FD */
+    if (c->prev) c->prev->next = c->next;
+    else clients = c->next;
+    if (c->next) c->next->prev = c->prev;
+    free(c);
+}
+
+/* Echoes what arrived; returns -1 when the connection is finished. */
+static int service_connection(sl_selector *sel, struct client *c, int mask) {
+    if (mask & SL_READ) {
+        ssize_t n = sl_conn_fill(c->conn);
+        if (n == 0) return -1; /* the client closed */
+        if (n < 0 && errno != EAGAIN) return -1;
+        static char buf[CONN_LIMIT];
+        size_t have;
+        while ((have = sl_conn_buffered(c->conn)) > 0) { /* echo: input becomes output */
+            size_t take = have < sizeof buf ? have : sizeof buf;
+            if (sl_conn_read_exact(c->conn, buf, take, 0) < 0 || sl_conn_queue(c->conn, buf, take) < 0) return -1;
+        }
+    }
+    ssize_t pending = sl_conn_flush(c->conn); /* what the socket takes; the rest stays queued */
+    if (pending < 0) return -1;
+    /* Back-pressure: a client that sends without reading its echoes would
+     * make the queue grow without bound, so stop reading it for a while. */
+    int want = pending > HIGH_WATER ? SL_WRITE : pending > 0 ? SL_READ | SL_WRITE : SL_READ;
+    if (want != c->events) {
+        if (sl_selector_modify(sel, sl_conn_fd(c->conn), want, c) < 0) return -1;
+        c->events = want;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    const char *host = argc > 1 ? argv[1] : "127.0.0.1";
+    int port = argc > 2 ? atoi(argv[2]) : 65432;
+    if (argc > 3 || port < 0 || port > 65535) {
+        fprintf(stderr, "usage: %s [host] [port]\n", argv[0]);
+        return 2;
+    }
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    int lsock = sl_tcp_listen(host, port, 1024);
+    if (lsock < 0 || sl_set_nonblocking(lsock, 1) < 0) {
+        perror("multiconn_server: listen");
+        return 1;
+    }
+    printf("listening on %s:%d\n", host, sl_local_port(lsock));
+    fflush(stdout);
+    sl_selector *sel = sl_selector_new();
+    if (!sel || sl_selector_register(sel, lsock, SL_READ, NULL) < 0) { /* data NULL: the listener */
+        perror("multiconn_server: selector");
+        return 1;
+    }
+    sl_event events[MAX_EVENTS];
+    int status = 0;
+    while (!stop) {
+        /* A bounded wait, so that the stop flag is seen when idle. */
+        int n = sl_selector_select(sel, events, MAX_EVENTS, 500);
+        if (n < 0) {
+            perror("multiconn_server: select");
+            status = 1;
+            break;
+        }
+        for (int i = 0; i < n; i++) {
+            struct client *c = events[i].data;
+            if (c == NULL) accept_wrapper(sel, lsock);
+            else if (service_connection(sel, c, events[i].events) < 0) close_client(sel, c);
+        }
+    }
+    while (clients) close_client(sel, clients);
+    sl_selector_free(sel);
+    close(lsock);
+    return status;
+}

@@ -1,0 +1,105 @@
+//! The epoll backend: the kernel keeps the interest list, so a select costs
+//! one `epoll_wait` whatever the number of registered fds.
+//!
+//! Level-triggered, as `selectors.EpollSelector`. The kernel moves each
+//! reported fd to the back of its ready list, so when more fds are ready than
+//! one select takes, the next select reports the others first: no starvation.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use super::Events;
+use crate::deadline::Deadline;
+use crate::ready::wait_loop;
+
+pub const NAME: &str = "epoll";
+
+pub struct Backend {
+    epoll: OwnedFd,
+    /// Reused between selects: grows to the largest `max` asked for.
+    buffer: Vec<libc::epoll_event>,
+}
+
+fn epoll_bits(events: Events) -> u32 {
+    let mut bits = 0;
+    if events.is_readable() {
+        bits |= libc::EPOLLIN as u32;
+    }
+    if events.is_writable() {
+        bits |= libc::EPOLLOUT as u32;
+    }
+    bits
+}
+
+fn ready_events(bits: u32) -> Events {
+    // Error and hang-up wake both directions, as in selectors.
+    let both = (libc::EPOLLERR | libc::EPOLLHUP) as u32;
+    let read = bits & (libc::EPOLLIN as u32 | libc::EPOLLRDHUP as u32 | both) != 0;
+    let write = bits & (libc::EPOLLOUT as u32 | both) != 0;
+    Events::from_bits(read as i32 | (write as i32) << 1).unwrap_or(Events::NONE)
+}
+
+fn cvt(rc: libc::c_int) -> io::Result<()> {
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+impl Backend {
+    pub fn new() -> io::Result<Backend> {
+        // SAFETY: plain system call; a non-negative result is a new fd we own.
+        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        cvt(fd)?;
+        // SAFETY: fd was just created and is owned by nobody else.
+        Ok(Backend { epoll: unsafe { OwnedFd::from_raw_fd(fd) }, buffer: Vec::new() })
+    }
+
+    fn ctl(&self, op: libc::c_int, fd: RawFd, events: Events) -> io::Result<()> {
+        let mut event = libc::epoll_event { events: epoll_bits(events), u64: fd as u64 };
+        // SAFETY: event is a valid epoll_event for the call.
+        cvt(unsafe { libc::epoll_ctl(self.epoll.as_raw_fd(), op, fd, &mut event) })
+    }
+
+    pub fn add(&mut self, fd: RawFd, events: Events) -> io::Result<()> {
+        self.ctl(libc::EPOLL_CTL_ADD, fd, events)
+    }
+
+    pub fn modify(&mut self, fd: RawFd, events: Events) -> io::Result<()> {
+        self.ctl(libc::EPOLL_CTL_MOD, fd, events)
+    }
+
+    /// Ignores errors: after a close the kernel has already dropped the fd
+    /// (`EBADF`) or the number now names another file (`ENOENT`, `EPERM`).
+    pub fn delete(&mut self, fd: RawFd) {
+        let _ = self.ctl(libc::EPOLL_CTL_DEL, fd, Events::READ);
+    }
+
+    /// One `epoll_wait` for at most `max` events (retried on `EINTR`, see
+    /// [`wait_loop`] for `first_timeout`), each passed to `each`; returns how
+    /// many the kernel reported.
+    pub fn wait(
+        &mut self,
+        max: usize,
+        deadline: Deadline,
+        first_timeout: Option<libc::c_int>,
+        each: &mut dyn FnMut(RawFd, Events)) -> io::Result<usize> {
+        let max = max.min(libc::c_int::MAX as usize);
+        if self.buffer.len() < max {
+            let more = max - self.buffer.len();
+            self.buffer.try_reserve_exact(more).map_err(|_| io::Error::from_raw_os_error(libc::ENOMEM))?;
+            self.buffer.resize(max, libc::epoll_event { events: 0, u64: 0 });
+        }
+        let (epoll, buffer) = (self.epoll.as_raw_fd(), &mut self.buffer);
+        // SAFETY: buffer holds at least max epoll_events.
+        let n = wait_loop(deadline, first_timeout, |timeout| unsafe {
+            libc::epoll_wait(epoll, buffer.as_mut_ptr(), max as libc::c_int, timeout)
+        })?;
+        for event in &buffer[..n] {
+            let (bits, data) = (event.events, event.u64);
+            each(data as RawFd, ready_events(bits));
+        }
+        Ok(n)
+    }
+}
