@@ -6,7 +6,8 @@
  * if not data: break; conn.sendall(data)". In C each of those lines hides a trap
  * that sockloop closes: SO_REUSEADDR so a restart does not fail with "Address
  * already in use", sl_send_all so a partial send is finished, no SIGPIPE when
- * the client leaves early, and the accepted socket is always closed.
+ * the client leaves early, the accepted socket is always closed, and a client
+ * that goes silent is dropped after 5 s instead of blocking the next forever.
  * Ctrl-C (SIGINT) or SIGTERM stops it cleanly.
  */
 #include <errno.h>
@@ -21,11 +22,24 @@
 static volatile sig_atomic_t stop;
 static void on_signal(int sig) { (void)sig; stop = 1; }
 
+/* One connection at a time: a client silent this long is dropped, so that a
+ * stalled client cannot keep the next one waiting forever. */
+#define IDLE_MS 5000
+
 /* Echoes until the client closes. recv() may return any part of what was
  * sent: an echo server does not care where messages end. */
 static void echo(int conn) {
     char buf[1024];
     for (;;) {
+        int ready = sl_wait_readable(conn, IDLE_MS);
+        if (ready == 0) {
+            fprintf(stderr, "echo_server: client idle for %d ms, dropping it\n", IDLE_MS);
+            return;
+        }
+        if (ready < 0) {
+            perror("echo_server: wait");
+            return;
+        }
         ssize_t n = recv(conn, buf, sizeof buf, 0);
         if (n == 0) return;                 /* the client closed: done */
         if (n < 0) {

@@ -128,3 +128,16 @@ def test_howto_mysocket_fixed_then_length_prefixed():
         assert line in out.stdout, out.stdout
     if have_valgrind():
         assert run("howto_mysocket", valgrind=True).returncode == 0
+
+
+def test_echo_server_drops_a_silent_client_and_serves_the_next(server):
+    srv = server("echo_server")
+    silent = socket.create_connection(("127.0.0.1", srv.port))
+    silent.sendall(struct.pack(">I", 60000))  # declares 60,000 bytes, then silence
+    time.sleep(0.2)
+    start = time.monotonic()
+    assert py_echo_exchange(srv.port, b"next client") == b"next client"
+    assert 4.0 < time.monotonic() - start < 10.0  # served once the 5 s idle limit dropped the first
+    silent.close()
+    code, _, err = srv.stop()
+    assert code == 0 and "idle for 5000 ms" in err
