@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -256,3 +257,16 @@ def test_python_multiconn_example_on_the_selector():
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_the_gil_is_released_during_blocking_calls():
+    a, b = socket.socketpair()
+    waiter = threading.Thread(target=lambda: pytest.raises(TimeoutError, sockloop.recv_exact, a, 1, 0.5))
+    waiter.start()
+    spins, end = 0, time.monotonic() + 0.3
+    while time.monotonic() < end:  # would barely run if the waiting thread held the GIL
+        spins += 1
+    waiter.join()
+    assert spins > 10_000
+    a.close()
+    b.close()
