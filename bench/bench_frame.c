@@ -27,9 +27,9 @@
 #include "sockloop.h"
 
 #define PAYLOAD 64
-#define FRAMES 2000000u
+#define FRAMES 8000000u
 #define NAIVE_FRAMES 200000u
-#define RUNS 11
+#define RUNS 7
 #define BUF (64 * 1024)
 
 static double now_s(void) {
@@ -268,9 +268,9 @@ int main(void) {
         naive[i] = run(NAIVE, NAIVE_FRAMES);
     }
     struct stat_ s = summarize(sl, RUNS), h = summarize(hand, RUNS), n = summarize(naive, RUNS);
-    row("2,000,000 64-byte frames one way, TCP loopback: sl_conn queue+flush / fill+next_frame vs hand-written loop, 64 KiB buffers both sides",
+    row("8,000,000 64-byte frames one way, TCP loopback: sl_conn queue+flush / fill+next_frame vs hand-written loop, 64 KiB buffers both sides",
         s, h, 0.9);
-    row("64-byte frames one way, TCP loopback: sl_conn (2,000,000 frames) vs naive 2 send + 2 recv per frame, TCP_NODELAY (200,000 frames), by rate",
+    row("64-byte frames one way, TCP loopback: sl_conn (8,000,000 frames) vs naive 2 send + 2 recv per frame, TCP_NODELAY (200,000 frames), by rate",
         s, n, 100);
     fprintf(stderr, "bench_frame: %d alternating runs each; sl_conn holds %zu-byte buffers here "
                     "(read buffer min(64 KiB, max_message + 4), output queue shrinks to 64 KiB once flushed); "
