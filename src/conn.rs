@@ -202,11 +202,16 @@ impl Conn {
     }
 
     /// Discards what an earlier oversized message left; true once done.
-    #[inline]
+    #[inline(always)]
     fn skip_done(&mut self) -> bool {
-        if matches!(self.skip, Skip::Nothing) {
-            return true; // the usual case, without moving the enum
-        }
+        // The usual case, checked inline on every message; the skipping
+        // itself is out of line.
+        matches!(self.skip, Skip::Nothing) || self.skip_some()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn skip_some(&mut self) -> bool {
         match std::mem::replace(&mut self.skip, Skip::Nothing) {
             Skip::Nothing => {}
             Skip::Bytes(left) => {
@@ -282,7 +287,10 @@ impl Conn {
         let Some(len) = self.frame_ready()? else { return Ok(None) };
         let at = self.start + HEADER_LEN;
         self.consume(HEADER_LEN + len);
-        Ok(Some(&self.input[at..at + len]))
+        debug_assert!(at + len <= self.end && self.end <= self.input.len());
+        // SAFETY: frame_ready saw the whole frame inside input[start..end],
+        // so at + len <= end <= input.len(): no second bounds check per frame.
+        Ok(Some(unsafe { self.input.get_unchecked(at..at + len) }))
     }
 
     /// Event-loop step: the next complete record already buffered, in place,

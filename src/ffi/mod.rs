@@ -75,6 +75,11 @@ pub fn set_errno(code: c_int) {
 }
 
 /// Runs a shim body under the panic guard and maps its result for C.
+///
+/// Always inlined: the guard is then one landing pad in each exported
+/// function instead of a call that moves the closure and its result, which
+/// per-frame calls such as `sl_conn_next_frame` paid on every frame.
+#[inline(always)]
 pub fn run_guarded<T: FailureValue>(body: impl FnOnce() -> Result<T, Errno>) -> T {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
         Ok(Ok(value)) => value,
