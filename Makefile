@@ -115,9 +115,16 @@ $(VENV)/bin/pytest:
 test-python: lib $(VENV)/bin/pytest
 	SOCKLOOP_LIB=$(abspath $(LIB)/libsockloop.so) $(VENV)/bin/pytest -q tests/python
 
-# Every example end to end, with Python peers, bad input and valgrind.
-test-examples: examples $(VENV)/bin/pytest
+# Every example end to end, with Python peers, bad input and valgrind, and
+# once through the chaos proxy (tests/examples/test_chaos.py).
+test-examples: examples $(VENV)/bin/pytest $(BUILD)/tools/chaos_proxy
 	$(VENV)/bin/pytest -q tests/examples
+
+# ---------------------------------------------------------------- chaos proxy
+# A loopback proxy that splits, delays, stalls and cuts (FIN or RST) streams.
+$(BUILD)/tools/chaos_proxy: tests/tools/chaos_proxy.c
+	@mkdir -p $(BUILD)/tools
+	$(CC) $(CSTD) $(CWARN) $(CFLAGS) -o $@ $<
 
 # Installs into a scratch DESTDIR, then builds a program through pkg-config,
 # once against the shared library and once statically.
