@@ -137,6 +137,16 @@ test-install: lib
 python-package: lib
 	cp -L $(LIB)/libsockloop.so bindings/python/sockloop/libsockloop.so
 
+# ---------------------------------------------------------------- stress
+# The long runs (tests/stress.rs, #[ignore]d in `make test`): 10,000
+# connections through sl_selector + sl_conn with every byte verified, and long
+# signal storms. Bounded: STRESS_SECONDS of traffic per test (two tests), well
+# under 10 minutes in all.
+STRESS_SECONDS ?= 60
+.PHONY: stress
+stress: lib
+	SL_STRESS_SECONDS=$(STRESS_SECONDS) timeout 600 $(CARGO) test --release --test stress -- --ignored --nocapture --test-threads=1
+
 # ---------------------------------------------------------------- bench
 # The libuv baseline needs Debian's libuv1-dev, installed here when missing.
 bench: lib examples
