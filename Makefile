@@ -161,12 +161,17 @@ bench: lib examples
 	@sh bench/run.sh $(BUILD)/bench
 
 # ---------------------------------------------------------------- fuzz
-# Frame decoder and delimiter search under cargo-fuzz (libFuzzer): needs a
-# nightly toolchain. Not part of `make test`. `make fuzz FUZZ_SECONDS=300`.
+# cargo-fuzz (libFuzzer) targets: frame decoder, delimiter search, the
+# readiness functions' argument handling (needs a nightly toolchain); and the
+# examples' app-protocol parser (fuzz/c/fuzz_appmsg.c), with libFuzzer where
+# $(CC) has -fsanitize=fuzzer, else its own random/mutation driver, both under
+# ASan+UBSan. Not part of `make test`. `make fuzz FUZZ_SECONDS=300`.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := frame_decode delim_search
-.PHONY: fuzz
-fuzz:
+FUZZ_TARGETS := frame_decode delim_search ready_args
+.PHONY: fuzz fuzz-rust fuzz-c
+fuzz: fuzz-rust fuzz-c
+
+fuzz-rust:
 	@if ! rustup run nightly rustc --version >/dev/null 2>&1; then \
 	  echo "SKIP fuzz: no nightly toolchain (rustup toolchain install nightly)"; exit 0; fi; \
 	if ! $(CARGO) fuzz --version >/dev/null 2>&1 && ! $(CARGO) install cargo-fuzz --locked; then \
@@ -175,6 +180,37 @@ fuzz:
 	  echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
 	  $(CARGO) +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS); \
 	done
+
+fuzz-c:
+	@mkdir -p $(BUILD)/fuzz
+	@if echo 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { (void)d; (void)n; return 0; }' \
+	    | $(CC) -x c -fsanitize=address,fuzzer -o $(BUILD)/fuzz/probe - >/dev/null 2>&1; then \
+	  echo "== fuzz appmsg (libFuzzer) for $(FUZZ_SECONDS) s"; \
+	  $(CC) $(CSTD) $(CWARN) -O1 -g -DSL_LIBFUZZER -fsanitize=address,undefined,fuzzer -o $(BUILD)/fuzz/fuzz_appmsg fuzz/c/fuzz_appmsg.c && \
+	  $(BUILD)/fuzz/fuzz_appmsg -max_total_time=$(FUZZ_SECONDS); \
+	else \
+	  echo "== fuzz appmsg (no libFuzzer in $(CC): random and mutated inputs under ASan+UBSan) for $(FUZZ_SECONDS) s"; \
+	  $(CC) $(CSTD) $(CWARN) -O1 -g $(SANITIZE) -o $(BUILD)/fuzz/fuzz_appmsg fuzz/c/fuzz_appmsg.c && \
+	  $(BUILD)/fuzz/fuzz_appmsg $(FUZZ_SECONDS); \
+	fi
+
+# ---------------------------------------------------------------- miri
+# The pure Rust code under Miri: frame decoding, the delimiter search, the
+# byte-order helpers and the FFI guard. Skipped with a message without nightly.
+# Isolation is off only for the proptest cases (proptest looks up the working
+# directory for its failure file); PROPTEST_CASES keeps them to minutes.
+.PHONY: miri
+miri:
+	@if ! rustup run nightly rustc --version >/dev/null 2>&1; then \
+	  echo "SKIP miri: no nightly toolchain (rustup toolchain install nightly)"; exit 0; fi; \
+	if ! $(CARGO) +nightly miri --version >/dev/null 2>&1 && \
+	   ! rustup component add miri rust-src --toolchain nightly >/dev/null 2>&1; then \
+	  echo "SKIP miri: the nightly toolchain has no miri component"; exit 0; fi; \
+	set -e; \
+	$(CARGO) +nightly miri test --lib -- frame:: ffi::tests; \
+	$(CARGO) +nightly miri test --test byteorder; \
+	MIRIFLAGS=-Zmiri-disable-isolation PROPTEST_CASES=8 \
+	  $(CARGO) +nightly miri test --test frame -- split_anywhere resumed_delimiter
 
 # ---------------------------------------------------------------- install
 install: lib
