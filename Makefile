@@ -34,7 +34,7 @@ BENCHES     := $(filter-out echo_uv_server,$(basename $(notdir $(wildcard bench/
 VENV        := $(BUILD)/venv
 
 .PHONY: all lib header examples demo test test-rust test-c test-c-asan test-c-valgrind \
-        test-python test-install test-examples python-package bench install uninstall clean
+        test-python test-install test-examples test-examples-asan python-package bench install uninstall clean
 
 all: lib
 
@@ -68,7 +68,7 @@ demo: examples
 	@sh c_examples/demo.sh $(BUILD)/examples
 
 # ---------------------------------------------------------------- tests
-TEST_SUITES := test-rust test-c test-python test-install test-examples
+TEST_SUITES := test-rust test-c test-python test-install test-examples test-examples-asan
 
 # Runs every suite (stopping at the first that fails), keeps each one's output
 # in build/test-logs, and ends with one line adding up all their counts.
@@ -119,6 +119,16 @@ test-python: lib $(VENV)/bin/pytest
 # once through the chaos proxy (tests/examples/test_chaos.py).
 test-examples: examples $(VENV)/bin/pytest $(BUILD)/tools/chaos_proxy
 	$(VENV)/bin/pytest -q tests/examples
+
+# The same end-to-end tests with the examples built under ASan+UBSan, linked
+# statically: every buffer the examples hand the library is checked, and leaks
+# are errors. (Valgrind runs are skipped here: it cannot run ASan binaries.)
+test-examples-asan: lib $(VENV)/bin/pytest $(BUILD)/tools/chaos_proxy
+	@mkdir -p $(BUILD)/examples-asan
+	@set -e; for ex in $(C_EXAMPLES); do \
+	  $(CC) $(ALL_CFLAGS) $(SANITIZE) -o $(BUILD)/examples-asan/$$ex c_examples/$$ex.c $(LINK_STATIC) -lpthread; \
+	done
+	SL_EXAMPLES_BIN=$(abspath $(BUILD)/examples-asan) ASAN_OPTIONS=detect_leaks=1 $(VENV)/bin/pytest -q tests/examples
 
 # ---------------------------------------------------------------- chaos proxy
 # A loopback proxy that splits, delays, stalls and cuts (FIN or RST) streams.
