@@ -1002,6 +1002,7 @@ int sl_close_graceful(int fd, int timeout_ms);
  * - `EINVAL`: `path` NULL, "" or "@"; `backlog < 0`.
  * - `EAFNOSUPPORT`: an "@name" on a system without abstract names.
  * - `ENOENT`, `EACCES`, `ENOTDIR`, ...: the directory's own errors.
+ * - `EMFILE`/`ENFILE`: no fd left.
  */
 int sl_unix_listen(const char *path, int backlog);
 
@@ -1022,6 +1023,7 @@ int sl_unix_listen(const char *path, int backlog);
  * - `ENOENT`: no such file; `EACCES`: no write permission on it.
  * - `ENAMETOOLONG`, `EAFNOSUPPORT`: as `sl_unix_listen`.
  * - `EINVAL`: `path` NULL, "" or "@"; `timeout_ms < -1`.
+ * - `EMFILE`/`ENFILE`: no fd left.
  */
 int sl_unix_connect(const char *path, int timeout_ms);
 

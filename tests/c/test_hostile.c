@@ -159,7 +159,7 @@ TEST(conn_constructor_and_getters) {
 }
 
 TEST(conn_blocking_calls) {
-    char buf[16];
+    char buf[16] = {0};
     const char *nl = "\n";
     CHECK_ERR(sl_conn_read_exact(NULL, buf, 16, 0), EINVAL);
     CHECK_ERR(sl_conn_read_frame(NULL, buf, 16, 0), EINVAL);
@@ -201,7 +201,7 @@ TEST(conn_event_loop_steps) {
     const void *p = NULL;
     size_t n = 99;
     const char *nl = "\n";
-    char buf[64];
+    char buf[64] = {0};
     CHECK_ERR(sl_conn_fill(NULL), EINVAL);
     CHECK_ERR(sl_conn_next_frame(NULL, &p, &n), EINVAL);
     CHECK_ERR(sl_conn_next_record(NULL, nl, 1, &p, &n), EINVAL);
