@@ -34,7 +34,7 @@ BENCHES     := $(filter-out echo_uv_server,$(basename $(notdir $(wildcard bench/
 VENV        := $(BUILD)/venv
 
 .PHONY: all lib header examples demo test test-rust test-c test-c-asan test-c-valgrind \
-        test-python test-install test-examples python-package bench install uninstall clean
+        test-python test-install test-examples test-examples-asan python-package bench install uninstall clean
 
 all: lib
 
@@ -68,7 +68,7 @@ demo: examples
 	@sh c_examples/demo.sh $(BUILD)/examples
 
 # ---------------------------------------------------------------- tests
-TEST_SUITES := test-rust test-c test-python test-install test-examples
+TEST_SUITES := test-rust test-c test-python test-install test-examples test-examples-asan
 
 # Runs every suite (stopping at the first that fails), keeps each one's output
 # in build/test-logs, and ends with one line adding up all their counts.
@@ -115,9 +115,26 @@ $(VENV)/bin/pytest:
 test-python: lib $(VENV)/bin/pytest
 	SOCKLOOP_LIB=$(abspath $(LIB)/libsockloop.so) $(VENV)/bin/pytest -q tests/python
 
-# Every example end to end, with Python peers, bad input and valgrind.
-test-examples: examples $(VENV)/bin/pytest
+# Every example end to end, with Python peers, bad input and valgrind, and
+# once through the chaos proxy (tests/examples/test_chaos.py).
+test-examples: examples $(VENV)/bin/pytest $(BUILD)/tools/chaos_proxy
 	$(VENV)/bin/pytest -q tests/examples
+
+# The same end-to-end tests with the examples built under ASan+UBSan, linked
+# statically: every buffer the examples hand the library is checked, and leaks
+# are errors. (Valgrind runs are skipped here: it cannot run ASan binaries.)
+test-examples-asan: lib $(VENV)/bin/pytest $(BUILD)/tools/chaos_proxy
+	@mkdir -p $(BUILD)/examples-asan
+	@set -e; for ex in $(C_EXAMPLES); do \
+	  $(CC) $(ALL_CFLAGS) $(SANITIZE) -o $(BUILD)/examples-asan/$$ex c_examples/$$ex.c $(LINK_STATIC) -lpthread; \
+	done
+	SL_EXAMPLES_BIN=$(abspath $(BUILD)/examples-asan) ASAN_OPTIONS=detect_leaks=1 $(VENV)/bin/pytest -q tests/examples
+
+# ---------------------------------------------------------------- chaos proxy
+# A loopback proxy that splits, delays, stalls and cuts (FIN or RST) streams.
+$(BUILD)/tools/chaos_proxy: tests/tools/chaos_proxy.c
+	@mkdir -p $(BUILD)/tools
+	$(CC) $(CSTD) $(CWARN) $(CFLAGS) -o $@ $<
 
 # Installs into a scratch DESTDIR, then builds a program through pkg-config,
 # once against the shared library and once statically.
@@ -129,6 +146,16 @@ test-install: lib
 # Puts the library next to the Python package, so `pip install ./bindings/python` carries it.
 python-package: lib
 	cp -L $(LIB)/libsockloop.so bindings/python/sockloop/libsockloop.so
+
+# ---------------------------------------------------------------- stress
+# The long runs (tests/stress.rs, #[ignore]d in `make test`): 10,000
+# connections through sl_selector + sl_conn with every byte verified, and long
+# signal storms. Bounded: STRESS_SECONDS of traffic per test (two tests), well
+# under 10 minutes in all.
+STRESS_SECONDS ?= 60
+.PHONY: stress
+stress: lib
+	SL_STRESS_SECONDS=$(STRESS_SECONDS) timeout 600 $(CARGO) test --release --test stress -- --ignored --nocapture --test-threads=1
 
 # ---------------------------------------------------------------- bench
 # The libuv baseline needs Debian's libuv1-dev, installed here when missing.
@@ -144,12 +171,17 @@ bench: lib examples
 	@sh bench/run.sh $(BUILD)/bench
 
 # ---------------------------------------------------------------- fuzz
-# Frame decoder and delimiter search under cargo-fuzz (libFuzzer): needs a
-# nightly toolchain. Not part of `make test`. `make fuzz FUZZ_SECONDS=300`.
+# cargo-fuzz (libFuzzer) targets: frame decoder, delimiter search, the
+# readiness functions' argument handling (needs a nightly toolchain); and the
+# examples' app-protocol parser (fuzz/c/fuzz_appmsg.c), with libFuzzer where
+# $(CC) has -fsanitize=fuzzer, else its own random/mutation driver, both under
+# ASan+UBSan. Not part of `make test`. `make fuzz FUZZ_SECONDS=300`.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := frame_decode delim_search
-.PHONY: fuzz
-fuzz:
+FUZZ_TARGETS := frame_decode delim_search ready_args
+.PHONY: fuzz fuzz-rust fuzz-c
+fuzz: fuzz-rust fuzz-c
+
+fuzz-rust:
 	@if ! rustup run nightly rustc --version >/dev/null 2>&1; then \
 	  echo "SKIP fuzz: no nightly toolchain (rustup toolchain install nightly)"; exit 0; fi; \
 	if ! $(CARGO) fuzz --version >/dev/null 2>&1 && ! $(CARGO) install cargo-fuzz --locked; then \
@@ -158,6 +190,37 @@ fuzz:
 	  echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
 	  $(CARGO) +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS); \
 	done
+
+fuzz-c:
+	@mkdir -p $(BUILD)/fuzz
+	@if echo 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { (void)d; (void)n; return 0; }' \
+	    | $(CC) -x c -fsanitize=address,fuzzer -o $(BUILD)/fuzz/probe - >/dev/null 2>&1; then \
+	  echo "== fuzz appmsg (libFuzzer) for $(FUZZ_SECONDS) s"; \
+	  $(CC) $(CSTD) $(CWARN) -O1 -g -DSL_LIBFUZZER -fsanitize=address,undefined,fuzzer -o $(BUILD)/fuzz/fuzz_appmsg fuzz/c/fuzz_appmsg.c && \
+	  $(BUILD)/fuzz/fuzz_appmsg -max_total_time=$(FUZZ_SECONDS); \
+	else \
+	  echo "== fuzz appmsg (no libFuzzer in $(CC): random and mutated inputs under ASan+UBSan) for $(FUZZ_SECONDS) s"; \
+	  $(CC) $(CSTD) $(CWARN) -O1 -g $(SANITIZE) -o $(BUILD)/fuzz/fuzz_appmsg fuzz/c/fuzz_appmsg.c && \
+	  $(BUILD)/fuzz/fuzz_appmsg $(FUZZ_SECONDS); \
+	fi
+
+# ---------------------------------------------------------------- miri
+# The pure Rust code under Miri: frame decoding, the delimiter search, the
+# byte-order helpers and the FFI guard. Skipped with a message without nightly.
+# Isolation is off only for the proptest cases (proptest looks up the working
+# directory for its failure file); PROPTEST_CASES keeps them to minutes.
+.PHONY: miri
+miri:
+	@if ! rustup run nightly rustc --version >/dev/null 2>&1; then \
+	  echo "SKIP miri: no nightly toolchain (rustup toolchain install nightly)"; exit 0; fi; \
+	if ! $(CARGO) +nightly miri --version >/dev/null 2>&1 && \
+	   ! rustup component add miri rust-src --toolchain nightly >/dev/null 2>&1; then \
+	  echo "SKIP miri: the nightly toolchain has no miri component"; exit 0; fi; \
+	set -e; \
+	$(CARGO) +nightly miri test --lib -- frame:: ffi::tests; \
+	$(CARGO) +nightly miri test --test byteorder; \
+	MIRIFLAGS=-Zmiri-disable-isolation PROPTEST_CASES=8 \
+	  $(CARGO) +nightly miri test --test frame -- split_anywhere resumed_delimiter
 
 # ---------------------------------------------------------------- install
 install: lib

@@ -293,7 +293,8 @@ size_t sl_conn_pending(const sl_conn *c);
  * - `EMSGSIZE`: `len > max_message`; nothing read.
  * - `EPIPE`: end of stream first (`sl_conn_buffered` holds what came).
  * - `ETIMEDOUT`, `EAGAIN` (`timeout_ms == 0`), `ECONNRESET`, `EBADF`.
- * - `EINVAL`: `c` NULL, `buf` NULL with `len > 0`, `timeout_ms < -1`.
+ * - `EINVAL`: `c` NULL, `buf` NULL with `len > 0`, `len > SSIZE_MAX`,
+ *   `timeout_ms < -1`.
  */
 ssize_t sl_conn_read_exact(sl_conn *c, void *buf, size_t len, int timeout_ms);
 
@@ -319,7 +320,8 @@ ssize_t sl_conn_read_exact(sl_conn *c, void *buf, size_t len, int timeout_ms);
  * - `EPIPE`: end of stream first; `sl_conn_buffered` holds the partial frame
  *   (0: the stream ended between frames).
  * - `ETIMEDOUT`, `EAGAIN`, `ECONNRESET`, `EBADF`: as `sl_conn_read_exact`.
- * - `EINVAL`: `c` NULL, `buf` NULL with `capacity > 0`, `timeout_ms < -1`.
+ * - `EINVAL`: `c` NULL, `buf` NULL with `capacity > 0`, `capacity > SSIZE_MAX`,
+ *   `timeout_ms < -1`.
  */
 ssize_t sl_conn_read_frame(sl_conn *c, void *buf, size_t capacity, int timeout_ms);
 
@@ -345,7 +347,8 @@ ssize_t sl_conn_read_frame(sl_conn *c, void *buf, size_t capacity, int timeout_m
  *   rest (0: the stream ended after a delimiter).
  * - `ETIMEDOUT`, `EAGAIN`, `ECONNRESET`, `EBADF`: as `sl_conn_read_exact`.
  * - `EINVAL`: `c` NULL, `delim` NULL or `delim_len == 0`, `buf` NULL with
- *   `capacity > 0`, `timeout_ms < -1`.
+ *   `capacity > 0`, `delim_len` or `capacity` over `SSIZE_MAX`,
+ *   `timeout_ms < -1`.
  */
 ssize_t sl_conn_read_until(sl_conn *c, const void *delim, size_t delim_len, void *buf, size_t capacity, int timeout_ms);
 
@@ -357,13 +360,14 @@ ssize_t sl_conn_read_until(sl_conn *c, const void *delim, size_t delim_len, void
  * Timeout: `-1` forever, `0` one attempt, `> 0` the budget for the whole call.
  *
  * Returns `len`. Errors (`-1`, errno):
- * - `EMSGSIZE`: `len > UINT32_MAX`; nothing sent or queued.
+ * - `EMSGSIZE`: `UINT32_MAX < len <= SSIZE_MAX`; nothing sent or queued.
  * - `ETIMEDOUT`, `EAGAIN`, `EPIPE`, `ECONNRESET`, `EBADF`: the unsent part of
  *   the frame (and of earlier queued output) stays queued, so the peer never
  *   sees half a frame followed by something else: finish it with
  *   `sl_conn_flush` or the next write; do not write the frame again.
  *   `sl_conn_pending` tells how much is left.
- * - `EINVAL`: `c` NULL, `payload` NULL with `len > 0`, `timeout_ms < -1`.
+ * - `EINVAL`: `c` NULL, `payload` NULL with `len > 0`, `len > SSIZE_MAX`,
+ *   `timeout_ms < -1`.
  */
 ssize_t sl_conn_write_frame(sl_conn *c, const void *payload, size_t len, int timeout_ms);
 
@@ -412,7 +416,8 @@ int sl_conn_next_frame(sl_conn *c, const void **payload, size_t *len);
  * or -1 with errno:
  * - `EMSGSIZE`: no delimiter within `max_message` bytes: the record is skipped
  *   through its delimiter as it arrives; keep calling for the next one.
- * - `EINVAL`: `c`, `record` or `len` NULL, `delim` NULL or `delim_len == 0`.
+ * - `EINVAL`: `c`, `record` or `len` NULL, `delim` NULL, `delim_len == 0` or
+ *   `delim_len > SSIZE_MAX`.
  */
 int sl_conn_next_record(sl_conn *c, const void *delim, size_t delim_len, const void **record, size_t *len);
 
@@ -423,8 +428,9 @@ int sl_conn_next_record(sl_conn *c, const void *delim, size_t delim_len, const v
  *
  * Returns the bytes now pending (what `sl_conn_pending` would say), so a
  * caller can flush once enough is queued without another call. Errors (`-1`,
- * errno): `EMSGSIZE` for `len > UINT32_MAX` (nothing queued); `EINVAL` for
- * `c` NULL or `payload` NULL with `len > 0`; `ENOMEM`.
+ * errno): `EMSGSIZE` for `UINT32_MAX < len <= SSIZE_MAX` (nothing queued);
+ * `EINVAL` for `c` NULL, `payload` NULL with `len > 0`, or `len > SSIZE_MAX`;
+ * `ENOMEM`.
  */
 ssize_t sl_conn_queue_frame(sl_conn *c, const void *payload, size_t len);
 
@@ -432,8 +438,8 @@ ssize_t sl_conn_queue_frame(sl_conn *c, const void *payload, size_t len);
  * Event-loop step: copies `len` raw bytes (a record with its delimiter, say)
  * to the end of the output queue. No system call.
  *
- * Returns the bytes now pending. Errors (`-1`, errno): `EINVAL` for `c` NULL
- * or `bytes` NULL with `len > 0`; `ENOMEM`.
+ * Returns the bytes now pending. Errors (`-1`, errno): `EINVAL` for `c` NULL,
+ * `bytes` NULL with `len > 0`, or `len > SSIZE_MAX`; `ENOMEM`.
  */
 ssize_t sl_conn_queue(sl_conn *c, const void *bytes, size_t len);
 
@@ -469,7 +475,7 @@ ssize_t sl_conn_flush(sl_conn *c);
  * Returns `len` (the payload length) on success; `len == 0` sends an empty
  * frame (the 4-byte header alone).
  * Errors (`-1`, errno):
- * - `EMSGSIZE`: `len > UINT32_MAX` (4 GiB - 1); nothing was sent.
+ * - `EMSGSIZE`: `len` over `UINT32_MAX` (4 GiB - 1), up to `SSIZE_MAX`; nothing was sent.
  * - `ETIMEDOUT`, `EAGAIN`, `EPIPE`, `ECONNRESET`, `EBADF`: as `sl_send_all`.
  * - `EINVAL`: `payload` NULL with `len > 0`, `len > SSIZE_MAX`, `fd < 0`, or
  *   `timeout_ms < -1`.
@@ -996,6 +1002,7 @@ int sl_close_graceful(int fd, int timeout_ms);
  * - `EINVAL`: `path` NULL, "" or "@"; `backlog < 0`.
  * - `EAFNOSUPPORT`: an "@name" on a system without abstract names.
  * - `ENOENT`, `EACCES`, `ENOTDIR`, ...: the directory's own errors.
+ * - `EMFILE`/`ENFILE`: no fd left.
  */
 int sl_unix_listen(const char *path, int backlog);
 
@@ -1016,6 +1023,7 @@ int sl_unix_listen(const char *path, int backlog);
  * - `ENOENT`: no such file; `EACCES`: no write permission on it.
  * - `ENAMETOOLONG`, `EAFNOSUPPORT`: as `sl_unix_listen`.
  * - `EINVAL`: `path` NULL, "" or "@"; `timeout_ms < -1`.
+ * - `EMFILE`/`ENFILE`: no fd left.
  */
 int sl_unix_connect(const char *path, int timeout_ms);
 

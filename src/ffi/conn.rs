@@ -119,7 +119,8 @@ pub extern "C" fn sl_conn_pending(c: *const sl_conn) -> usize {
 /// - `EMSGSIZE`: `len > max_message`; nothing read.
 /// - `EPIPE`: end of stream first (`sl_conn_buffered` holds what came).
 /// - `ETIMEDOUT`, `EAGAIN` (`timeout_ms == 0`), `ECONNRESET`, `EBADF`.
-/// - `EINVAL`: `c` NULL, `buf` NULL with `len > 0`, `timeout_ms < -1`.
+/// - `EINVAL`: `c` NULL, `buf` NULL with `len > 0`, `len > SSIZE_MAX`,
+///   `timeout_ms < -1`.
 #[no_mangle]
 pub unsafe extern "C" fn sl_conn_read_exact(
     c: *mut sl_conn,
@@ -157,7 +158,8 @@ pub unsafe extern "C" fn sl_conn_read_exact(
 /// - `EPIPE`: end of stream first; `sl_conn_buffered` holds the partial frame
 ///   (0: the stream ended between frames).
 /// - `ETIMEDOUT`, `EAGAIN`, `ECONNRESET`, `EBADF`: as `sl_conn_read_exact`.
-/// - `EINVAL`: `c` NULL, `buf` NULL with `capacity > 0`, `timeout_ms < -1`.
+/// - `EINVAL`: `c` NULL, `buf` NULL with `capacity > 0`, `capacity > SSIZE_MAX`,
+///   `timeout_ms < -1`.
 #[no_mangle]
 pub unsafe extern "C" fn sl_conn_read_frame(
     c: *mut sl_conn,
@@ -194,7 +196,8 @@ pub unsafe extern "C" fn sl_conn_read_frame(
 ///   rest (0: the stream ended after a delimiter).
 /// - `ETIMEDOUT`, `EAGAIN`, `ECONNRESET`, `EBADF`: as `sl_conn_read_exact`.
 /// - `EINVAL`: `c` NULL, `delim` NULL or `delim_len == 0`, `buf` NULL with
-///   `capacity > 0`, `timeout_ms < -1`.
+///   `capacity > 0`, `delim_len` or `capacity` over `SSIZE_MAX`,
+///   `timeout_ms < -1`.
 #[no_mangle]
 pub unsafe extern "C" fn sl_conn_read_until(
     c: *mut sl_conn,
@@ -221,13 +224,14 @@ pub unsafe extern "C" fn sl_conn_read_until(
 /// Timeout: `-1` forever, `0` one attempt, `> 0` the budget for the whole call.
 ///
 /// Returns `len`. Errors (`-1`, errno):
-/// - `EMSGSIZE`: `len > UINT32_MAX`; nothing sent or queued.
+/// - `EMSGSIZE`: `UINT32_MAX < len <= SSIZE_MAX`; nothing sent or queued.
 /// - `ETIMEDOUT`, `EAGAIN`, `EPIPE`, `ECONNRESET`, `EBADF`: the unsent part of
 ///   the frame (and of earlier queued output) stays queued, so the peer never
 ///   sees half a frame followed by something else: finish it with
 ///   `sl_conn_flush` or the next write; do not write the frame again.
 ///   `sl_conn_pending` tells how much is left.
-/// - `EINVAL`: `c` NULL, `payload` NULL with `len > 0`, `timeout_ms < -1`.
+/// - `EINVAL`: `c` NULL, `payload` NULL with `len > 0`, `len > SSIZE_MAX`,
+///   `timeout_ms < -1`.
 #[no_mangle]
 pub unsafe extern "C" fn sl_conn_write_frame(
     c: *mut sl_conn,
@@ -294,7 +298,8 @@ pub unsafe extern "C" fn sl_conn_next_frame(c: *mut sl_conn, payload: *mut *cons
 /// or -1 with errno:
 /// - `EMSGSIZE`: no delimiter within `max_message` bytes: the record is skipped
 ///   through its delimiter as it arrives; keep calling for the next one.
-/// - `EINVAL`: `c`, `record` or `len` NULL, `delim` NULL or `delim_len == 0`.
+/// - `EINVAL`: `c`, `record` or `len` NULL, `delim` NULL, `delim_len == 0` or
+///   `delim_len > SSIZE_MAX`.
 #[no_mangle]
 pub unsafe extern "C" fn sl_conn_next_record(
     c: *mut sl_conn,
@@ -317,8 +322,9 @@ pub unsafe extern "C" fn sl_conn_next_record(
 ///
 /// Returns the bytes now pending (what `sl_conn_pending` would say), so a
 /// caller can flush once enough is queued without another call. Errors (`-1`,
-/// errno): `EMSGSIZE` for `len > UINT32_MAX` (nothing queued); `EINVAL` for
-/// `c` NULL or `payload` NULL with `len > 0`; `ENOMEM`.
+/// errno): `EMSGSIZE` for `UINT32_MAX < len <= SSIZE_MAX` (nothing queued);
+/// `EINVAL` for `c` NULL, `payload` NULL with `len > 0`, or `len > SSIZE_MAX`;
+/// `ENOMEM`.
 #[no_mangle]
 pub unsafe extern "C" fn sl_conn_queue_frame(c: *mut sl_conn, payload: *const c_void, len: usize) -> libc::ssize_t {
     ffi_guard!({
@@ -331,8 +337,8 @@ pub unsafe extern "C" fn sl_conn_queue_frame(c: *mut sl_conn, payload: *const c_
 /// Event-loop step: copies `len` raw bytes (a record with its delimiter, say)
 /// to the end of the output queue. No system call.
 ///
-/// Returns the bytes now pending. Errors (`-1`, errno): `EINVAL` for `c` NULL
-/// or `bytes` NULL with `len > 0`; `ENOMEM`.
+/// Returns the bytes now pending. Errors (`-1`, errno): `EINVAL` for `c` NULL,
+/// `bytes` NULL with `len > 0`, or `len > SSIZE_MAX`; `ENOMEM`.
 #[no_mangle]
 pub unsafe extern "C" fn sl_conn_queue(c: *mut sl_conn, bytes: *const c_void, len: usize) -> libc::ssize_t {
     ffi_guard!({

@@ -34,7 +34,7 @@ const _: () = assert!(SL_FRAME_HEADER_LEN == frame::HEADER_LEN && SL_FRAME_MAX_P
 /// Returns `len` (the payload length) on success; `len == 0` sends an empty
 /// frame (the 4-byte header alone).
 /// Errors (`-1`, errno):
-/// - `EMSGSIZE`: `len > UINT32_MAX` (4 GiB - 1); nothing was sent.
+/// - `EMSGSIZE`: `len` over `UINT32_MAX` (4 GiB - 1), up to `SSIZE_MAX`; nothing was sent.
 /// - `ETIMEDOUT`, `EAGAIN`, `EPIPE`, `ECONNRESET`, `EBADF`: as `sl_send_all`.
 /// - `EINVAL`: `payload` NULL with `len > 0`, `len > SSIZE_MAX`, `fd < 0`, or
 ///   `timeout_ms < -1`.

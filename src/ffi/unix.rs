@@ -35,6 +35,7 @@ use crate::unix;
 /// - `EINVAL`: `path` NULL, "" or "@"; `backlog < 0`.
 /// - `EAFNOSUPPORT`: an "@name" on a system without abstract names.
 /// - `ENOENT`, `EACCES`, `ENOTDIR`, ...: the directory's own errors.
+/// - `EMFILE`/`ENFILE`: no fd left.
 #[no_mangle]
 pub unsafe extern "C" fn sl_unix_listen(path: *const c_char, backlog: c_int) -> c_int {
     ffi_guard!({
@@ -60,6 +61,7 @@ pub unsafe extern "C" fn sl_unix_listen(path: *const c_char, backlog: c_int) -> 
 /// - `ENOENT`: no such file; `EACCES`: no write permission on it.
 /// - `ENAMETOOLONG`, `EAFNOSUPPORT`: as `sl_unix_listen`.
 /// - `EINVAL`: `path` NULL, "" or "@"; `timeout_ms < -1`.
+/// - `EMFILE`/`ENFILE`: no fd left.
 #[no_mangle]
 pub unsafe extern "C" fn sl_unix_connect(path: *const c_char, timeout_ms: c_int) -> c_int {
     ffi_guard!({

@@ -8,7 +8,7 @@ import pathlib
 
 import pytest
 
-from conftest import have_valgrind, run
+from conftest import BIN, have_valgrind, run
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 import app_peer  # noqa: E402
@@ -49,7 +49,7 @@ def test_app_client_rejects_a_malformed_reply():
     lsock = socket.create_server(("127.0.0.1", 0))
     port = lsock.getsockname()[1]
     for reply in (struct.pack(">H", 60000) + b"{", b"\x00\x05nope!", b"\x00\x02{}"):
-        proc = subprocess.Popen([str(pathlib.Path(__file__).parents[2] / "build/examples/app_client"),
+        proc = subprocess.Popen([str(BIN / "app_client"),
                                  "127.0.0.1", str(port), "search", "x"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True)
         conn, _ = lsock.accept()
