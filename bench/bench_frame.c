@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "sockloop.h"
 
 #define PAYLOAD 64
@@ -38,17 +39,6 @@
 #define NAIVE_FRAMES 200000u
 #define RUNS 11
 #define BUF (64 * 1024)
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void die(const char *what) {
-    perror(what);
-    exit(2);
-}
 
 /* A connected loopback TCP pair: fds[0] receives, fds[1] sends. */
 static void tcp_pair(int fds[2], int nodelay, int nonblocking) {

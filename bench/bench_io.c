@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "sockloop.h"
 
 #define RUNS 11
@@ -33,38 +34,7 @@
 #define PING_SIZE 64
 #define PING_ROUNDS 40000
 
-/* ---- the baseline: textbook loops with EINTR retry */
-static ssize_t writen(int fd, const void *buf, size_t n) {
-    const char *p = buf;
-    size_t left = n;
-    while (left > 0) {
-        ssize_t w = send(fd, p, left, MSG_NOSIGNAL);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    return (ssize_t)n;
-}
-
-static ssize_t readn(int fd, void *buf, size_t n) {
-    char *p = buf;
-    size_t left = n;
-    while (left > 0) {
-        ssize_t r = recv(fd, p, left, 0);
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        if (r == 0) break;
-        p += r;
-        left -= (size_t)r;
-    }
-    return (ssize_t)(n - left);
-}
-
+/* The baseline is writen/readn from bench_util.h. */
 enum impl { PLAIN, SOCKLOOP, SOCKLOOP_TIMEOUT };
 
 static ssize_t do_send(enum impl im, int fd, const void *buf, size_t n) {
@@ -81,17 +51,6 @@ static ssize_t do_recv(enum impl im, int fd, void *buf, size_t n) {
     case SOCKLOOP: return sl_recv_exact(fd, buf, n, -1, NULL);
     default: return sl_recv_exact(fd, buf, n, 5000, NULL);
     }
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void die(const char *what) {
-    perror(what);
-    exit(1);
 }
 
 static void pin_to_cpu0(void) {

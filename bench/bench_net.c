@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "sockloop.h"
 
 enum { RUNS = 7, CONNS = 3000 };
@@ -28,11 +29,6 @@ static void close_now(int fd) {
     struct linger lg = { .l_onoff = 1, .l_linger = 0 };
     setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     close(fd);
-}
-
-static void die(const char *what) {
-    perror(what);
-    exit(1);
 }
 
 static int tcp_port;

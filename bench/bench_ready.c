@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "sockloop.h"
 
 enum { RUNS = 15, TIMEOUT_MS = 1000 };
@@ -33,11 +34,6 @@ static double now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static void die(const char *what) {
-    perror(what);
-    exit(1);
 }
 
 /* The fds of one workload: fds[0 .. n-2] idle connections, fds[n-1] active. */

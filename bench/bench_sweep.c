@@ -21,53 +21,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "sockloop.h"
 
 #define RUNS 5
 #define RUN_BYTES (256ull << 20) /* per run for the large sizes */
 #define MAX_MESSAGES 200000ull   /* per run for the small ones: the call count */
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void die(const char *what) {
-    perror(what);
-    exit(1);
-}
-
-static ssize_t writen(int fd, const void *buf, size_t n) {
-    const char *p = buf;
-    size_t left = n;
-    while (left > 0) {
-        ssize_t w = send(fd, p, left, MSG_NOSIGNAL);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    return (ssize_t)n;
-}
-
-static ssize_t readn(int fd, void *buf, size_t n) {
-    char *p = buf;
-    size_t left = n;
-    while (left > 0) {
-        ssize_t r = recv(fd, p, left, 0);
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        if (r == 0) break;
-        p += r;
-        left -= (size_t)r;
-    }
-    return (ssize_t)(n - left);
-}
 
 static void tcp_pair(int *sender, int *receiver) {
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
