@@ -31,6 +31,16 @@ def raise_errno(done=None):
     raise err
 
 
+def call_counted(fn, *args):
+    """Calls a C transfer function whose last argument is `size_t *done`;
+    returns its result, or raises the errno's OSError carrying `.done`."""
+    done = ctypes.c_size_t(0)
+    rc = fn(*args, ctypes.byref(done))
+    if rc < 0:
+        raise_errno(done.value)
+    return rc
+
+
 def readable_buffer(data):
     """(argument, length) for bytes-like data, for a c_void_p parameter, without
     a copy where possible: bytes and writable buffers are passed in place. The

@@ -3,7 +3,7 @@ the buffered connection: bytes read past one message stay for the next."""
 import ctypes
 
 from ._native import lib
-from ._util import fileno, raise_errno, readable_buffer, timeout_ms, writable_buffer
+from ._util import call_counted, fileno, raise_errno, readable_buffer, timeout_ms
 
 HEADER_LEN = 4
 CONN_OWN_FD = 1
@@ -12,9 +12,7 @@ CONN_OWN_FD = 1
 def send_frame(sock, payload, timeout=None):
     """Sends one frame in one system call. `.done` on errors counts header bytes too."""
     ptr, length = readable_buffer(payload)
-    done = ctypes.c_size_t(0)
-    if lib.sl_send_frame(fileno(sock), ptr, length, timeout_ms(timeout), ctypes.byref(done)) < 0:
-        raise_errno(done.value)
+    call_counted(lib.sl_send_frame, fileno(sock), ptr, length, timeout_ms(timeout))
     return length
 
 
@@ -22,10 +20,7 @@ def recv_frame(sock, max_size, timeout=None):
     """Receives one frame of at most max_size bytes (unbuffered). A larger
     declared length raises OSError(EMSGSIZE): the connection is then out of step."""
     out = ctypes.create_string_buffer(max(max_size, HEADER_LEN))
-    done = ctypes.c_size_t(0)
-    n = lib.sl_recv_frame(fileno(sock), out, max_size, timeout_ms(timeout), ctypes.byref(done))
-    if n < 0:
-        raise_errno(done.value)
+    n = call_counted(lib.sl_recv_frame, fileno(sock), out, max_size, timeout_ms(timeout))
     return out.raw[:n]
 
 
@@ -100,26 +95,24 @@ class Conn:
             raise_errno()
         return n
 
-    def frames(self):
-        """Every complete frame already buffered, as bytes."""
+    def _take_all(self, next_fn, *args):
+        """Yields every message `next_fn` (sl_conn_next_frame/_record) hands out, copied."""
         ptr, size = ctypes.c_void_p(), ctypes.c_size_t()
         while True:
-            r = lib.sl_conn_next_frame(self._c, ctypes.byref(ptr), ctypes.byref(size))
+            r = next_fn(self._c, *args, ctypes.byref(ptr), ctypes.byref(size))
             if r < 0:
                 raise_errno()
             if r == 0:
                 return
             yield ctypes.string_at(ptr, size.value) if size.value else b""
 
+    def frames(self):
+        """Every complete frame already buffered, as bytes."""
+        return self._take_all(lib.sl_conn_next_frame)
+
     def records(self, delim):
-        ptr, size = ctypes.c_void_p(), ctypes.c_size_t()
-        while True:
-            r = lib.sl_conn_next_record(self._c, delim, len(delim), ctypes.byref(ptr), ctypes.byref(size))
-            if r < 0:
-                raise_errno()
-            if r == 0:
-                return
-            yield ctypes.string_at(ptr, size.value) if size.value else b""
+        """Every complete record already buffered, without its delimiter."""
+        return self._take_all(lib.sl_conn_next_record, delim, len(delim))
 
     def queue_frame(self, payload):
         ptr, length = readable_buffer(payload)

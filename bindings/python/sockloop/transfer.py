@@ -2,7 +2,7 @@
 import ctypes
 
 from ._native import IoVec, lib
-from ._util import fileno, raise_errno, readable_buffer, timeout_ms, writable_buffer
+from ._util import call_counted, fileno, readable_buffer, timeout_ms, writable_buffer
 
 
 def send_all(sock, data, timeout=None):
@@ -12,9 +12,7 @@ def send_all(sock, data, timeout=None):
     Errors raise the OSError subclass for errno (TimeoutError, BrokenPipeError,
     BlockingIOError, ...) with `.done`, the bytes sent, to resume from."""
     ptr, length = readable_buffer(data)
-    done = ctypes.c_size_t(0)
-    if lib.sl_send_all(fileno(sock), ptr, length, timeout_ms(timeout), ctypes.byref(done)) < 0:
-        raise_errno(done.value)
+    call_counted(lib.sl_send_all, fileno(sock), ptr, length, timeout_ms(timeout))
     return length
 
 
@@ -29,9 +27,7 @@ def recv_exact(sock, size_or_buffer, timeout=None):
         recv_exact(sock, out, timeout)
         return bytes(out)
     ptr, length = writable_buffer(size_or_buffer)
-    done = ctypes.c_size_t(0)
-    if lib.sl_recv_exact(fileno(sock), ptr, length, timeout_ms(timeout), ctypes.byref(done)) < 0:
-        raise_errno(done.value)
+    call_counted(lib.sl_recv_exact, fileno(sock), ptr, length, timeout_ms(timeout))
     return length
 
 
@@ -39,8 +35,4 @@ def send_allv(sock, buffers, timeout=None):
     """Sends several bytes-like buffers in order with vectored writes; returns the total."""
     parts = [readable_buffer(b) for b in buffers]  # keeps every buffer alive for the call
     iov = (IoVec * len(parts))(*[IoVec(ctypes.cast(p, ctypes.c_void_p), n) for p, n in parts])
-    done = ctypes.c_size_t(0)
-    rc = lib.sl_send_allv(fileno(sock), iov, len(parts), timeout_ms(timeout), ctypes.byref(done))
-    if rc < 0:
-        raise_errno(done.value)
-    return rc
+    return call_counted(lib.sl_send_allv, fileno(sock), iov, len(parts), timeout_ms(timeout))
