@@ -74,6 +74,20 @@ typedef struct sl_conn sl_conn;
 typedef struct sl_selector sl_selector;
 
 /**
+ * One frame taken in place by `sl_conn_next_frames`: its payload and length.
+ */
+typedef struct {
+  /**
+   * The payload, inside the connection's read buffer.
+   */
+  const void *payload;
+  /**
+   * The payload length in bytes (0 for an empty frame).
+   */
+  size_t len;
+} sl_frame;
+
+/**
  * One ready fd, filled in by `sl_selector_select`.
  */
 typedef struct {
@@ -407,6 +421,25 @@ ssize_t sl_conn_fill(sl_conn *c);
 int sl_conn_next_frame(sl_conn *c, const void **payload, size_t *len);
 
 /**
+ * Event-loop step, batched: takes up to `capacity` complete frames already
+ * buffered, in place and in order, into `out[0..n]`, in one call instead of
+ * one `sl_conn_next_frame` call per frame. Each `out[i].payload` and
+ * `out[i].len` stay valid until the next `sl_conn_fill`, blocking read, or
+ * `sl_conn_free`. The payloads lie in one buffer in stream order, each after
+ * its 4-byte header. Makes no system call.
+ *
+ * Returns the number of frames taken, `n` (0: no complete frame buffered,
+ * `out` untouched), or -1 with errno:
+ * - `EMSGSIZE`: the next frame declares more than `max_message`, as
+ *   `sl_conn_next_frame`: its payload is skipped as it arrives; keep calling.
+ *   Such a frame ends a batch: frames before it are returned first and the
+ *   error comes with the next call, so none is lost.
+ * - `EINVAL`: `c` NULL, `out` NULL with `capacity > 0`, or `capacity` too
+ *   large for an array.
+ */
+ssize_t sl_conn_next_frames(sl_conn *c, sl_frame *out, size_t capacity);
+
+/**
  * Event-loop step: takes the next complete record already buffered that ends
  * with `delim` (1..N bytes), in place and without the delimiter; `*record`
  * and `*len` stay valid until the next `sl_conn_fill`, blocking read, or
@@ -433,6 +466,23 @@ int sl_conn_next_record(sl_conn *c, const void *delim, size_t delim_len, const v
  * `ENOMEM`.
  */
 ssize_t sl_conn_queue_frame(sl_conn *c, const void *payload, size_t len);
+
+/**
+ * Event-loop step, batched: queues `count` frames in one call. Their payloads
+ * lie back to back in `payloads`, `lens[i]` bytes each (so `payloads` holds
+ * the sum of `lens`); each is copied behind its header to the end of the
+ * output queue. No system call. For callers whose every call is costly (an
+ * FFI from another language) or who build many small messages at once.
+ *
+ * All or nothing: on an error nothing is queued.
+ *
+ * Returns the bytes now pending. Errors (`-1`, errno):
+ * - `EMSGSIZE`: some `lens[i]` is over 4 GiB - 1.
+ * - `EINVAL`: `c` NULL, `lens` NULL with `count > 0`, `payloads` NULL with a
+ *   non-zero total, a total over `SSIZE_MAX`.
+ * - `ENOMEM`.
+ */
+ssize_t sl_conn_queue_frames(sl_conn *c, const void *payloads, const size_t *lens, size_t count);
 
 /**
  * Event-loop step: copies `len` raw bytes (a record with its delimiter, say)

@@ -17,7 +17,7 @@ use std::io;
 use std::os::fd::{BorrowedFd, RawFd};
 
 use crate::deadline::Deadline;
-use crate::frame::{decode, header, send_frame, DelimSearch, Decoded, HEADER_LEN, MAX_PAYLOAD};
+use crate::frame::{batch_payload_len, decode, header, send_frame, DelimSearch, Decoded, HEADER_LEN, MAX_PAYLOAD};
 use crate::io::{recv_some, send_all};
 
 const READ_CHUNK: usize = 64 * 1024;
@@ -293,6 +293,33 @@ impl Conn {
         Ok(Some(unsafe { self.input.get_unchecked(at..at + len) }))
     }
 
+    /// Event-loop step: takes up to `max` complete frames already buffered, in
+    /// place, handing each payload to `each` (valid until the next fill);
+    /// returns how many. A frame over the limit ends the batch, and is
+    /// reported (`EMSGSIZE`, as [`Conn::take_frame`]) only when it comes
+    /// first, so no frame taken before it is lost.
+    #[inline]
+    pub fn take_frames(&mut self, max: usize, mut each: impl FnMut(&[u8])) -> io::Result<usize> {
+        if !self.skip_done() {
+            return Ok(0);
+        }
+        let (mut at, mut taken) = (self.start, 0);
+        while taken < max {
+            match decode(&self.input[at..self.end], self.limit) {
+                Decoded::Frame { len } => {
+                    each(&self.input[at + HEADER_LEN..at + HEADER_LEN + len]);
+                    at += HEADER_LEN + len;
+                    taken += 1;
+                }
+                Decoded::Incomplete => break,
+                Decoded::TooLarge { .. } if taken == 0 => return self.frame_ready().map(|_| 0),
+                Decoded::TooLarge { .. } => break,
+            }
+        }
+        self.consume(at - self.start);
+        Ok(taken)
+    }
+
     /// Event-loop step: the next complete record already buffered, in place,
     /// without its delimiter; valid until the next fill.
     pub fn take_record(&mut self, delim: &[u8]) -> io::Result<Option<&[u8]>> {
@@ -400,6 +427,37 @@ impl Conn {
             std::ptr::copy_nonoverlapping(head.as_ptr(), dst, HEADER_LEN);
             std::ptr::copy_nonoverlapping(payload.as_ptr(), dst.add(HEADER_LEN), payload.len());
             self.output.set_len(at + HEADER_LEN + payload.len());
+        }
+        Ok(self.pending())
+    }
+
+    /// Queues one frame per entry of `lens`, whose payloads lie back to back
+    /// in `payloads` (copied): a batch costs one call, not one per frame. All
+    /// or nothing: `EMSGSIZE` for a length over 4 GiB - 1, `EINVAL` when the
+    /// lengths do not add up to `payloads.len()`; nothing is queued then.
+    /// Returns the bytes pending.
+    pub fn queue_frames(&mut self, payloads: &[u8], lens: &[usize]) -> io::Result<usize> {
+        if batch_payload_len(lens)? != payloads.len() as u64 {
+            return Err(error(libc::EINVAL));
+        }
+        let framed = lens.len().checked_mul(HEADER_LEN).and_then(|h| h.checked_add(payloads.len()));
+        let framed = framed.ok_or_else(|| error(libc::ENOMEM))?;
+        self.reserve_output(framed)?;
+        let at = self.output.len();
+        // SAFETY: `framed` bytes of capacity were reserved just above, and the
+        // lengths add up to `payloads.len()`, so every read and write is in
+        // bounds; the length covers the bytes only once all are written.
+        unsafe {
+            let mut src = payloads.as_ptr();
+            let mut dst = self.output.as_mut_ptr().add(at);
+            for &len in lens {
+                // Lengths were checked against MAX_PAYLOAD above.
+                dst.cast::<[u8; HEADER_LEN]>().write_unaligned((len as u32).to_be_bytes());
+                std::ptr::copy_nonoverlapping(src, dst.add(HEADER_LEN), len);
+                src = src.add(len);
+                dst = dst.add(HEADER_LEN + len);
+            }
+            self.output.set_len(at + framed);
         }
         Ok(self.pending())
     }

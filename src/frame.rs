@@ -37,6 +37,21 @@ pub fn header(len: usize) -> io::Result<[u8; HEADER_LEN]> {
     Ok(len.to_be_bytes())
 }
 
+/// The total payload of a batch of frames with these lengths (the sum of
+/// `lens`); `EMSGSIZE` when any is over [`MAX_PAYLOAD`].
+#[inline]
+pub fn batch_payload_len(lens: &[usize]) -> io::Result<u64> {
+    // Branch-free, so a long batch is checked at a few instructions a length;
+    // each term is below 2^32, so the u128 sum cannot overflow.
+    let (total, too_long) = lens.iter().fold((0u128, false), |(total, too_long), &len| {
+        (total + len as u128, too_long | (len > MAX_PAYLOAD))
+    });
+    if too_long {
+        return Err(emsgsize());
+    }
+    Ok(u64::try_from(total).unwrap_or(u64::MAX))
+}
+
 /// What the start of a buffer holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decoded {

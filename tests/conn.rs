@@ -159,6 +159,100 @@ fn every_mode_at_every_split_point_one_byte_writes_and_one_write() {
     }
 }
 
+/// Writes `chunks` one at a time, taking the complete frames after each in
+/// batches of at most `max`, and returns them with the batch sizes seen. The
+/// read buffer holds about one message of `limit`.
+fn take_batches_through_chunks(chunks: &[&[u8]], max: usize, limit: usize) -> (Vec<Vec<u8>>, Vec<usize>) {
+    let (a, b) = socketpair();
+    let mut conn = Conn::new(b.as_raw_fd(), limit, false).unwrap();
+    let (mut got, mut batches) = (Vec::new(), Vec::new());
+    for chunk in chunks {
+        write_raw(a.as_raw_fd(), chunk);
+        loop {
+            match conn.take_frames(max, |p| got.push(p.to_vec())).unwrap() {
+                0 => match conn.fill() {
+                    Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => break,
+                    other => assert!(other.unwrap() > 0),
+                },
+                n => batches.push(n),
+            }
+        }
+    }
+    assert!(conn.buffered().is_empty(), "bytes left");
+    (got, batches)
+}
+
+#[test]
+fn batched_frames_at_every_split_point() {
+    let mut rng = Rng(seed());
+    let messages = Mode::Frames.messages(&mut rng);
+    let stream = Mode::Frames.encode(&messages);
+    // All in one write and one fill: full batches of 3, then the rest.
+    let (got, batches) = take_batches_through_chunks(&[&stream], 3, 64 * 1024);
+    assert_eq!(got, messages);
+    assert!(batches[..batches.len() - 1].iter().all(|&n| n == 3), "{batches:?}");
+    let bytes: Vec<&[u8]> = stream.chunks(1).collect();
+    assert_eq!(take_batches_through_chunks(&bytes, 3, LIMIT).0, messages, "1-byte writes");
+    let short = Mode::Frames.encode(&messages[..6]);
+    for cut in 0..=short.len() {
+        let (x, y) = short.split_at(cut);
+        assert_eq!(take_batches_through_chunks(&[x, y], 4, LIMIT).0, &messages[..6], "cut at {cut}");
+    }
+    let mut chunks = Vec::new();
+    let mut at = 0;
+    while at < stream.len() {
+        let n = 1 + rng.below(300.min(stream.len() - at));
+        chunks.push(&stream[at..at + n]);
+        at += n;
+    }
+    assert_eq!(take_batches_through_chunks(&chunks, 1000, LIMIT).0, messages, "random splits");
+}
+
+#[test]
+fn a_batch_stops_before_an_oversized_frame_which_the_next_call_reports() {
+    let (a, b) = socketpair();
+    let mut conn = Conn::new(b.as_raw_fd(), LIMIT, false).unwrap();
+    let over = [&((LIMIT + 1) as u32).to_be_bytes()[..], &[9u8; LIMIT + 1]].concat();
+    write_raw(a.as_raw_fd(), &[frame(b"one"), frame(b""), over, frame(b"two")].concat());
+    conn.fill().unwrap();
+    let mut got = Vec::new();
+    assert_eq!(conn.take_frames(10, |p| got.push(p.to_vec())).unwrap(), 2);
+    assert_eq!(got, [b"one".to_vec(), vec![]]);
+    assert_eq!(code(conn.take_frames(10, |_| panic!("nothing may be taken"))), libc::EMSGSIZE);
+    // The oversized payload is skipped as it arrives (the read buffer holds
+    // about one message of the limit), then the frame after it comes.
+    got.clear();
+    while conn.take_frames(10, |p| got.push(p.to_vec())).unwrap() == 0 {
+        assert!(conn.fill().unwrap() > 0);
+    }
+    assert_eq!(got, [b"two".to_vec()]);
+    assert_eq!(conn.take_frames(0, |_| panic!("max 0")).unwrap(), 0);
+}
+
+#[test]
+fn queued_batches_arrive_as_frames_and_a_bad_batch_queues_nothing() {
+    let (a, b) = socketpair();
+    let mut writer = Conn::new(a.as_raw_fd(), LIMIT, false).unwrap();
+    let payloads = [&b"ab"[..], b"", &[5u8; LIMIT], b"xyz"];
+    let lens: Vec<usize> = payloads.iter().map(|p| p.len()).collect();
+    let joined = payloads.concat();
+    assert_eq!(writer.queue_frames(&joined, &lens).unwrap(), 4 * 4 + joined.len());
+    // Lengths that do not add up, or one over 4 GiB - 1: nothing is queued.
+    assert_eq!(code(writer.queue_frames(&joined, &[1, 2])), libc::EINVAL);
+    assert_eq!(code(writer.queue_frames(&joined[..3], &lens)), libc::EINVAL);
+    #[cfg(target_pointer_width = "64")]
+    assert_eq!(code(writer.queue_frames(&joined, &[1 << 32, 0])), libc::EMSGSIZE);
+    assert_eq!(writer.queue_frames(&[], &[]).unwrap(), 4 * 4 + joined.len());
+    assert_eq!(writer.flush().unwrap(), 0);
+    let mut reader = Conn::new(b.as_raw_fd(), LIMIT, false).unwrap();
+    let mut buf = [0u8; LIMIT];
+    for p in payloads {
+        let n = reader.read_frame(&mut buf, ms(1000)).unwrap();
+        assert_eq!(&buf[..n], p);
+    }
+    assert!(reader.buffered().is_empty());
+}
+
 #[test]
 fn blocking_reads_against_a_peer_writing_one_byte_at_a_time_over_tcp() {
     let (a, b) = tcp_pair();
@@ -305,16 +399,27 @@ fn poll_one(fd: RawFd, events: i16) {
     assert_eq!(unsafe { libc::poll(&mut p, 1, 5000) }, 1, "poll timed out");
 }
 
-#[test]
-fn event_loop_streams_frames_over_nonblocking_tcp_with_poll() {
+fn payload_of(i: u32) -> Vec<u8> {
+    i.to_le_bytes().repeat((i % 16) as usize)
+}
+
+/// Streams frames one way over non-blocking TCP with the event-loop steps:
+/// one call per frame, or batches (`queue_frames`/`take_frames`) of up to 100.
+fn event_loop_stream(batched: bool) {
     const FRAMES: u32 = 200_000;
     let (a, b) = tcp_pair();
     set_nonblocking(a.as_raw_fd());
     set_nonblocking(b.as_raw_fd());
     let sender = thread::spawn(move || {
         let mut conn = Conn::new(a.as_raw_fd(), LIMIT, false).unwrap();
-        for i in 0..FRAMES {
-            conn.queue_frame(&i.to_le_bytes().repeat((i % 16) as usize)).unwrap();
+        for first in (0..FRAMES).step_by(100) {
+            let batch: Vec<Vec<u8>> = (first..first + 100).map(payload_of).collect();
+            if batched {
+                let lens: Vec<usize> = batch.iter().map(Vec::len).collect();
+                conn.queue_frames(&batch.concat(), &lens).unwrap();
+            } else {
+                batch.iter().for_each(|p| drop(conn.queue_frame(p).unwrap()));
+            }
             if conn.pending() >= 64 * 1024 {
                 while conn.flush().unwrap() > 32 * 1024 {
                     poll_one(a.as_raw_fd(), libc::POLLOUT);
@@ -342,13 +447,30 @@ fn event_loop_streams_frames_over_nonblocking_tcp_with_poll() {
             }
             Err(e) => panic!("{e}"),
         }
-        while let Some(payload) = conn.take_frame().unwrap() {
-            assert_eq!(payload, &next.to_le_bytes().repeat((next % 16) as usize)[..]);
+        let mut check = |payload: &[u8]| {
+            assert_eq!(payload, &payload_of(next)[..]);
             next += 1;
+        };
+        if batched {
+            while conn.take_frames(64, &mut check).unwrap() > 0 {}
+        } else {
+            while let Some(payload) = conn.take_frame().unwrap() {
+                check(payload);
+            }
         }
     }
     assert_eq!(next, FRAMES);
     drop(sender.join().unwrap());
+}
+
+#[test]
+fn event_loop_streams_frames_over_nonblocking_tcp_with_poll() {
+    event_loop_stream(false);
+}
+
+#[test]
+fn event_loop_streams_batches_over_nonblocking_tcp_with_poll() {
+    event_loop_stream(true);
 }
 
 #[test]

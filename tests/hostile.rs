@@ -450,6 +450,21 @@ fn conn_rows() -> Vec<Row> {
             unsafe { sl_conn_free(c) };
             env.drain();
         }),
+        ("sl_conn_next_frames", |env| {
+            let mut out: [sl_frame; 4] = unsafe { std::mem::zeroed() };
+            fails!(sl_conn_next_frames(null_mut(), out.as_mut_ptr(), 4), libc::EINVAL);
+            let c = conn(env.a, 16);
+            fails!(sl_conn_next_frames(c, null_mut(), 4), libc::EINVAL);
+            fails!(sl_conn_next_frames(c, out.as_mut_ptr(), usize::MAX), libc::EINVAL);
+            gives!(sl_conn_next_frames(c, null_mut(), 0), 0);
+            gives!(sl_conn_next_frames(c, out.as_mut_ptr(), 4), 0);
+            write_bytes(env.b, &FOUR_GIB_HEADER);
+            write_bytes(env.b, &[0xab; 64]);
+            assert!(sl_conn_fill(c) > 0);
+            fails!(sl_conn_next_frames(c, out.as_mut_ptr(), 4), libc::EMSGSIZE);
+            unsafe { sl_conn_free(c) };
+            env.drain();
+        }),
         ("sl_conn_next_record", |env| {
             let (mut p, mut n) = (null(), usize::MAX);
             let nl = b"\n".as_ptr().cast();
@@ -475,6 +490,22 @@ fn conn_rows() -> Vec<Row> {
             fails!(sl_conn_queue_frame(c, buf.as_ptr().cast(), usize::MAX), libc::EINVAL);
             gives!(sl_conn_pending(c), 0);
             gives!(sl_conn_queue_frame(c, null(), 0), 4);
+            unsafe { sl_conn_free(c) };
+        }),
+        ("sl_conn_queue_frames", |env| {
+            let buf = [7u8; 16];
+            let lens = [8usize, 8];
+            fails!(sl_conn_queue_frames(null_mut(), buf.as_ptr().cast(), lens.as_ptr(), 2), libc::EINVAL);
+            let c = conn(env.a, 16);
+            fails!(sl_conn_queue_frames(c, buf.as_ptr().cast(), null(), 2), libc::EINVAL);
+            fails!(sl_conn_queue_frames(c, null(), lens.as_ptr(), 2), libc::EINVAL);
+            fails!(sl_conn_queue_frames(c, buf.as_ptr().cast(), lens.as_ptr(), usize::MAX), libc::EINVAL);
+            fails!(sl_conn_queue_frames(c, buf.as_ptr().cast(), [1usize << 32].as_ptr(), 1), libc::EMSGSIZE);
+            fails!(sl_conn_queue_frames(c, buf.as_ptr().cast(), [usize::MAX / 2, usize::MAX / 2].as_ptr(), 2), libc::EMSGSIZE);
+            gives!(sl_conn_pending(c), 0);
+            gives!(sl_conn_queue_frames(c, null(), null(), 0), 0);
+            gives!(sl_conn_queue_frames(c, null(), [0usize; 2].as_ptr(), 2), 8);
+            gives!(sl_conn_queue_frames(c, buf.as_ptr().cast(), lens.as_ptr(), 2), 8 + 24);
             unsafe { sl_conn_free(c) };
         }),
         ("sl_conn_queue", |env| {

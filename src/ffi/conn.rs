@@ -4,6 +4,7 @@ use std::os::raw::{c_int, c_void};
 
 use super::{check, ffi_guard, input, output, Errno};
 use crate::conn::Conn;
+use crate::frame::batch_payload_len;
 use crate::deadline::Deadline;
 
 /// `sl_conn_new` flag: `sl_conn_free` closes the fd.
@@ -289,6 +290,49 @@ pub unsafe extern "C" fn sl_conn_next_frame(c: *mut sl_conn, payload: *mut *cons
     })
 }
 
+/// One frame taken in place by `sl_conn_next_frames`: its payload and length.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+pub struct sl_frame {
+    /// The payload, inside the connection's read buffer.
+    pub payload: *const c_void,
+    /// The payload length in bytes (0 for an empty frame).
+    pub len: usize,
+}
+
+/// Event-loop step, batched: takes up to `capacity` complete frames already
+/// buffered, in place and in order, into `out[0..n]`, in one call instead of
+/// one `sl_conn_next_frame` call per frame. Each `out[i].payload` and
+/// `out[i].len` stay valid until the next `sl_conn_fill`, blocking read, or
+/// `sl_conn_free`. The payloads lie in one buffer in stream order, each after
+/// its 4-byte header. Makes no system call.
+///
+/// Returns the number of frames taken, `n` (0: no complete frame buffered,
+/// `out` untouched), or -1 with errno:
+/// - `EMSGSIZE`: the next frame declares more than `max_message`, as
+///   `sl_conn_next_frame`: its payload is skipped as it arrives; keep calling.
+///   Such a frame ends a batch: frames before it are returned first and the
+///   error comes with the next call, so none is lost.
+/// - `EINVAL`: `c` NULL, `out` NULL with `capacity > 0`, or `capacity` too
+///   large for an array.
+#[no_mangle]
+pub unsafe extern "C" fn sl_conn_next_frames(c: *mut sl_conn, out: *mut sl_frame, capacity: usize) -> libc::ssize_t {
+    ffi_guard!({
+        let conn = conn_mut(c)?;
+        check(capacity <= isize::MAX as usize / std::mem::size_of::<sl_frame>() && (capacity == 0 || !out.is_null()))?;
+        let mut slot = out;
+        let taken = conn.take_frames(capacity, |payload| {
+            // SAFETY: `out` holds `capacity` entries and take_frames hands out
+            // at most that many.
+            unsafe {
+                slot.write(sl_frame { payload: payload.as_ptr().cast(), len: payload.len() });
+                slot = slot.add(1);
+            }
+        })?;
+        Ok(taken as libc::ssize_t)
+    })
+}
+
 /// Event-loop step: takes the next complete record already buffered that ends
 /// with `delim` (1..N bytes), in place and without the delimiter; `*record`
 /// and `*len` stay valid until the next `sl_conn_fill`, blocking read, or
@@ -331,6 +375,35 @@ pub unsafe extern "C" fn sl_conn_queue_frame(c: *mut sl_conn, payload: *const c_
         let conn = conn_mut(c)?;
         let payload = input(payload.cast::<u8>(), len)?;
         Ok(conn.queue_frame(payload)? as libc::ssize_t)
+    })
+}
+
+/// Event-loop step, batched: queues `count` frames in one call. Their payloads
+/// lie back to back in `payloads`, `lens[i]` bytes each (so `payloads` holds
+/// the sum of `lens`); each is copied behind its header to the end of the
+/// output queue. No system call. For callers whose every call is costly (an
+/// FFI from another language) or who build many small messages at once.
+///
+/// All or nothing: on an error nothing is queued.
+///
+/// Returns the bytes now pending. Errors (`-1`, errno):
+/// - `EMSGSIZE`: some `lens[i]` is over 4 GiB - 1.
+/// - `EINVAL`: `c` NULL, `lens` NULL with `count > 0`, `payloads` NULL with a
+///   non-zero total, a total over `SSIZE_MAX`.
+/// - `ENOMEM`.
+#[no_mangle]
+pub unsafe extern "C" fn sl_conn_queue_frames(
+    c: *mut sl_conn,
+    payloads: *const c_void,
+    lens: *const usize,
+    count: usize,
+) -> libc::ssize_t {
+    ffi_guard!({
+        let conn = conn_mut(c)?;
+        let lens = input(lens, count)?;
+        let total = usize::try_from(batch_payload_len(lens)?).map_err(|_| Errno(libc::EINVAL))?;
+        let payloads = input(payloads.cast::<u8>(), total)?;
+        Ok(conn.queue_frames(payloads, lens)? as libc::ssize_t)
     })
 }
 

@@ -124,6 +124,67 @@ TEST(event_loop_streams_frames_with_queue_flush_fill_and_next) {
     CHECK(wait_child(pid));
 }
 
+/* The batch steps: frames queued 50 at a time with sl_conn_queue_frames
+ * arrive in order through sl_conn_next_frames, up to 32 a call. */
+TEST(event_loop_streams_batches_with_queue_frames_and_next_frames) {
+    const uint32_t frames = sl_test_slow() ? 20000 : 300000, batch = 50;
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        close(sv[0]);
+        sl_conn *w = sl_conn_new(sv[1], 1024, SL_CONN_OWN_FD);
+        int ok = w != NULL;
+        unsigned char payloads[50 * 64];
+        size_t lens[50];
+        for (uint32_t i = 0; i < frames && ok; i += batch) {
+            unsigned char *at = payloads;
+            for (uint32_t j = 0; j < batch; j++) {
+                lens[j] = 4 + (i + j) % 60;
+                memset(at, 0, lens[j]);
+                sl_put_u32le(at, i + j);
+                at += lens[j];
+            }
+            ok = sl_conn_queue_frames(w, payloads, lens, batch) == (ssize_t)sl_conn_pending(w);
+            while (ok && sl_conn_pending(w) >= 65536) {
+                ssize_t left = sl_conn_flush(w);
+                ok = left >= 0 && (left < 65536 || poll_one(sv[1], POLLOUT) == 1);
+            }
+        }
+        ssize_t left;
+        while (ok && (left = sl_conn_flush(w)) > 0) ok = poll_one(sv[1], POLLOUT) == 1;
+        if (!ok) fprintf(stderr, "  sender failed: errno %d\n", errno);
+        sl_conn_free(w);
+        _exit(ok ? 0 : 1);
+    }
+    close(sv[1]);
+    sl_conn *c = sl_conn_new(sv[0], 1024, 0);
+    CHECK(c != NULL);
+    sl_frame f[32];
+    uint32_t next = 0;
+    int bad = 0;
+    for (;;) {
+        ssize_t n = sl_conn_fill(c);
+        if (n == 0) break;
+        if (n < 0) {
+            CHECK(errno == EAGAIN);
+            CHECK(poll_one(sv[0], POLLIN) == 1);
+            continue;
+        }
+        ssize_t k;
+        while ((k = sl_conn_next_frames(c, f, 32)) > 0) {
+            for (ssize_t j = 0; j < k; j++, next++)
+                if (f[j].len != 4 + next % 60 || sl_get_u32le(f[j].payload) != next) bad++;
+        }
+        CHECK(k == 0);
+    }
+    CHECK(bad == 0 && next == frames);
+    sl_conn_free(c);
+    close(sv[0]);
+    CHECK(wait_child(pid));
+}
+
 TEST(event_loop_records_in_place) {
     int sv[2];
     CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
@@ -297,6 +358,7 @@ TEST(bad_arguments_are_einval_and_free_null_is_a_no_op) {
 RUN_TESTS("test_conn",
           T(blocking_reads_of_every_kind_from_one_byte_writes),
           T(event_loop_streams_frames_with_queue_flush_fill_and_next),
+          T(event_loop_streams_batches_with_queue_frames_and_next_frames),
           T(event_loop_records_in_place),
           T(limits_skip_oversized_frames_and_keep_ones_too_big_for_the_buffer),
           T(a_declared_4_gib_is_emsgsize_within_a_small_address_space),

@@ -4,6 +4,7 @@ import ctypes
 import os
 import pathlib
 import re
+import select
 import socket
 import subprocess
 import sys
@@ -206,6 +207,21 @@ def test_frames_and_conn_from_python():
     assert got == [b"frame %d" % i for i in range(100)]
     with pytest.raises(BlockingIOError):
         inp.fill()
+    # Batches: many frames per C call, from any bytes-like payloads (a
+    # memoryview of 4-byte items counts its bytes, not its items).
+    payloads = [b"", bytearray(b"ba"), memoryview(b"mv"), memoryview(bytes(range(8))).cast("I")] + \
+        [b"n%d" % i for i in range(600)]
+    want = [bytes(memoryview(p).cast("B")) for p in payloads]
+    assert out.queue_frames(payloads) == 4 * len(want) + sum(map(len, want))
+    assert out.queue_frames([]) == out.pending
+    while out.flush():
+        select.select([], [c], [], 5)
+    got = []
+    while len(got) < len(want):
+        assert select.select([d], [], [], 5)[0]
+        assert inp.fill() > 0
+        got += list(inp.frames())
+    assert got == want
     c.close()
     assert inp.fill() == 0  # end of stream, distinct from "nothing yet"
     out.close()

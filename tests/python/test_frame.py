@@ -14,6 +14,10 @@ c_void_pp = ctypes.POINTER(ctypes.c_void_p)
 SL_CONN_OWN_FD = 1
 
 
+class SlFrame(ctypes.Structure):
+    _fields_ = [("payload", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+
+
 @pytest.fixture(scope="module")
 def sl(lib):
     class Api:
@@ -33,6 +37,8 @@ def sl(lib):
         next_record = declare(lib, "sl_conn_next_record", ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, c_void_pp, c_size_p)
         queue_frame = declare(lib, "sl_conn_queue_frame", ctypes.c_ssize_t, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
         queue = declare(lib, "sl_conn_queue", ctypes.c_ssize_t, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
+        next_frames = declare(lib, "sl_conn_next_frames", ctypes.c_ssize_t, ctypes.c_void_p, ctypes.POINTER(SlFrame), ctypes.c_size_t)
+        queue_frames = declare(lib, "sl_conn_queue_frames", ctypes.c_ssize_t, ctypes.c_void_p, ctypes.c_void_p, c_size_p, ctypes.c_size_t)
         flush = declare(lib, "sl_conn_flush", ctypes.c_ssize_t, ctypes.c_void_p)
     return Api
 
@@ -117,6 +123,46 @@ def test_conn_event_loop_steps(sl):
     assert sl.fill(r) == 0
     sl.conn_free(w)
     sl.conn_free(r)
+
+
+def test_conn_batches_queue_frames_and_next_frames(sl):
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    b.setblocking(False)
+    w = sl.conn_new(a.fileno(), 64, 0)
+    r = sl.conn_new(b.fileno(), 128, 0)
+    payloads = [b"", b"one", b"x" * 64, b"three"]
+    lens = (ctypes.c_size_t * 4)(*map(len, payloads))
+    joined = b"".join(payloads)
+    assert sl.queue_frames(w, joined, lens, 4) == 16 + len(joined)
+    # All or nothing: one length over 4 GiB - 1 queues none of the batch.
+    too_long = (ctypes.c_size_t * 2)(1, 1 << 32)
+    assert sl.queue_frames(w, joined, too_long, 2) == -1 and ctypes.get_errno() == errno.EMSGSIZE
+    assert sl.conn_pending(w) == 16 + len(joined) and sl.flush(w) == 0
+    assert sl.fill(r) == 16 + len(joined)
+    out = (SlFrame * 3)()
+    assert sl.next_frames(r, out, 3) == 3
+    assert [ctypes.string_at(f.payload, f.len) for f in out] == payloads[:3]
+    assert sl.next_frames(r, out, 3) == 1 and ctypes.string_at(out[0].payload, out[0].len) == b"three"
+    assert sl.next_frames(r, out, 3) == 0
+    # A frame over the limit ends a batch and is reported by the next call.
+    a.send(frame(b"ok") + struct.pack(">I", 129) + b"y" * 129 + frame(b"after"))
+    while sl.conn_buffered(r) < 8:
+        assert sl.fill(r) > 0
+    assert sl.next_frames(r, out, 3) == 1 and ctypes.string_at(out[0].payload, out[0].len) == b"ok"
+    assert sl.next_frames(r, out, 3) == -1 and ctypes.get_errno() == errno.EMSGSIZE
+    got = []
+    while not got:
+        assert sl.fill(r) > 0
+        got = [ctypes.string_at(f.payload, f.len) for f in out[:max(sl.next_frames(r, out, 3), 0)]]
+    assert got == [b"after"]
+    assert sl.next_frames(None, out, 3) == -1 and ctypes.get_errno() == errno.EINVAL
+    assert sl.next_frames(r, None, 3) == -1 and ctypes.get_errno() == errno.EINVAL
+    assert sl.queue_frames(w, joined, None, 4) == -1 and ctypes.get_errno() == errno.EINVAL
+    sl.conn_free(w)
+    sl.conn_free(r)
+    a.close()
+    b.close()
 
 
 def test_conn_bad_arguments(sl):

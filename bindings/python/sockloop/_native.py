@@ -19,6 +19,10 @@ class IoVec(ctypes.Structure):
     _fields_ = [("iov_base", c_void_p), ("iov_len", c_size)]
 
 
+class Frame(ctypes.Structure):
+    _fields_ = [("payload", c_void_p), ("len", c_size)]
+
+
 class Event(ctypes.Structure):
     _fields_ = [("fd", c_int), ("events", c_int), ("data", c_void_p)]
 
@@ -63,8 +67,10 @@ SIGNATURES = {
     "sl_conn_write_frame": (c_ssize, [c_void_p, c_void_p, c_size, c_int]),
     "sl_conn_fill": (c_ssize, [c_void_p]),
     "sl_conn_next_frame": (c_int, [c_void_p, ctypes.POINTER(c_void_p), size_p]),
+    "sl_conn_next_frames": (c_ssize, [c_void_p, ctypes.POINTER(Frame), c_size]),
     "sl_conn_next_record": (c_int, [c_void_p, c_void_p, c_size, ctypes.POINTER(c_void_p), size_p]),
     "sl_conn_queue_frame": (c_ssize, [c_void_p, c_void_p, c_size]),
+    "sl_conn_queue_frames": (c_ssize, [c_void_p, c_void_p, size_p, c_size]),
     "sl_conn_queue": (c_ssize, [c_void_p, c_void_p, c_size]),
     "sl_conn_flush": (c_ssize, [c_void_p]),
     # connections
