@@ -304,10 +304,15 @@ impl Conn {
             return Ok(0);
         }
         let (mut at, mut taken) = (self.start, 0);
+        let buffered = &self.input[..self.end];
         while taken < max {
-            match decode(&self.input[at..self.end], self.limit) {
+            // SAFETY: start <= at <= end <= input.len(): `at` only moves past
+            // frames that decode saw complete inside buffered[at..].
+            let rest = unsafe { buffered.get_unchecked(at..) };
+            match decode(rest, self.limit) {
                 Decoded::Frame { len } => {
-                    each(&self.input[at + HEADER_LEN..at + HEADER_LEN + len]);
+                    // SAFETY: decode saw the whole frame inside `rest`.
+                    each(unsafe { rest.get_unchecked(HEADER_LEN..HEADER_LEN + len) });
                     at += HEADER_LEN + len;
                     taken += 1;
                 }

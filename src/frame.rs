@@ -41,15 +41,16 @@ pub fn header(len: usize) -> io::Result<[u8; HEADER_LEN]> {
 /// `lens`); `EMSGSIZE` when any is over [`MAX_PAYLOAD`].
 #[inline]
 pub fn batch_payload_len(lens: &[usize]) -> io::Result<u64> {
-    // Branch-free, so a long batch is checked at a few instructions a length;
-    // each term is below 2^32, so the u128 sum cannot overflow.
-    let (total, too_long) = lens.iter().fold((0u128, false), |(total, too_long), &len| {
-        (total + len as u128, too_long | (len > MAX_PAYLOAD))
-    });
-    if too_long {
+    // Two simple passes, which the compiler vectorizes: a batch is checked at
+    // about one instruction a length.
+    if lens.iter().fold(false, |too_long, &len| too_long | (len > MAX_PAYLOAD)) {
         return Err(emsgsize());
     }
-    Ok(u64::try_from(total).unwrap_or(u64::MAX))
+    // Each term is below 2^32, so fewer than 2^32 of them cannot overflow.
+    if lens.len() < 1 << 32 {
+        return Ok(lens.iter().map(|&len| len as u64).sum());
+    }
+    Ok(lens.iter().try_fold(0u64, |total, &len| total.checked_add(len as u64)).unwrap_or(u64::MAX))
 }
 
 /// What the start of a buffer holds.

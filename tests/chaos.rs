@@ -13,6 +13,7 @@ use std::os::fd::{IntoRawFd, RawFd};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::ptr::null_mut;
+use std::sync::OnceLock;
 use std::thread;
 
 use common::*;
@@ -24,20 +25,26 @@ use sockloop::ffi::ready::*;
 /// build/tools/chaos_proxy (made by `make test-examples`), or a build of its
 /// own in cargo's scratch directory, so `cargo test` alone works too.
 fn proxy_binary() -> PathBuf {
-    let built = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("build/tools/chaos_proxy");
-    if built.exists() {
-        return built;
-    }
-    let own = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("chaos_proxy");
-    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/tools/chaos_proxy.c");
-    let status = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
-        .args(["-std=c11", "-D_GNU_SOURCE", "-O2", "-o"])
-        .arg(&own)
-        .arg(&src)
-        .status()
-        .expect("a C compiler to build the chaos proxy");
-    assert!(status.success());
-    own
+    // Built once: tests run in parallel threads, and one exec'ing the file
+    // while another rewrites it fails with ETXTBSY.
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let built = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("build/tools/chaos_proxy");
+        if built.exists() {
+            return built;
+        }
+        let own = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("chaos_proxy");
+        let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/tools/chaos_proxy.c");
+        let status = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
+            .args(["-std=c11", "-D_GNU_SOURCE", "-O2", "-o"])
+            .arg(&own)
+            .arg(&src)
+            .status()
+            .expect("a C compiler to build the chaos proxy");
+        assert!(status.success());
+        own
+    })
+    .clone()
 }
 
 struct Proxy {
