@@ -1,6 +1,8 @@
 """The Python package: its signatures equal the header's, it installs with pip,
 and its Pythonic layer works over real sockets."""
 import ctypes
+import struct
+import errno
 import os
 import pathlib
 import re
@@ -229,6 +231,37 @@ def test_frames_and_conn_from_python():
     a.close()
     b.close()
     d.close()
+
+
+def test_conn_frames_and_records_keep_messages_taken_before_an_oversized_one():
+    a, b = socket.socketpair()
+    b.setblocking(False)
+    with sockloop.Conn(b, max_message=64) as conn:
+        a.sendall(struct.pack(">I", 1) + b"a" + struct.pack(">I", 1) + b"b" + struct.pack(">I", 65) + b"x" * 65
+                  + struct.pack(">I", 1) + b"c")
+        assert conn.fill() > 0
+        assert conn.frames() == [b"a", b"b"]  # the batch stops at the oversized frame
+        with pytest.raises(OSError) as info:
+            conn.frames()
+        assert info.value.errno == errno.EMSGSIZE
+        got = []
+        while not got:
+            assert conn.fill() > 0
+            got = conn.frames()
+        assert got == [b"c"]
+        a.sendall(b"r1\n" + b"y" * 70 + b"\nr2\n")
+        assert conn.fill() > 0
+        assert conn.records(b"\n") == [b"r1"]
+        with pytest.raises(OSError) as info:
+            conn.records(b"\n")
+        assert info.value.errno == errno.EMSGSIZE
+        got = []
+        while not got:
+            assert conn.fill() > 0
+            got = conn.records(b"\n")
+        assert got == [b"r2"]
+    a.close()
+    b.close()
 
 
 def test_readiness_and_selector_from_python():

@@ -2,6 +2,7 @@
 the buffered connection: bytes read past one message stay for the next."""
 import array
 import ctypes
+import os
 
 from ._native import Frame, lib
 from ._util import call_counted, fileno, raise_errno, readable_buffer, timeout_ms
@@ -52,6 +53,7 @@ class Conn:
         self._words = (ctypes.c_size_t * (2 * FRAME_BATCH))()
         self._frames_out = ctypes.cast(self._words, ctypes.POINTER(Frame))
         self._words_view = memoryview(self._words).cast("B").cast(_SIZE_T)
+        self._deferred_errno = 0
 
     def close(self):
         if self._c:
@@ -108,31 +110,49 @@ class Conn:
             raise_errno()
         return n
 
+    def _fail_after(self, taken):
+        """An error after `taken` messages: they are returned, not lost, and
+        the error (EMSGSIZE: an oversized message, skipped) is raised by the
+        next frames()/records() call."""
+        if not taken:
+            raise_errno()
+        self._deferred_errno = ctypes.get_errno()
+        return taken
+
+    def _raise_deferred(self):
+        code, self._deferred_errno = self._deferred_errno, 0
+        if code:
+            raise OSError(code, os.strerror(code))
+
     def frames(self):
-        """Every complete frame already buffered, as bytes: up to FRAME_BATCH
-        frames per C call, their region copied once and sliced."""
+        """Every complete frame already buffered, as a list of bytes: up to
+        FRAME_BATCH frames per C call, their region copied once and sliced."""
+        self._raise_deferred()
+        out = []
         while True:
             n = lib.sl_conn_next_frames(self._c, self._frames_out, FRAME_BATCH)
             if n < 0:
-                raise_errno()
+                return self._fail_after(out)
             if n == 0:
-                return
+                return out
             words = self._words_view[:2 * n].tolist()
             base = words[0]
             # The payloads lie in stream order in one buffer, each after its header.
             region = ctypes.string_at(base, words[-2] + words[-1] - base)
-            yield from [region[at - base:at - base + size] for at, size in zip(words[::2], words[1::2])]
+            out += [region[at - base:at - base + size] for at, size in zip(words[::2], words[1::2])]
 
     def records(self, delim):
-        """Every complete record already buffered, without its delimiter."""
+        """Every complete record already buffered, without its delimiter, as a list."""
+        self._raise_deferred()
         ptr, size = ctypes.c_void_p(), ctypes.c_size_t()
+        out = []
         while True:
             r = lib.sl_conn_next_record(self._c, delim, len(delim), ctypes.byref(ptr), ctypes.byref(size))
             if r < 0:
-                raise_errno()
+                return self._fail_after(out)
             if r == 0:
-                return
-            yield ctypes.string_at(ptr, size.value) if size.value else b""
+                return out
+            out.append(ctypes.string_at(ptr, size.value) if size.value else b"")
 
     def queue_frame(self, payload):
         ptr, length = readable_buffer(payload)
