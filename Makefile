@@ -217,7 +217,7 @@ miri:
 	   ! rustup component add miri rust-src --toolchain nightly >/dev/null 2>&1; then \
 	  echo "SKIP miri: the nightly toolchain has no miri component"; exit 0; fi; \
 	set -e; \
-	$(CARGO) +nightly miri test --lib -- frame:: ffi::tests; \
+	$(CARGO) +nightly miri test --lib -- frame:: conn:: ffi::tests; \
 	$(CARGO) +nightly miri test --test byteorder; \
 	MIRIFLAGS=-Zmiri-disable-isolation PROPTEST_CASES=8 \
 	  $(CARGO) +nightly miri test --test frame -- split_anywhere resumed_delimiter

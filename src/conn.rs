@@ -525,3 +525,72 @@ impl Drop for Conn {
         }
     }
 }
+
+/// The in-place steps on a buffer filled by hand, with no system call, so
+/// that `make miri` checks their unsafe code.
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A connection whose read buffer holds `bytes`, on no fd.
+    pub(crate) fn conn_holding(bytes: &[u8], limit: usize) -> Conn {
+        let mut conn = Conn {
+            fd: -1,
+            owns_fd: false,
+            limit,
+            input: bytes.to_vec(),
+            start: 0,
+            end: bytes.len(),
+            search: DelimSearch::new(),
+            longest_delim: 0,
+            skip: Skip::Nothing,
+            output: Vec::new(),
+            sent: 0,
+        };
+        conn.input.extend_from_slice(&[0xee; 3]); // room past `end` is never read
+        conn
+    }
+
+    pub(crate) fn framed(payloads: &[&[u8]]) -> Vec<u8> {
+        payloads.iter().flat_map(|p| [&(p.len() as u32).to_be_bytes()[..], p].concat()).collect()
+    }
+
+    #[test]
+    fn take_frames_hands_out_whole_frames_in_batches_and_keeps_a_partial_one() {
+        let mut stream = framed(&[b"ab", b"", b"cde", &[7; 10]]);
+        stream.extend_from_slice(&[0, 0, 0, 9, 1, 2]); // a partial frame
+        let mut conn = conn_holding(&stream, 16);
+        let mut got = Vec::new();
+        assert_eq!(conn.take_frames(3, |p| got.push(p.to_vec())).unwrap(), 3);
+        assert_eq!(conn.take_frames(3, |p| got.push(p.to_vec())).unwrap(), 1);
+        assert_eq!(conn.take_frames(3, |p| got.push(p.to_vec())).unwrap(), 0);
+        assert_eq!(got, [b"ab".to_vec(), vec![], b"cde".to_vec(), vec![7; 10]]);
+        assert_eq!(conn.buffered(), [0, 0, 0, 9, 1, 2]);
+    }
+
+    #[test]
+    fn take_frames_stops_before_an_oversized_frame_and_reports_it_first_next() {
+        let mut stream = framed(&[b"ok"]);
+        stream.extend_from_slice(&[0, 0, 0, 17]);
+        stream.extend_from_slice(&[9; 17]);
+        stream.extend(framed(&[b"next"]));
+        let mut conn = conn_holding(&stream, 16);
+        let mut got = Vec::new();
+        assert_eq!(conn.take_frames(10, |p| got.push(p.to_vec())).unwrap(), 1);
+        let err = conn.take_frames(10, |_| panic!("nothing is taken")).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EMSGSIZE));
+        assert_eq!(conn.take_frames(10, |p| got.push(p.to_vec())).unwrap(), 1);
+        assert_eq!(got, [b"ok".to_vec(), b"next".to_vec()]);
+    }
+
+    #[test]
+    fn queue_frames_writes_each_header_before_its_payload() {
+        let mut conn = conn_holding(&[], 16);
+        conn.queue(b"x").unwrap();
+        assert_eq!(conn.queue_frames(b"abcdef", &[1, 0, 5]).unwrap(), 1 + 12 + 6);
+        assert_eq!(conn.output, [&b"x"[..], &framed(&[b"a", b"", b"bcdef"])].concat());
+        assert_eq!(conn.queue_frames(b"abc", &[1, 1]).unwrap_err().raw_os_error(), Some(libc::EINVAL));
+        assert_eq!(conn.queue_frame(b"yz").unwrap(), 19 + 6);
+        assert_eq!(conn.output[19..], framed(&[b"yz"])[..]);
+    }
+}

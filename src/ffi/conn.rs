@@ -433,3 +433,32 @@ pub unsafe extern "C" fn sl_conn_queue(c: *mut sl_conn, bytes: *const c_void, le
 pub extern "C" fn sl_conn_flush(c: *mut sl_conn) -> libc::ssize_t {
     ffi_guard!({ Ok(conn_mut(c)?.flush()? as libc::ssize_t) })
 }
+
+/// The batch shims' pointer handling, with no system call, for `make miri`.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conn::tests::{conn_holding, framed};
+
+    #[test]
+    fn next_frames_and_queue_frames_through_the_c_abi() {
+        let c = Box::into_raw(Box::new(sl_conn { conn: conn_holding(&framed(&[b"one", b"", b"three"]), 16) }));
+        let mut out = [sl_frame { payload: std::ptr::null(), len: 99 }, sl_frame { payload: std::ptr::null(), len: 99 }];
+        let taken = |out: &[sl_frame], n: usize| -> Vec<Vec<u8>> {
+            // SAFETY: the first n entries point into the connection's buffer.
+            out[..n].iter().map(|f| unsafe { std::slice::from_raw_parts(f.payload.cast::<u8>(), f.len) }.to_vec()).collect()
+        };
+        unsafe {
+            assert_eq!(sl_conn_next_frames(c, out.as_mut_ptr(), 2), 2);
+            assert_eq!(taken(&out, 2), [b"one".to_vec(), vec![]]);
+            assert_eq!(sl_conn_next_frames(c, out.as_mut_ptr(), 2), 1);
+            assert_eq!(taken(&out, 1), [b"three".to_vec()]);
+            assert_eq!(sl_conn_next_frames(c, out.as_mut_ptr(), 2), 0);
+            assert_eq!(sl_conn_next_frames(c, std::ptr::null_mut(), 0), 0);
+            let lens = [2usize, 3];
+            assert_eq!(sl_conn_queue_frames(c, b"abcde".as_ptr().cast(), lens.as_ptr(), 2), 13);
+            assert_eq!((*c).conn.pending(), 13);
+            sl_conn_free(c);
+        }
+    }
+}
