@@ -9,13 +9,14 @@
 use std::ffi::{CStr, CString};
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 
 use socket2::{Domain, SockAddr, SockRef, Socket, Type};
 
 use crate::deadline::Deadline;
 use crate::ready::{self, Interest};
+use crate::sockopt::make_blocking;
 
 pub(crate) fn os_error(code: libc::c_int) -> io::Error {
     io::Error::from_raw_os_error(code)
@@ -118,7 +119,8 @@ unsafe fn socket_addr(addr: *const libc::sockaddr, len: libc::socklen_t) -> Opti
     }
 }
 
-/// Connects `socket` to `addr` within what is left of `deadline`.
+/// Connects `socket`, created non-blocking, to `addr` within what is left of
+/// `deadline`.
 ///
 /// A non-blocking connect, then [`ready::wait`] for writability and the
 /// result from `SO_ERROR`. (socket2's `connect_timeout` is not used: it takes a
@@ -126,7 +128,6 @@ unsafe fn socket_addr(addr: *const libc::sockaddr, len: libc::socklen_t) -> Opti
 /// rounds the wait down and can return before the caller's deadline, and its
 /// timeout error carries no errno.) The socket ends blocking, as promised.
 fn connect_within(socket: &Socket, addr: &SockAddr, deadline: Deadline) -> io::Result<()> {
-    socket.set_nonblocking(true)?;
     let result = match socket.connect(addr) {
         Err(e) if matches!(e.raw_os_error(), Some(libc::EINPROGRESS | libc::EINTR)) => {
             if ready::wait(socket.as_raw_fd(), Interest::Writable, deadline)? {
@@ -137,7 +138,7 @@ fn connect_within(socket: &Socket, addr: &SockAddr, deadline: Deadline) -> io::R
         }
         other => other,
     };
-    socket.set_nonblocking(false)?;
+    make_blocking(socket.as_fd())?;
     result
 }
 
@@ -159,7 +160,7 @@ pub fn tcp_connect(host: &str, port: u16, deadline: Deadline) -> io::Result<Owne
 pub fn connect_any(addrs: &[SocketAddr], deadline: Deadline) -> io::Result<OwnedFd> {
     let mut last = os_error(libc::EINVAL);
     for &addr in addrs {
-        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM.nonblocking(), None)?;
         match connect_within(&socket, &addr.into(), deadline) {
             Ok(()) => return Ok(socket.into()),
             Err(err) => {

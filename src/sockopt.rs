@@ -19,6 +19,17 @@ pub fn set_nonblocking(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
     SockRef::from(&fd).set_nonblocking(on)
 }
 
+/// Makes a socket created non-blocking blocking, in one system call where
+/// `set_nonblocking` reads the flags first (connects use it on every call).
+pub fn make_blocking(fd: BorrowedFd<'_>) -> io::Result<()> {
+    let off: libc::c_int = 0;
+    // SAFETY: FIONBIO reads one int through the pointer, which outlives the call.
+    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONBIO, &off) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 pub fn set_nodelay(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
     SockRef::from(&fd).set_tcp_nodelay(on)
 }

@@ -6,7 +6,7 @@
 
 use std::ffi::OsStr;
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileTypeExt;
 use std::time::Duration;
@@ -15,6 +15,7 @@ use socket2::{Domain, SockAddr, Socket, Type};
 
 use crate::deadline::Deadline;
 use crate::net::os_error;
+use crate::sockopt::make_blocking;
 
 /// The address for a name: a filesystem path, or on Linux `@name` for the
 /// abstract namespace (stored as a leading NUL byte). Empty or a bare `@` is
@@ -68,41 +69,38 @@ fn is_stale(addr: &SockAddr, path: &std::path::Path) -> io::Result<bool> {
 /// Connects to the Unix stream socket `name` within `deadline`; the fd is
 /// blocking and close-on-exec.
 ///
-/// A Unix connect waits only when the listener's backlog is full. On Linux a
-/// blocking connect waits at most `SO_SNDTIMEO` and then fails with `EAGAIN`,
-/// so the remaining time goes there (and is reset afterwards); `0` makes one
-/// non-blocking attempt.
+/// A Unix connect waits only when the listener's backlog is full. So a
+/// bounded connect first tries without blocking (one system call more than a
+/// bare connect when it succeeds, as it usually does); `0` stops there. After
+/// that a blocking connect waits: on Linux at most `SO_SNDTIMEO`, then it
+/// fails with `EAGAIN`, so the remaining time goes there (reset afterwards).
 pub fn unix_connect(name: &[u8], deadline: Deadline) -> io::Result<OwnedFd> {
     let addr = unix_address(name)?;
-    let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
-    let mut timed = false; // SO_SNDTIMEO was set and must be reset
-    loop {
-        let Some(ms) = deadline.poll_timeout_ms() else {
-            return Err(deadline.expired());
+    if deadline.poll_timeout_ms() == Some(-1) {
+        let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+        socket.connect(&addr)?;
+        return Ok(socket.into());
+    }
+    let socket = Socket::new(Domain::UNIX, Type::STREAM.nonblocking(), None)?;
+    let first = socket.connect(&addr);
+    make_blocking(socket.as_fd())?;
+    match first {
+        Ok(()) => return Ok(socket.into()),
+        Err(err) if err.raw_os_error() != Some(libc::EAGAIN) => return Err(err),
+        Err(_) => {}
+    }
+    let result = loop {
+        let ms = match deadline.poll_timeout_ms() {
+            None | Some(0) => break Err(deadline.expired()),
+            Some(ms) => ms,
         };
-        match ms {
-            0 => socket.set_nonblocking(true)?,
-            -1 => {}
-            ms => {
-                socket.set_write_timeout(Some(Duration::from_millis(ms as u64)))?;
-                timed = true;
-            }
-        }
+        socket.set_write_timeout(Some(Duration::from_millis(ms as u64)))?;
         match socket.connect(&addr) {
-            Ok(()) => break,
-            Err(err) => match err.raw_os_error() {
-                Some(libc::EINTR) => {}
-                Some(libc::EAGAIN | libc::EINPROGRESS) if ms != 0 => {} // the loop checks the time
-                Some(libc::EAGAIN | libc::EINPROGRESS) => return Err(deadline.expired()),
-                _ => return Err(err),
-            },
+            Ok(()) => break Ok(()),
+            Err(err) if matches!(err.raw_os_error(), Some(libc::EINTR | libc::EAGAIN)) => {} // the loop checks the time
+            Err(err) => break Err(err),
         }
-    }
-    if deadline == Deadline::Immediate {
-        socket.set_nonblocking(false)?;
-    }
-    if timed {
-        socket.set_write_timeout(None)?;
-    }
-    Ok(socket.into())
+    };
+    socket.set_write_timeout(None)?;
+    result.map(|()| socket.into())
 }
