@@ -128,6 +128,18 @@ fn read_through_chunks(mode: Mode, chunks: &[&[u8]]) -> Vec<Vec<u8>> {
     got
 }
 
+/// `stream` cut into pieces of 1..=`max` bytes at random.
+fn random_chunks<'a>(stream: &'a [u8], max: usize, rng: &mut Rng) -> Vec<&'a [u8]> {
+    let mut chunks = Vec::new();
+    let mut at = 0;
+    while at < stream.len() {
+        let n = 1 + rng.below(max.min(stream.len() - at));
+        chunks.push(&stream[at..at + n]);
+        at += n;
+    }
+    chunks
+}
+
 #[test]
 fn every_mode_at_every_split_point_one_byte_writes_and_one_write() {
     let mut rng = Rng(seed());
@@ -148,13 +160,7 @@ fn every_mode_at_every_split_point_one_byte_writes_and_one_write() {
         }
         // Random splits.
         let stream = mode.encode(&messages);
-        let mut chunks = Vec::new();
-        let mut at = 0;
-        while at < stream.len() {
-            let n = 1 + rng.below(40.min(stream.len() - at));
-            chunks.push(&stream[at..at + n]);
-            at += n;
-        }
+        let chunks = random_chunks(&stream, 40, &mut rng);
         assert_eq!(read_through_chunks(mode, &chunks), messages, "{mode:?} random splits");
     }
 }
@@ -198,13 +204,7 @@ fn batched_frames_at_every_split_point() {
         let (x, y) = short.split_at(cut);
         assert_eq!(take_batches_through_chunks(&[x, y], 4, LIMIT).0, &messages[..6], "cut at {cut}");
     }
-    let mut chunks = Vec::new();
-    let mut at = 0;
-    while at < stream.len() {
-        let n = 1 + rng.below(300.min(stream.len() - at));
-        chunks.push(&stream[at..at + n]);
-        at += n;
-    }
+    let chunks = random_chunks(&stream, 300, &mut rng);
     assert_eq!(take_batches_through_chunks(&chunks, 1000, LIMIT).0, messages, "random splits");
 }
 

@@ -70,63 +70,11 @@ TEST(blocking_reads_of_every_kind_from_one_byte_writes) {
     CHECK(wait_child(pid));
 }
 
-TEST(event_loop_streams_frames_with_queue_flush_fill_and_next) {
-    const uint32_t frames = sl_test_slow() ? 20000 : 300000;
-    int sv[2];
-    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        close(sv[0]);
-        sl_conn *w = sl_conn_new(sv[1], 1024, SL_CONN_OWN_FD);
-        int ok = w != NULL;
-        unsigned char payload[64] = {0};
-        for (uint32_t i = 0; i < frames && ok; i++) {
-            sl_put_u32le(payload, i);
-            ssize_t pending = sl_conn_queue_frame(w, payload, 4 + i % 60);
-            ok = pending == (ssize_t)sl_conn_pending(w) && pending >= (ssize_t)(8 + i % 60);
-            while (ok && sl_conn_pending(w) >= 65536) {
-                ssize_t left = sl_conn_flush(w);
-                ok = left >= 0 && (left < 65536 || poll_one(sv[1], POLLOUT) == 1);
-            }
-        }
-        ssize_t left;
-        while (ok && (left = sl_conn_flush(w)) > 0) ok = poll_one(sv[1], POLLOUT) == 1;
-        if (!ok) fprintf(stderr, "  sender failed: errno %d\n", errno);
-        sl_conn_free(w);
-        _exit(ok ? 0 : 1);
-    }
-    close(sv[1]);
-    sl_conn *c = sl_conn_new(sv[0], 1024, 0);
-    CHECK(c != NULL);
-    uint32_t next = 0;
-    int bad = 0;
-    for (;;) {
-        ssize_t n = sl_conn_fill(c);
-        if (n == 0) break;
-        if (n < 0) {
-            CHECK(errno == EAGAIN);
-            CHECK(poll_one(sv[0], POLLIN) == 1);
-            continue;
-        }
-        const void *p;
-        size_t len;
-        int r;
-        while ((r = sl_conn_next_frame(c, &p, &len)) == 1) {
-            if (len != 4 + next % 60 || sl_get_u32le(p) != next) bad++;
-            next++;
-        }
-        CHECK(r == 0 && p == NULL && len == 0);
-    }
-    CHECK(bad == 0 && next == frames);
-    sl_conn_free(c);
-    close(sv[0]);
-    CHECK(wait_child(pid));
-}
-
-/* The batch steps: frames queued 50 at a time with sl_conn_queue_frames
- * arrive in order through sl_conn_next_frames, up to 32 a call. */
-TEST(event_loop_streams_batches_with_queue_frames_and_next_frames) {
+/* Frames of 4..63 bytes (a counter, then zeros) through the event-loop
+ * steps over a non-blocking socketpair to a forked reader: one call per
+ * frame, or `batched` (sl_conn_queue_frames 50 at a time, sl_conn_next_frames
+ * up to 32 a call). */
+static void stream_frames(int batched) {
     const uint32_t frames = sl_test_slow() ? 20000 : 300000, batch = 50;
     int sv[2];
     CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
@@ -136,17 +84,21 @@ TEST(event_loop_streams_batches_with_queue_frames_and_next_frames) {
         close(sv[0]);
         sl_conn *w = sl_conn_new(sv[1], 1024, SL_CONN_OWN_FD);
         int ok = w != NULL;
-        unsigned char payloads[50 * 64];
+        unsigned char payloads[50 * 64] = {0};
         size_t lens[50];
         for (uint32_t i = 0; i < frames && ok; i += batch) {
             unsigned char *at = payloads;
-            for (uint32_t j = 0; j < batch; j++) {
+            for (uint32_t j = 0; j < batch && ok; j++) {
                 lens[j] = 4 + (i + j) % 60;
                 memset(at, 0, lens[j]);
                 sl_put_u32le(at, i + j);
+                if (!batched) {
+                    ssize_t pending = sl_conn_queue_frame(w, at, lens[j]);
+                    ok = pending == (ssize_t)sl_conn_pending(w) && pending >= (ssize_t)(4 + lens[j]);
+                }
                 at += lens[j];
             }
-            ok = sl_conn_queue_frames(w, payloads, lens, batch) == (ssize_t)sl_conn_pending(w);
+            if (batched) ok = ok && sl_conn_queue_frames(w, payloads, lens, batch) == (ssize_t)sl_conn_pending(w);
             while (ok && sl_conn_pending(w) >= 65536) {
                 ssize_t left = sl_conn_flush(w);
                 ok = left >= 0 && (left < 65536 || poll_one(sv[1], POLLOUT) == 1);
@@ -173,16 +125,25 @@ TEST(event_loop_streams_batches_with_queue_frames_and_next_frames) {
             continue;
         }
         ssize_t k;
-        while ((k = sl_conn_next_frames(c, f, 32)) > 0) {
+        while ((k = batched ? sl_conn_next_frames(c, f, 32) : sl_conn_next_frame(c, &f[0].payload, &f[0].len)) > 0) {
             for (ssize_t j = 0; j < k; j++, next++)
                 if (f[j].len != 4 + next % 60 || sl_get_u32le(f[j].payload) != next) bad++;
         }
         CHECK(k == 0);
+        CHECK(batched || (f[0].payload == NULL && f[0].len == 0));
     }
     CHECK(bad == 0 && next == frames);
     sl_conn_free(c);
     close(sv[0]);
     CHECK(wait_child(pid));
+}
+
+TEST(event_loop_streams_frames_with_queue_flush_fill_and_next) {
+    stream_frames(0);
+}
+
+TEST(event_loop_streams_batches_with_queue_frames_and_next_frames) {
+    stream_frames(1);
 }
 
 TEST(event_loop_records_in_place) {
