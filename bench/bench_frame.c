@@ -3,9 +3,12 @@
  *
  *   sockloop: sl_conn event-loop steps on non-blocking sockets with poll(2):
  *             queue + flush on the sender, fill + take in place on the
- *             receiver; once with the batch steps (sl_conn_queue_frames,
- *             sl_conn_next_frames: one call per batch of frames), once with
- *             one call per frame (sl_conn_queue_frame, sl_conn_next_frame).
+ *             receiver. The target rows use the batch steps, one call per
+ *             batch of frames: sl_conn_reserve_frames (payloads built in
+ *             place in the output queue, as the hand loop builds them in its
+ *             buffer) and sl_conn_next_frames. Reported beside them: batches
+ *             copied in by sl_conn_queue_frames, and one call per frame
+ *             (sl_conn_queue_frame, sl_conn_next_frame).
  *   hand loop: hand-written C with 64 KiB user-space buffers on both sides
  *             (blocking sockets, frames packed and parsed in place).
  *   naive:    two send()s and two recv-exact loops per frame (TCP only); run
@@ -118,13 +121,18 @@ static void flush_all(sl_conn *w, int fd) {
     if (left < 0) die("flush");
 }
 
+/* How the sender queues: one sl_conn_queue_frame per frame, batches copied
+ * by sl_conn_queue_frames, or batches built in place by sl_conn_reserve_frames. */
+enum send_mode { PER_FRAME, COPIED, IN_PLACE };
+
 /* Queues frames as the hand loop fills its buffer, and writes the same
  * chunks: whenever the next frame would take the queue past 64 KiB. (The
  * write size matters to the kernel: without TCP_NODELAY, a chunk that is not
  * a whole number of segments leaves a short tail that Nagle holds back.) */
-static void conn_sender(int fd, uint32_t frames, int batched) {
+static void conn_sender(int fd, uint32_t frames, enum send_mode mode) {
     static unsigned char p[BATCH * PAYLOAD];
     size_t lens[BATCH];
+    void *slots[BATCH];
     size_t pending = 0;
     sl_conn *w = sl_conn_new(fd, BUF, 0);
     if (!w) die("sl_conn_new");
@@ -139,15 +147,18 @@ static void conn_sender(int fd, uint32_t frames, int batched) {
         }
         if (n > room) n = (uint32_t)room;
         ssize_t queued = 0;
-        for (uint32_t j = 0; j < n && queued >= 0; j++) {
-            if (batched) {
-                payload_for(p + j * PAYLOAD, i + j);
-            } else {
+        if (mode == IN_PLACE) {
+            queued = sl_conn_reserve_frames(w, lens, n, slots);
+            for (uint32_t j = 0; j < n && queued >= 0; j++) payload_for(slots[j], i + j);
+        } else if (mode == COPIED) {
+            for (uint32_t j = 0; j < n; j++) payload_for(p + j * PAYLOAD, i + j);
+            queued = sl_conn_queue_frames(w, p, lens, n);
+        } else {
+            for (uint32_t j = 0; j < n && queued >= 0; j++) {
                 payload_for(p, i + j);
                 queued = sl_conn_queue_frame(w, p, PAYLOAD);
             }
         }
-        if (batched) queued = sl_conn_queue_frames(w, p, lens, n);
         if (queued < 0) die("queue");
         pending = (size_t)queued;
         i += n;
@@ -289,19 +300,23 @@ static uint64_t naive_receiver(int fd) {
 
 /* ---------------------------------------------------------------- harness */
 
-enum kind { SOCKLOOP_BATCH, SOCKLOOP_EACH, HAND, NAIVE };
+/* The sl_conn kinds: in-place batches, copied batches (both taken with
+ * sl_conn_next_frames), or one call per frame on both sides. */
+enum kind { SL_IN_PLACE, SL_COPIED, SL_PER_FRAME, HAND, NAIVE };
 
 /* One run: a forked sender, this process receives. Returns frames per second. */
 static double run(enum kind k, enum transport via, uint32_t frames) {
     int fds[2];
-    stream_pair(fds, via, k == SOCKLOOP_BATCH || k == SOCKLOOP_EACH);
+    stream_pair(fds, via, k != HAND && k != NAIVE);
     double t0 = now_s();
     pid_t pid = fork();
     if (pid < 0) die("fork");
     if (pid == 0) {
         close(fds[0]);
         pin(1);
-        if (k == SOCKLOOP_BATCH || k == SOCKLOOP_EACH) conn_sender(fds[1], frames, k == SOCKLOOP_BATCH);
+        if (k == SL_IN_PLACE) conn_sender(fds[1], frames, IN_PLACE);
+        else if (k == SL_COPIED) conn_sender(fds[1], frames, COPIED);
+        else if (k == SL_PER_FRAME) conn_sender(fds[1], frames, PER_FRAME);
         else if (k == HAND) hand_sender(fds[1], frames);
         else naive_sender(fds[1], frames);
         close(fds[1]);
@@ -310,7 +325,7 @@ static double run(enum kind k, enum transport via, uint32_t frames) {
     close(fds[1]);
     uint64_t got = k == HAND    ? hand_receiver(fds[0])
                    : k == NAIVE ? naive_receiver(fds[0])
-                                : conn_receiver(fds[0], k == SOCKLOOP_BATCH);
+                                : conn_receiver(fds[0], k != SL_PER_FRAME);
     double t = now_s() - t0;
     close(fds[0]);
     int status;
@@ -349,31 +364,41 @@ static void row(const char *workload, struct stat_ a, struct stat_ b, double rat
 }
 
 int main(void) {
-    double batch[RUNS], each[RUNS], hand[RUNS], naive[RUNS], ubatch[RUNS], uhand[RUNS];
+    double inplace[RUNS], copied[RUNS], each[RUNS], hand[RUNS], naive[RUNS], uinplace[RUNS], uhand[RUNS];
     pin(0);
-    for (int i = 0; i < RUNS; i++) { /* alternating, in the same run */
-        batch[i] = run(SOCKLOOP_BATCH, TCP, FRAMES);
-        hand[i] = run(HAND, TCP, FRAMES);
-        each[i] = run(SOCKLOOP_EACH, TCP, FRAMES);
-        naive[i] = run(NAIVE, TCP, NAIVE_FRAMES);
-        ubatch[i] = run(SOCKLOOP_BATCH, UNIX_PAIR, FRAMES);
-        uhand[i] = run(HAND, UNIX_PAIR, FRAMES);
+    struct { enum kind k; enum transport via; double *rate; } plan[] = {
+        {SL_IN_PLACE, TCP, inplace}, {HAND, TCP, hand}, {SL_COPIED, TCP, copied}, {SL_PER_FRAME, TCP, each},
+        {NAIVE, TCP, naive}, {SL_IN_PLACE, UNIX_PAIR, uinplace}, {HAND, UNIX_PAIR, uhand},
+    };
+    const int steps = (int)(sizeof plan / sizeof plan[0]);
+    for (int i = 0; i < RUNS; i++) {
+        /* Every configuration once per round, the round's order rotated: on
+         * TCP a run that follows another kind of run is sometimes slower,
+         * and rotation spreads that over all of them. */
+        for (int s = 0; s < steps; s++) {
+            int at = (s + i) % steps;
+            plan[at].rate[i] = run(plan[at].k, plan[at].via, plan[at].k == NAIVE ? NAIVE_FRAMES : FRAMES);
+        }
         fprintf(stderr,
-                "  run %d: TCP: sl_conn batched %.2f, hand %.2f, sl_conn per frame %.2f, naive %.3f; "
-                "socketpair: sl_conn batched %.2f, hand %.2f M frames/s\n",
-                i + 1, batch[i] / 1e6, hand[i] / 1e6, each[i] / 1e6, naive[i] / 1e6, ubatch[i] / 1e6, uhand[i] / 1e6);
+                "  run %d: TCP: sl_conn in place %.2f, hand %.2f, copied %.2f, per frame %.2f, naive %.3f; "
+                "socketpair: sl_conn in place %.2f, hand %.2f M frames/s\n",
+                i + 1, inplace[i] / 1e6, hand[i] / 1e6, copied[i] / 1e6, each[i] / 1e6, naive[i] / 1e6,
+                uinplace[i] / 1e6, uhand[i] / 1e6);
     }
-    double r_hand = pair_ratio(batch, hand), r_each = pair_ratio(each, hand), r_naive = pair_ratio(batch, naive),
-           r_unix = pair_ratio(ubatch, uhand);
-    struct stat_ b = summarize(batch, RUNS), e = summarize(each, RUNS), h = summarize(hand, RUNS),
-                 n = summarize(naive, RUNS), ub = summarize(ubatch, RUNS), uh = summarize(uhand, RUNS);
-    row("8,000,000 64-byte frames one way, TCP loopback: sl_conn queue_frames+flush / fill+next_frames (batches of 256) vs hand-written loop, 64 KiB buffers both sides; receiver on CPU 0, sender on CPU 1",
-        b, h, r_hand, ">= 0.9x", r_hand >= 0.9);
-    row("the same over a Unix socketpair", ub, uh, r_unix, ">= 0.9x", r_unix >= 0.9);
-    row("the same over TCP with one call per frame: sl_conn queue_frame+flush / fill+next_frame vs hand-written loop", e,
-        h, r_each, "(reported)", -1);
-    row("64-byte frames one way, TCP loopback: sl_conn batched (8,000,000 frames) vs naive 2 send + 2 recv per frame (200,000 frames), by rate",
-        b, n, r_naive, ">= 100x", r_naive >= 100);
+    double r_hand = pair_ratio(inplace, hand), r_copied = pair_ratio(copied, hand), r_each = pair_ratio(each, hand),
+           r_naive = pair_ratio(inplace, naive), r_unix = pair_ratio(uinplace, uhand);
+    struct stat_ ip = summarize(inplace, RUNS), cp = summarize(copied, RUNS), e = summarize(each, RUNS),
+                 h = summarize(hand, RUNS), n = summarize(naive, RUNS), uip = summarize(uinplace, RUNS),
+                 uh = summarize(uhand, RUNS);
+    row("8,000,000 64-byte frames one way, TCP loopback: sl_conn batch steps (reserve_frames in place + flush / fill + next_frames, batches of 256) vs hand-written loop, 64 KiB buffers both sides; receiver on CPU 0, sender on CPU 1",
+        ip, h, r_hand, ">= 0.9x", r_hand >= 0.9);
+    row("the same over a Unix socketpair", uip, uh, r_unix, ">= 0.9x", r_unix >= 0.9);
+    row("the same over TCP with the payloads copied in (queue_frames) vs hand-written loop", cp, h, r_copied,
+        "(reported)", -1);
+    row("the same over TCP with one call per frame (queue_frame / next_frame) vs hand-written loop", e, h, r_each,
+        "(reported)", -1);
+    row("64-byte frames one way, TCP loopback: sl_conn batch steps (8,000,000 frames) vs naive 2 send + 2 recv per frame (200,000 frames), by rate",
+        ip, n, r_naive, ">= 100x", r_naive >= 100);
     fprintf(stderr, "bench_frame: %d alternating runs each; sl_conn holds %zu-byte buffers here "
                     "(read buffer min(64 KiB, max_message + 4), output queue shrinks to 64 KiB once flushed); "
                     "a new sl_conn is 144 bytes with no buffer until first use\n",

@@ -485,6 +485,26 @@ ssize_t sl_conn_queue_frame(sl_conn *c, const void *payload, size_t len);
 ssize_t sl_conn_queue_frames(sl_conn *c, const void *payloads, const size_t *lens, size_t count);
 
 /**
+ * Event-loop step, batched and in place: queues `count` frames of `lens[i]`
+ * payload bytes each, writes their headers, and stores in `payloads[i]`
+ * where to write each payload, so you build messages straight into the
+ * output queue instead of having them copied (the mirror of
+ * `sl_conn_next_frames`). The payloads start zeroed. Write them before the
+ * next call on `c` (any call: the queue may move); until then the addresses
+ * stay valid. No system call.
+ *
+ * All or nothing: on an error nothing is queued and `payloads` is untouched.
+ *
+ * Returns the bytes now pending (they include these frames). Errors (`-1`,
+ * errno):
+ * - `EMSGSIZE`: some `lens[i]` is over 4 GiB - 1.
+ * - `EINVAL`: `c` NULL, `lens` or `payloads` NULL with `count > 0`, or
+ *   `count` too large for an array.
+ * - `ENOMEM`.
+ */
+ssize_t sl_conn_reserve_frames(sl_conn *c, const size_t *lens, size_t count, void **payloads);
+
+/**
  * Event-loop step: copies `len` raw bytes (a record with its delimiter, say)
  * to the end of the output queue. No system call.
  *

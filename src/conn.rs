@@ -442,27 +442,43 @@ impl Conn {
     /// lengths do not add up to `payloads.len()`; nothing is queued then.
     /// Returns the bytes pending.
     pub fn queue_frames(&mut self, payloads: &[u8], lens: &[usize]) -> io::Result<usize> {
-        if batch_payload_len(lens)? != payloads.len() as u64 {
+        let (payload, framed) = framed_len(lens)?;
+        if payload != payloads.len() {
             return Err(error(libc::EINVAL));
         }
-        let framed = lens.len().checked_mul(HEADER_LEN).and_then(|h| h.checked_add(payloads.len()));
-        let framed = framed.ok_or_else(|| error(libc::ENOMEM))?;
         self.reserve_output(framed)?;
         let at = self.output.len();
-        // SAFETY: `framed` bytes of capacity were reserved just above, and the
-        // lengths add up to `payloads.len()`, so every read and write is in
-        // bounds; the length covers the bytes only once all are written.
+        // SAFETY: `framed` bytes of capacity were reserved just above and the
+        // lengths add up to `payloads.len()`, so every copy is in bounds; the
+        // length covers the bytes only once all are written.
         unsafe {
             let mut src = payloads.as_ptr();
-            let mut dst = self.output.as_mut_ptr().add(at);
-            for &len in lens {
-                // Lengths were checked against MAX_PAYLOAD above.
-                dst.cast::<[u8; HEADER_LEN]>().write_unaligned((len as u32).to_be_bytes());
-                std::ptr::copy_nonoverlapping(src, dst.add(HEADER_LEN), len);
+            write_frames(self.output.as_mut_ptr().add(at), lens, |slot, len| {
+                std::ptr::copy_nonoverlapping(src, slot, len);
                 src = src.add(len);
-                dst = dst.add(HEADER_LEN + len);
-            }
+            });
             self.output.set_len(at + framed);
+        }
+        Ok(self.pending())
+    }
+
+    /// Queues one frame per entry of `lens`, headers written and payloads
+    /// zeroed, and hands each payload to `each`, in order, to be written in
+    /// place: no copy. All or nothing: `EMSGSIZE` for a length over 4 GiB - 1;
+    /// nothing is queued then. Returns the bytes pending.
+    pub fn reserve_frames(&mut self, lens: &[usize], mut each: impl FnMut(&mut [u8])) -> io::Result<usize> {
+        let (_, framed) = framed_len(lens)?;
+        self.reserve_output(framed)?;
+        let at = self.output.len();
+        // Zeroed in one sweep: a payload the caller leaves unwritten goes out
+        // as zeros, never as stale memory.
+        self.output.resize(at + framed, 0);
+        // SAFETY: the `framed` bytes from `at` were just added, initialized;
+        // write_frames hands out disjoint slots inside them.
+        unsafe {
+            write_frames(self.output.as_mut_ptr().add(at), lens, |slot, len| {
+                each(std::slice::from_raw_parts_mut(slot, len));
+            });
         }
         Ok(self.pending())
     }
@@ -514,6 +530,30 @@ impl Conn {
             }
         }
         result
+    }
+}
+
+/// The payload total of a batch of frames and its size with headers:
+/// `EMSGSIZE` for a length over 4 GiB - 1, `ENOMEM` for a batch larger than
+/// memory can be.
+fn framed_len(lens: &[usize]) -> io::Result<(usize, usize)> {
+    let payload = usize::try_from(batch_payload_len(lens)?).map_err(|_| error(libc::ENOMEM))?;
+    let framed = lens.len().checked_mul(HEADER_LEN).and_then(|h| h.checked_add(payload));
+    Ok((payload, framed.ok_or_else(|| error(libc::ENOMEM))?))
+}
+
+/// Writes each frame's header at `dst` in turn and has `payload` fill the
+/// `len` bytes after it.
+///
+/// # Safety
+/// `dst` must be valid for writes of `lens.len() * HEADER_LEN + sum(lens)`
+/// bytes, and every length at most `MAX_PAYLOAD`.
+#[inline(always)]
+unsafe fn write_frames(mut dst: *mut u8, lens: &[usize], mut payload: impl FnMut(*mut u8, usize)) {
+    for &len in lens {
+        dst.cast::<[u8; HEADER_LEN]>().write_unaligned((len as u32).to_be_bytes());
+        payload(dst.add(HEADER_LEN), len);
+        dst = dst.add(HEADER_LEN + len);
     }
 }
 
@@ -581,6 +621,25 @@ pub(crate) mod tests {
         assert_eq!(err.raw_os_error(), Some(libc::EMSGSIZE));
         assert_eq!(conn.take_frames(10, |p| got.push(p.to_vec())).unwrap(), 1);
         assert_eq!(got, [b"ok".to_vec(), b"next".to_vec()]);
+    }
+
+    #[test]
+    fn reserve_frames_hands_out_zeroed_slots_behind_their_headers() {
+        let mut conn = conn_holding(&[], 16);
+        conn.queue(b"x").unwrap();
+        let mut seen = Vec::new();
+        let pending = conn
+            .reserve_frames(&[2, 0, 3], |slot| {
+                seen.push(slot.to_vec());
+                slot.fill(b'a' + seen.len() as u8);
+            })
+            .unwrap();
+        assert_eq!(pending, 1 + 12 + 5);
+        assert_eq!(seen, [vec![0; 2], vec![], vec![0; 3]]);
+        assert_eq!(conn.output, [&b"x"[..], &framed(&[b"bb", b"", b"ddd"])].concat());
+        #[cfg(target_pointer_width = "64")]
+        assert_eq!(conn.reserve_frames(&[1, 1 << 32], |_| panic!("nothing")).unwrap_err().raw_os_error(), Some(libc::EMSGSIZE));
+        assert_eq!(conn.pending(), 18);
     }
 
     #[test]

@@ -230,6 +230,29 @@ fn a_batch_stops_before_an_oversized_frame_which_the_next_call_reports() {
 }
 
 #[test]
+fn frames_built_in_place_arrive_and_a_bad_batch_queues_nothing() {
+    let (a, b) = socketpair();
+    let mut writer = Conn::new(a.as_raw_fd(), LIMIT, false).unwrap();
+    let payloads = [&b"in"[..], b"", &[5u8; LIMIT], b"place"];
+    let lens: Vec<usize> = payloads.iter().map(|p| p.len()).collect();
+    let mut next = payloads.iter();
+    let pending = writer.reserve_frames(&lens, |slot| slot.copy_from_slice(next.next().unwrap())).unwrap();
+    assert_eq!(pending, 4 * 4 + lens.iter().sum::<usize>());
+    #[cfg(target_pointer_width = "64")]
+    assert_eq!(code(writer.reserve_frames(&[1, 1 << 32], |_| panic!("nothing is reserved"))), libc::EMSGSIZE);
+    // A slot left unwritten goes out as zeros.
+    writer.reserve_frames(&[3], |_| {}).unwrap();
+    assert_eq!(writer.flush().unwrap(), 0);
+    let mut reader = Conn::new(b.as_raw_fd(), LIMIT, false).unwrap();
+    let mut buf = [0u8; LIMIT];
+    for p in payloads.iter().chain([&&[0u8; 3][..]]) {
+        let n = reader.read_frame(&mut buf, ms(1000)).unwrap();
+        assert_eq!(&buf[..n], *p);
+    }
+    assert!(reader.buffered().is_empty());
+}
+
+#[test]
 fn queued_batches_arrive_as_frames_and_a_bad_batch_queues_nothing() {
     let (a, b) = socketpair();
     let mut writer = Conn::new(a.as_raw_fd(), LIMIT, false).unwrap();

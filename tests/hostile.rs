@@ -508,6 +508,22 @@ fn conn_rows() -> Vec<Row> {
             gives!(sl_conn_queue_frames(c, buf.as_ptr().cast(), lens.as_ptr(), 2), 8 + 24);
             unsafe { sl_conn_free(c) };
         }),
+        ("sl_conn_reserve_frames", |env| {
+            let lens = [8usize, 0];
+            let mut slots = [null_mut::<c_void>(); 2];
+            fails!(sl_conn_reserve_frames(null_mut(), lens.as_ptr(), 2, slots.as_mut_ptr()), libc::EINVAL);
+            let c = conn(env.a, 16);
+            fails!(sl_conn_reserve_frames(c, null(), 2, slots.as_mut_ptr()), libc::EINVAL);
+            fails!(sl_conn_reserve_frames(c, lens.as_ptr(), 2, null_mut()), libc::EINVAL);
+            fails!(sl_conn_reserve_frames(c, lens.as_ptr(), usize::MAX, slots.as_mut_ptr()), libc::EINVAL);
+            fails!(sl_conn_reserve_frames(c, [1usize << 32].as_ptr(), 1, slots.as_mut_ptr()), libc::EMSGSIZE);
+            assert!(slots.iter().all(|s| s.is_null()), "slots untouched on failure");
+            gives!(sl_conn_pending(c), 0);
+            gives!(sl_conn_reserve_frames(c, null(), 0, null_mut()), 0);
+            gives!(sl_conn_reserve_frames(c, lens.as_ptr(), 2, slots.as_mut_ptr()), 16);
+            assert!(slots.iter().all(|s| !s.is_null()));
+            unsafe { sl_conn_free(c) };
+        }),
         ("sl_conn_queue", |env| {
             let buf = [7u8; 16];
             fails!(sl_conn_queue(null_mut(), buf.as_ptr().cast(), 16), libc::EINVAL);

@@ -407,6 +407,46 @@ pub unsafe extern "C" fn sl_conn_queue_frames(
     })
 }
 
+/// Event-loop step, batched and in place: queues `count` frames of `lens[i]`
+/// payload bytes each, writes their headers, and stores in `payloads[i]`
+/// where to write each payload, so you build messages straight into the
+/// output queue instead of having them copied (the mirror of
+/// `sl_conn_next_frames`). The payloads start zeroed. Write them before the
+/// next call on `c` (any call: the queue may move); until then the addresses
+/// stay valid. No system call.
+///
+/// All or nothing: on an error nothing is queued and `payloads` is untouched.
+///
+/// Returns the bytes now pending (they include these frames). Errors (`-1`,
+/// errno):
+/// - `EMSGSIZE`: some `lens[i]` is over 4 GiB - 1.
+/// - `EINVAL`: `c` NULL, `lens` or `payloads` NULL with `count > 0`, or
+///   `count` too large for an array.
+/// - `ENOMEM`.
+#[no_mangle]
+pub unsafe extern "C" fn sl_conn_reserve_frames(
+    c: *mut sl_conn,
+    lens: *const usize,
+    count: usize,
+    payloads: *mut *mut c_void,
+) -> libc::ssize_t {
+    ffi_guard!({
+        let conn = conn_mut(c)?;
+        let lens = input(lens, count)?;
+        // `input` bounded `count` for an array of the same element size.
+        check(count == 0 || !payloads.is_null())?;
+        let mut slot = payloads;
+        let pending = conn.reserve_frames(lens, |payload| {
+            // SAFETY: `payloads` holds `count` entries, one per length.
+            unsafe {
+                slot.write(payload.as_mut_ptr().cast());
+                slot = slot.add(1);
+            }
+        })?;
+        Ok(pending as libc::ssize_t)
+    })
+}
+
 /// Event-loop step: copies `len` raw bytes (a record with its delimiter, say)
 /// to the end of the output queue. No system call.
 ///
@@ -458,6 +498,11 @@ mod tests {
             let lens = [2usize, 3];
             assert_eq!(sl_conn_queue_frames(c, b"abcde".as_ptr().cast(), lens.as_ptr(), 2), 13);
             assert_eq!((*c).conn.pending(), 13);
+            let mut slots = [std::ptr::null_mut(); 2];
+            assert_eq!(sl_conn_reserve_frames(c, lens.as_ptr(), 2, slots.as_mut_ptr()), 26);
+            std::ptr::copy_nonoverlapping(b"fg".as_ptr(), slots[0].cast::<u8>(), 2);
+            std::ptr::copy_nonoverlapping(b"hij".as_ptr(), slots[1].cast::<u8>(), 3);
+            assert_eq!((*c).conn.pending(), 26);
             sl_conn_free(c);
         }
     }

@@ -70,11 +70,14 @@ TEST(blocking_reads_of_every_kind_from_one_byte_writes) {
     CHECK(wait_child(pid));
 }
 
+/* How the sender queues: one frame a call, or 50 a call, copied in or built
+ * in place. Every batched sender's reader takes up to 32 a call. */
+enum sending { PER_FRAME, COPIED, IN_PLACE };
+
 /* Frames of 4..63 bytes (a counter, then zeros) through the event-loop
- * steps over a non-blocking socketpair to a forked reader: one call per
- * frame, or `batched` (sl_conn_queue_frames 50 at a time, sl_conn_next_frames
- * up to 32 a call). */
-static void stream_frames(int batched) {
+ * steps over a non-blocking socketpair to a forked reader. */
+static void stream_frames(enum sending how) {
+    const int batched = how != PER_FRAME;
     const uint32_t frames = sl_test_slow() ? 20000 : 300000, batch = 50;
     int sv[2];
     CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
@@ -86,19 +89,24 @@ static void stream_frames(int batched) {
         int ok = w != NULL;
         unsigned char payloads[50 * 64] = {0};
         size_t lens[50];
+        void *slots[50];
         for (uint32_t i = 0; i < frames && ok; i += batch) {
             unsigned char *at = payloads;
-            for (uint32_t j = 0; j < batch && ok; j++) {
-                lens[j] = 4 + (i + j) % 60;
+            for (uint32_t j = 0; j < batch; j++) lens[j] = 4 + (i + j) % 60;
+            if (how == IN_PLACE) {
+                ok = sl_conn_reserve_frames(w, lens, batch, slots) == (ssize_t)sl_conn_pending(w);
+                for (uint32_t j = 0; j < batch && ok; j++) sl_put_u32le(slots[j], i + j); /* the rest starts zeroed */
+            }
+            for (uint32_t j = 0; j < batch && ok && how != IN_PLACE; j++) {
                 memset(at, 0, lens[j]);
                 sl_put_u32le(at, i + j);
-                if (!batched) {
+                if (how == PER_FRAME) {
                     ssize_t pending = sl_conn_queue_frame(w, at, lens[j]);
                     ok = pending == (ssize_t)sl_conn_pending(w) && pending >= (ssize_t)(4 + lens[j]);
                 }
                 at += lens[j];
             }
-            if (batched) ok = ok && sl_conn_queue_frames(w, payloads, lens, batch) == (ssize_t)sl_conn_pending(w);
+            if (how == COPIED) ok = ok && sl_conn_queue_frames(w, payloads, lens, batch) == (ssize_t)sl_conn_pending(w);
             while (ok && sl_conn_pending(w) >= 65536) {
                 ssize_t left = sl_conn_flush(w);
                 ok = left >= 0 && (left < 65536 || poll_one(sv[1], POLLOUT) == 1);
@@ -139,11 +147,15 @@ static void stream_frames(int batched) {
 }
 
 TEST(event_loop_streams_frames_with_queue_flush_fill_and_next) {
-    stream_frames(0);
+    stream_frames(PER_FRAME);
 }
 
 TEST(event_loop_streams_batches_with_queue_frames_and_next_frames) {
-    stream_frames(1);
+    stream_frames(COPIED);
+}
+
+TEST(event_loop_streams_batches_built_in_place_with_reserve_frames) {
+    stream_frames(IN_PLACE);
 }
 
 TEST(event_loop_records_in_place) {
@@ -320,6 +332,7 @@ RUN_TESTS("test_conn",
           T(blocking_reads_of_every_kind_from_one_byte_writes),
           T(event_loop_streams_frames_with_queue_flush_fill_and_next),
           T(event_loop_streams_batches_with_queue_frames_and_next_frames),
+          T(event_loop_streams_batches_built_in_place_with_reserve_frames),
           T(event_loop_records_in_place),
           T(limits_skip_oversized_frames_and_keep_ones_too_big_for_the_buffer),
           T(a_declared_4_gib_is_emsgsize_within_a_small_address_space),

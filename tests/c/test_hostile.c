@@ -202,6 +202,7 @@ TEST(conn_event_loop_steps) {
     size_t n = 99;
     sl_frame frames[4];
     const size_t lens[2] = {8, 8}, huge[1] = {(size_t)UINT32_MAX + 1};
+    void *slots[2] = {NULL, NULL};
     const char *nl = "\n";
     char buf[64] = {0};
     CHECK_ERR(sl_conn_fill(NULL), EINVAL);
@@ -210,6 +211,7 @@ TEST(conn_event_loop_steps) {
     CHECK_ERR(sl_conn_queue_frame(NULL, buf, 1), EINVAL);
     CHECK_ERR(sl_conn_next_frames(NULL, frames, 4), EINVAL);
     CHECK_ERR(sl_conn_queue_frames(NULL, buf, lens, 2), EINVAL);
+    CHECK_ERR(sl_conn_reserve_frames(NULL, lens, 2, slots), EINVAL);
     CHECK_ERR(sl_conn_queue(NULL, buf, 1), EINVAL);
     CHECK_ERR(sl_conn_flush(NULL), EINVAL);
     sl_conn *c = sl_conn_new(a, 16, 0);
@@ -232,6 +234,11 @@ TEST(conn_event_loop_steps) {
     CHECK_ERR(sl_conn_queue_frames(c, NULL, lens, 2), EINVAL);
     CHECK_ERR(sl_conn_queue_frames(c, buf, lens, SIZE_MAX), EINVAL);
     CHECK_ERR(sl_conn_queue_frames(c, buf, huge, 1), EMSGSIZE);
+    CHECK_ERR(sl_conn_reserve_frames(c, NULL, 2, slots), EINVAL);
+    CHECK_ERR(sl_conn_reserve_frames(c, lens, 2, NULL), EINVAL);
+    CHECK_ERR(sl_conn_reserve_frames(c, lens, SIZE_MAX, slots), EINVAL);
+    CHECK_ERR(sl_conn_reserve_frames(c, huge, 1, slots), EMSGSIZE);
+    CHECK(slots[0] == NULL && slots[1] == NULL);
     CHECK_ERR(sl_conn_queue(c, NULL, 1), EINVAL);
     CHECK_ERR(sl_conn_queue(c, buf, SIZE_MAX), EINVAL);
     CHECK(sl_conn_pending(c) == 0);

@@ -39,6 +39,7 @@ def sl(lib):
         queue = declare(lib, "sl_conn_queue", ctypes.c_ssize_t, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
         next_frames = declare(lib, "sl_conn_next_frames", ctypes.c_ssize_t, ctypes.c_void_p, ctypes.POINTER(SlFrame), ctypes.c_size_t)
         queue_frames = declare(lib, "sl_conn_queue_frames", ctypes.c_ssize_t, ctypes.c_void_p, ctypes.c_void_p, c_size_p, ctypes.c_size_t)
+        reserve_frames = declare(lib, "sl_conn_reserve_frames", ctypes.c_ssize_t, ctypes.c_void_p, c_size_p, ctypes.c_size_t, c_void_pp)
         flush = declare(lib, "sl_conn_flush", ctypes.c_ssize_t, ctypes.c_void_p)
     return Api
 
@@ -156,6 +157,17 @@ def test_conn_batches_queue_frames_and_next_frames(sl):
         assert sl.fill(r) > 0
         got = [ctypes.string_at(f.payload, f.len) for f in out[:max(sl.next_frames(r, out, 3), 0)]]
     assert got == [b"after"]
+    # Built in place: headers written, payload slots handed out zeroed.
+    slots = (ctypes.c_void_p * 2)()
+    lens = (ctypes.c_size_t * 2)(2, 3)
+    assert sl.reserve_frames(w, lens, 2, slots) == 13
+    assert ctypes.string_at(slots[0], 2) == b"\0\0"
+    ctypes.memmove(slots[0], b"in", 2)
+    ctypes.memmove(slots[1], b"out", 3)
+    assert sl.flush(w) == 0 and sl.fill(r) == 13
+    assert sl.next_frames(r, out, 3) == 2
+    assert [ctypes.string_at(f.payload, f.len) for f in out[:2]] == [b"in", b"out"]
+    assert sl.reserve_frames(w, too_long, 2, slots) == -1 and ctypes.get_errno() == errno.EMSGSIZE
     assert sl.next_frames(None, out, 3) == -1 and ctypes.get_errno() == errno.EINVAL
     assert sl.next_frames(r, None, 3) == -1 and ctypes.get_errno() == errno.EINVAL
     assert sl.queue_frames(w, joined, None, 4) == -1 and ctypes.get_errno() == errno.EINVAL

@@ -71,6 +71,7 @@ SIGNATURES = {
     "sl_conn_next_record": (c_int, [c_void_p, c_void_p, c_size, ctypes.POINTER(c_void_p), size_p]),
     "sl_conn_queue_frame": (c_ssize, [c_void_p, c_void_p, c_size]),
     "sl_conn_queue_frames": (c_ssize, [c_void_p, c_void_p, size_p, c_size]),
+    "sl_conn_reserve_frames": (c_ssize, [c_void_p, size_p, c_size, ctypes.POINTER(c_void_p)]),
     "sl_conn_queue": (c_ssize, [c_void_p, c_void_p, c_size]),
     "sl_conn_flush": (c_ssize, [c_void_p]),
     # connections
