@@ -47,7 +47,7 @@ pub fn batch_payload_len(lens: &[usize]) -> io::Result<u64> {
         return Err(emsgsize());
     }
     // Each term is below 2^32, so fewer than 2^32 of them cannot overflow.
-    if lens.len() < 1 << 32 {
+    if (lens.len() as u64) < 1 << 32 {
         return Ok(lens.iter().map(|&len| len as u64).sum());
     }
     Ok(lens.iter().try_fold(0u64, |total, &len| total.checked_add(len as u64)).unwrap_or(u64::MAX))
