@@ -26,6 +26,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::deadline::Deadline;
@@ -137,81 +138,86 @@ fn errno(code: i32) -> io::Error {
 
 /// Ends a selector's current or next select from any thread or signal
 /// handler: the C counterpart of Python's `signal.set_wakeup_fd` and
-/// asyncio's self-pipe. Cloning is cheap; a waker keeps its fd open after
+/// asyncio's self-pipe. Cloning is cheap; a waker keeps its fds open after
 /// the selector is gone (waking then does nothing).
 #[derive(Clone, Debug)]
 pub struct Waker {
-    /// An eventfd on Linux, a pipe's write end elsewhere.
-    fd: Arc<OwnedFd>,
+    shared: Arc<WakeShared>,
+}
+
+#[derive(Debug)]
+struct WakeShared {
+    /// Set by every wakeup, cleared by the select that reports it: read
+    /// after every wait, so a wakeup is seen even when more fds are ready
+    /// than one select takes and its fd's event is not in the batch.
+    pending: AtomicBool,
+    /// Written to wake a select that waits: an eventfd on Linux, the write
+    /// end of a socket pair elsewhere.
+    write: OwnedFd,
+    /// What the selector watches, where it is not `write` itself.
+    read: Option<OwnedFd>,
 }
 
 impl Waker {
-    /// Makes the selector's current or next select end with `EINTR`.
-    /// Async-signal-safe: one `write(2)`, no allocation, no lock. Wakeups
-    /// that arrive before a select sees them count as one.
-    pub fn wake(&self) -> io::Result<()> {
-        wake_fd(self.fd.as_raw_fd())
-    }
-
-    /// The fd a wakeup writes to, for [`wake_fd`].
-    pub(crate) fn fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
-    }
-}
-
-/// The write behind [`Waker::wake`], for a caller that holds only the fd
-/// number (the C shim, which must not touch the selector another thread
-/// is using).
-pub(crate) fn wake_fd(fd: RawFd) -> io::Result<()> {
-    let one: u64 = 1;
-    // SAFETY: writes 8 bytes from a local; the fd is the waker's own.
-    let n = unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
-    match n {
-        // A full eventfd counter or pipe: a wakeup is pending already.
-        n if n < 0 && io::Error::last_os_error().raw_os_error() != Some(libc::EAGAIN) => Err(io::Error::last_os_error()),
-        _ => Ok(()),
-    }
-}
-
-/// The selector's end of its waker: readable while a wakeup is pending.
-struct WakeReceiver {
-    /// The fd the backend watches (the eventfd, or the pipe's read end).
-    read: Arc<OwnedFd>,
-}
-
-impl WakeReceiver {
-    /// A waker and its receiver, both non-blocking and close-on-exec.
-    fn new() -> io::Result<(WakeReceiver, Waker)> {
+    /// A waker whose fds are non-blocking and close-on-exec.
+    fn new() -> io::Result<Waker> {
         #[cfg(any(target_os = "linux", target_os = "android"))]
-        {
+        let (write, read) = {
             // SAFETY: plain system call; a non-negative result is a new fd we own.
             let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
             if fd < 0 {
                 return Err(io::Error::last_os_error());
             }
             // SAFETY: fd was just created and is owned by nobody else.
-            let fd = Arc::new(unsafe { OwnedFd::from_raw_fd(fd) });
-            Ok((WakeReceiver { read: fd.clone() }, Waker { fd }))
-        }
+            (unsafe { OwnedFd::from_raw_fd(fd) }, None)
+        };
         #[cfg(not(any(target_os = "linux", target_os = "android")))]
-        {
+        let (write, read) = {
             let (read, write) = std::os::unix::net::UnixStream::pair()?;
             read.set_nonblocking(true)?;
             write.set_nonblocking(true)?;
-            Ok((WakeReceiver { read: Arc::new(read.into()) }, Waker { fd: Arc::new(write.into()) }))
+            (OwnedFd::from(write), Some(OwnedFd::from(read)))
+        };
+        Ok(Waker { shared: Arc::new(WakeShared { pending: AtomicBool::new(false), write, read }) })
+    }
+
+    /// Makes the selector's current or next select end with `EINTR`.
+    /// Async-signal-safe: an atomic store and one `write(2)`, no allocation,
+    /// no lock. Wakeups that arrive before a select sees them count as one.
+    pub fn wake(&self) -> io::Result<()> {
+        self.shared.pending.store(true, Ordering::Release);
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a local to the waker's own fd.
+        let n = unsafe { libc::write(self.shared.write.as_raw_fd(), (&one as *const u64).cast(), 8) };
+        // EAGAIN: a full counter or socket buffer, so a wakeup is pending already.
+        if n < 0 && io::Error::last_os_error().raw_os_error() != Some(libc::EAGAIN) {
+            return Err(io::Error::last_os_error());
         }
+        Ok(())
     }
 
-    fn fd(&self) -> RawFd {
-        self.read.as_raw_fd()
+    /// The fd the selector watches.
+    fn watched_fd(&self) -> RawFd {
+        self.shared.read.as_ref().unwrap_or(&self.shared.write).as_raw_fd()
     }
 
-    /// Consumes every pending wakeup.
-    fn drain(&self) {
-        let mut sink = [0u8; 64];
-        // SAFETY: reads into a local buffer of its size; the fd is
-        // non-blocking, so this stops at EAGAIN.
-        while unsafe { libc::read(self.fd(), sink.as_mut_ptr().cast(), sink.len()) } > 0 {}
+    /// Takes every pending wakeup: true if there was one. `seen`: the
+    /// wait reported the waker's fd, which is then drained even without a
+    /// pending wakeup (one that an earlier select took between the flag and
+    /// the write), so that it never wakes a wait again.
+    fn take(&self, seen: bool) -> bool {
+        // A plain load first: the swap's locked instruction only when needed.
+        if !seen && !self.shared.pending.load(Ordering::Relaxed) {
+            return false;
+        }
+        let pending = self.shared.pending.swap(false, Ordering::Acquire);
+        if pending || seen {
+            let mut sink = [0u8; 64];
+            // SAFETY: reads into a local buffer of its size; the fd is
+            // non-blocking, so this stops at EAGAIN.
+            while unsafe { libc::read(self.watched_fd(), sink.as_mut_ptr().cast(), sink.len()) } > 0 {}
+        }
+        pending
     }
 }
 
@@ -219,7 +225,6 @@ impl WakeReceiver {
 pub struct Selector {
     registry: FdMap<Entry>,
     backend: backend::Backend,
-    wake: WakeReceiver,
     waker: Waker,
     /// The generation of the next registration.
     generation: u32,
@@ -229,10 +234,10 @@ impl Selector {
     /// A new, empty selector. It holds a close-on-exec fd for its waker, and
     /// with epoll one more for the kernel set.
     pub fn new() -> io::Result<Selector> {
-        let (wake, waker) = WakeReceiver::new()?;
+        let waker = Waker::new()?;
         let mut backend = backend::Backend::new()?;
-        backend.add(wake.fd(), Events::READ, WAKE_TOKEN)?;
-        Ok(Selector { registry: FdMap::default(), backend, wake, waker, generation: 0 })
+        backend.add(waker.watched_fd(), Events::READ, WAKE_TOKEN)?;
+        Ok(Selector { registry: FdMap::default(), backend, waker, generation: 0 })
     }
 
     /// The waker that ends this selector's selects from another thread or a
@@ -307,7 +312,7 @@ impl Selector {
     /// `epoll_ctl` per registration (poll: nothing to do).
     fn rebuild(&mut self) -> io::Result<()> {
         let live = self.registry.iter().map(|(&fd, entry)| (fd, entry.reg.events, entry.token));
-        let wake = std::iter::once((self.wake.fd(), Events::READ, WAKE_TOKEN));
+        let wake = std::iter::once((self.waker.watched_fd(), Events::READ, WAKE_TOKEN));
         self.backend.rebuild(wake.chain(live))
     }
 
@@ -335,18 +340,19 @@ impl Selector {
         }
         // The deadline was taken just now: the first wait gets all of it.
         let mut first_timeout = Some(timeout_ms);
-        // The kernel never reports more watches than it holds, the
-        // registrations and the waker, unless stale ones crowd in: those are
-        // removed by the rebuild below, and the wait is made again.
-        let max = max.min(self.registry.len() + 1);
+        // No more slots than watches (the registrations and the waker): the
+        // kernel never reports more, unless stale ones crowd in, and those
+        // are removed by the rebuild below. A wakeup is seen through its
+        // flag whether or not its fd made it into the batch.
+        let kernel_max = max.min(self.registry.len() + 1);
         let mut count = 0;
         let mut retried_immediate = false;
         loop {
-            let (mut stale, mut woken) = (false, false);
+            let (mut stale, mut seen_wake) = (false, false);
             let registry = &self.registry;
-            let ready = self.backend.wait(max, deadline, first_timeout.take(), &mut |token, raw| {
+            let ready = self.backend.wait(kernel_max, deadline, first_timeout.take(), &mut |token, raw| {
                 if token == WAKE_TOKEN {
-                    woken = true;
+                    seen_wake = true;
                     return;
                 }
                 match registry.get(&token_fd(token)) {
@@ -363,8 +369,7 @@ impl Selector {
             if stale {
                 self.rebuild()?;
             }
-            if woken {
-                self.wake.drain();
+            if self.waker.take(seen_wake) {
                 return Err(errno(libc::EINTR));
             }
             if count > 0 || ready == 0 {

@@ -147,15 +147,6 @@ impl Drop for Env {
     }
 }
 
-fn raise_nofile_limit(want: u64) {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
-    if lim.rlim_cur < want {
-        lim.rlim_cur = want.min(lim.rlim_max);
-        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) }, 0);
-    }
-}
-
 /// A NUL-terminated byte string literal as a C string (any bytes, UTF-8 or not).
 fn cs(bytes: &'static [u8]) -> *const libc::c_char {
     assert_eq!(bytes.last(), Some(&0));
