@@ -91,7 +91,13 @@ $(BUILD)/tests/%: tests/c/%.c tests/c/harness.h include/sockloop.h c_examples/ap
 	$(CC) $(ALL_CFLAGS) -o $@.static $< $(LINK_STATIC)
 	$(CC) $(ALL_CFLAGS) $(SANITIZE) -o $@.asan $< $(LINK_STATIC)
 
-test-c: $(addprefix $(BUILD)/tests/,$(C_TESTS))
+# The harness itself: a crash, a hang, a failure and a leak are each named.
+$(BUILD)/tests/harness_selftest: tests/c/selftest/harness_selftest.c tests/c/harness.h
+	@mkdir -p $(BUILD)/tests
+	$(CC) $(ALL_CFLAGS) -o $@ $<
+
+test-c: $(addprefix $(BUILD)/tests/,$(C_TESTS)) $(BUILD)/tests/harness_selftest
+	@sh tests/c/selftest/check.sh $(BUILD)/tests/harness_selftest
 	@set -e; for t in $(C_TESTS); do \
 	  echo "== $$t (shared)"; $(BUILD)/tests/$$t; \
 	  echo "== $$t (static)"; $(BUILD)/tests/$$t.static; \
@@ -104,7 +110,7 @@ test-c-valgrind: $(addprefix $(BUILD)/tests/,$(C_TESTS))
 	  echo "SKIP valgrind: not installed (apt-get install valgrind)"; exit 0; fi; \
 	set -e; for t in $(C_TESTS); do \
 	  echo "== $$t (valgrind memcheck)"; \
-	  SL_TEST_SLOW=1 valgrind -q --error-exitcode=99 --child-silent-after-fork=yes --leak-check=full --show-leak-kinds=definite,indirect \
+	  SL_TEST_SLOW=1 valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect \
 	    --errors-for-leak-kinds=definite,indirect $(BUILD)/tests/$$t; \
 	done
 
