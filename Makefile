@@ -85,7 +85,7 @@ test-rust: lib
 	# The selector's poll backend, kept alive on Linux (own target dir: no rebuild of the main one).
 	$(CARGO) test --release --features poll-backend --target-dir target/poll-backend --test selector
 
-$(BUILD)/tests/%: tests/c/%.c tests/c/harness.h include/sockloop.h c_examples/appmsg.h lib
+$(BUILD)/tests/%: tests/c/%.c tests/c/harness.h tests/c/far_ends.h include/sockloop.h c_examples/appmsg.h lib
 	@mkdir -p $(BUILD)/tests
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LINK_SHARED)
 	$(CC) $(ALL_CFLAGS) -o $@.static $< $(LINK_STATIC)
