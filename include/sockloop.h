@@ -47,6 +47,29 @@
 #define SL_ADDRSTRLEN 112
 
 /**
+ * Ring event bit: new bytes are in the connection's read buffer (take them
+ * with `sl_conn_next_frame(s)` / `sl_conn_next_record`).
+ */
+#define SL_RING_DATA 1
+
+/**
+ * Ring event bit: the peer closed its side; the ring reads no more from this
+ * connection (bytes before the end are in its buffer).
+ */
+#define SL_RING_CLOSED 2
+
+/**
+ * Ring event bit: a receive or send failed; `error` holds its errno
+ * (`ECONNRESET`, `EPIPE`, ...). Unsent output stays pending.
+ */
+#define SL_RING_ERROR 4
+
+/**
+ * `sl_ring_new` flag: run on epoll even where io_uring works.
+ */
+#define SL_RING_FORCE_EPOLL 1
+
+/**
  * Event bit: the fd is readable (data, end of stream, a connection to accept).
  */
 #define SL_READ 1
@@ -57,9 +80,39 @@
 #define SL_WRITE 2
 
 /**
+ * Event bit: new bytes are in the connection's read buffer.
+ */
+#define DATA 1
+
+/**
+ * Event bit: the peer closed its side (end of stream); no more reads.
+ */
+#define CLOSED 2
+
+/**
+ * Event bit: a receive or send failed; `error` says why.
+ */
+#define ERROR 4
+
+/**
+ * `Ring::new` flag: use epoll even where io_uring works.
+ */
+#define FORCE_EPOLL 1
+
+/**
  * A buffered reader/writer around one fd (opaque; see `sl_conn_new`).
  */
 typedef struct sl_conn sl_conn;
+
+/**
+ * A batch backend for many `sl_conn`s: `sl_ring_wait` writes every
+ * connection's queued output, receives into their read buffers and reports
+ * what happened, in one call per loop turn (one `io_uring_enter` on
+ * io_uring; a flush per connection with output, one `epoll_wait` and a
+ * read per readable connection on the epoll fallback). Opaque: create with
+ * `sl_ring_new`, release with `sl_ring_free`. One thread at a time.
+ */
+typedef struct sl_ring sl_ring;
 
 /**
  * A set of registered fds to wait on, like a Python `selectors.DefaultSelector`:
@@ -94,6 +147,28 @@ typedef struct {
  * `sl_set_interrupt_check`.
  */
 typedef int (*sl_interrupt_check_fn)(void *ctx);
+
+/**
+ * One connection's news, filled in by `sl_ring_wait`.
+ */
+typedef struct {
+  /**
+   * The connection, as given to `sl_ring_add`.
+   */
+  sl_conn *conn;
+  /**
+   * The `data` pointer given to `sl_ring_add`.
+   */
+  void *data;
+  /**
+   * `SL_RING_DATA`, `SL_RING_CLOSED`, `SL_RING_ERROR`, or several.
+   */
+  int events;
+  /**
+   * With `SL_RING_ERROR`: the errno of the failure; else 0.
+   */
+  int error;
+} sl_ring_event;
 
 /**
  * One ready fd, filled in by `sl_selector_select`.
@@ -911,6 +986,89 @@ int sl_wait_writable(int fd, int timeout_ms);
  *   `nreaders + nwriters + nerrs` pollfds).
  */
 int sl_select(const int *readers, size_t nreaders, const int *writers, size_t nwriters, const int *errs, size_t nerrs, int timeout_ms, int *ready_readers, size_t *nready_readers, int *ready_writers, size_t *nready_writers, int *ready_errs, size_t *nready_errs);
+
+/**
+ * Creates a ring: on io_uring where the kernel allows it, else (`ENOSYS`, `EPERM`
+ * under seccomp, the `io_uring_disabled` sysctl, a kernel without provided
+ * buffers) on epoll with the same behaviour. `flags`: 0, or
+ * `SL_RING_FORCE_EPOLL`; the environment variable `SOCKLOOP_RING=epoll`,
+ * read once per process, forces epoll for every ring. `sl_ring_backend`
+ * says which one runs. An io_uring ring holds 4 MiB of receive buffers.
+ *
+ * Returns the ring, or NULL with errno: `EINVAL` (unknown flag bits),
+ * `EMFILE`/`ENFILE`, `ENOMEM`.
+ */
+sl_ring *sl_ring_new(int flags);
+
+/**
+ * Frees a ring. Registered connections are not freed and keep their
+ * buffers: bytes the ring had received for them are in their read buffers,
+ * queued output not yet written stays pending. `sl_ring_free(NULL)` does
+ * nothing.
+ */
+void sl_ring_free(sl_ring *r);
+
+/**
+ * Returns the backend the ring runs on, `"io_uring"` or `"epoll"` (a static
+ * string), or NULL with `EINVAL` when `r` is NULL.
+ */
+const char *sl_ring_backend(sl_ring *r);
+
+/**
+ * Registers a connection with `data` for its events. From now until
+ * `sl_ring_remove` (or `sl_ring_free`) the ring reads and writes its fd:
+ * take messages and queue output with the event-loop steps
+ * (`sl_conn_next_frame(s)`, `sl_conn_next_record`, `sl_conn_queue*`,
+ * `sl_conn_reserve_frames`), but do not call `sl_conn_fill`,
+ * `sl_conn_flush`, the blocking reads or writes, or `sl_conn_free` on it.
+ * Its fd's flags are not changed (blocking fds work: the ring never blocks
+ * in them).
+ *
+ * Returns 0, or -1 with errno: `EINVAL` (NULL `r` or `c`), `EEXIST`
+ * (registered already), `ENOMEM`, or an epoll error for the fd (`EBADF`,
+ * `EPERM` for a regular file) on the epoll backend.
+ */
+int sl_ring_add(sl_ring *r, sl_conn *c, void *data);
+
+/**
+ * Unregisters a connection; afterwards the ring keeps nothing of it, and
+ * bytes it had received for it are in its read buffer. Waits only for the
+ * kernel to cancel its receive (microseconds).
+ *
+ * Returns 0, or -1 with errno: `EINVAL` (NULL `r` or `c`), `ENOENT` (not
+ * registered), `ENOBUFS` (still registered: bytes received for it do not fit
+ * its full read buffer, which happens only if it was filled behind the
+ * ring's back; take messages, then remove again).
+ */
+int sl_ring_remove(sl_ring *r, sl_conn *c);
+
+/**
+ * One loop turn: writes every registered connection's queued output (what
+ * its socket takes; the rest stays pending and goes out on a later turn),
+ * receives into the read buffers of those with data (never past a buffer's
+ * bound: a full buffer is not read until messages are taken), and fills
+ * `out[0..n]` with up to `capacity` events, one per connection with news,
+ * each with its connection and `data`. Connections left out when more have
+ * news than `capacity` come first next time.
+ *
+ * `SL_RING_CLOSED` and `SL_RING_ERROR` are reported once; the connection
+ * stays registered until `sl_ring_remove`. After `SL_RING_ERROR` from a
+ * send, the ring sends no more to it and its unsent bytes stay pending
+ * (`sl_conn_pending`).
+ *
+ * Timeout: `-1` waits forever for an event, `0` makes one turn without
+ * waiting, `> 0` is the budget for the whole call. Signals are retried
+ * with the time left unless the thread's interrupt check ends the call
+ * (`sl_set_interrupt_check`).
+ *
+ * Returns `n` (`1..=capacity`), or `0` when the timeout ran out with no
+ * event (output was still written). Errors (`-1`, errno; bytes already
+ * received are in their buffers, events gathered come with the next call):
+ * - `EINVAL`: `r` or `out` is NULL, `capacity` is 0, or `timeout_ms < -1`.
+ * - `EINTR`: the interrupt check asked to stop.
+ * - `ENOMEM`, or an error of `io_uring_enter`/`epoll_wait`.
+ */
+int sl_ring_wait(sl_ring *r, sl_ring_event *out, size_t capacity, int timeout_ms);
 
 /**
  * Creates an empty selector.

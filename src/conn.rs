@@ -531,6 +531,45 @@ impl Conn {
         }
         result
     }
+
+    // ---- Access for the completion ring (src/ring.rs), which moves bytes
+    // ---- itself; kept in one block so that it stays out of the way.
+
+    /// How many more bytes the read buffer may take before its bound.
+    pub(crate) fn ring_input_space(&self) -> usize {
+        self.input_bound().saturating_sub(self.end - self.start)
+    }
+
+    /// Room at the end of the read buffer (made, within the bound, as a fill
+    /// would); empty when full. Commit what was written with `ring_input_added`.
+    pub(crate) fn ring_input_room(&mut self) -> io::Result<&mut [u8]> {
+        self.make_room(self.input_bound())?;
+        Ok(&mut self.input[self.end..])
+    }
+
+    /// `n` bytes were written at the front of `ring_input_room`.
+    pub(crate) fn ring_input_added(&mut self, n: usize) {
+        debug_assert!(self.end + n <= self.input.len());
+        self.end += n;
+    }
+
+    /// Queued output not yet written.
+    pub(crate) fn ring_output(&self) -> &[u8] {
+        &self.output[self.sent..]
+    }
+
+    /// `n` bytes of `ring_output` were written: as after a flush.
+    pub(crate) fn ring_output_sent(&mut self, n: usize) {
+        debug_assert!(n <= self.pending());
+        self.sent += n;
+        if self.sent == self.output.len() {
+            self.output.clear();
+            self.sent = 0;
+            if self.output.capacity() > 2 * IDLE_OUTPUT {
+                self.output.shrink_to(IDLE_OUTPUT);
+            }
+        }
+    }
 }
 
 /// The payload total of a batch of frames and its size with headers:

@@ -16,6 +16,7 @@
 //! - [`ready`]: waiting for readiness with `poll(2)`, and a `select` without
 //!   the `FD_SETSIZE` limit.
 //! - [`selector`]: Python's `selectors` for fds, on epoll (poll elsewhere).
+//! - [`ring`]: one call per loop turn for many `sl_conn`s, on io_uring (epoll fallback).
 //! - [`net`]: TCP connect within a deadline, listen, accept, addresses as text.
 //! - [`unix`]: Unix-domain listen (stale files, abstract names) and connect.
 //! - [`sockopt`]: socket options in one call each, and the graceful close.
@@ -31,6 +32,7 @@ pub mod interrupt;
 pub mod io;
 pub mod net;
 pub mod ready;
+pub mod ring;
 pub mod selector;
 pub mod sockopt;
 pub mod unix;

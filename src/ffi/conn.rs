@@ -28,6 +28,14 @@ fn conn_ref<'a>(c: *const sl_conn) -> Result<&'a Conn, Errno> {
     Ok(unsafe { &(*c).conn })
 }
 
+/// The connection inside a caller's `sl_conn`, as a pointer (for the ring,
+/// which keeps it): NULL is `EINVAL`.
+pub(crate) fn conn_ptr(c: *mut sl_conn) -> Result<*mut Conn, Errno> {
+    check(!c.is_null())?;
+    // SAFETY: a non-NULL pointer comes from sl_conn_new; no reference is made.
+    Ok(unsafe { std::ptr::addr_of_mut!((*c).conn) })
+}
+
 /// Hands a message found in place to C through two out-pointers.
 fn hand_out(found: Option<&[u8]>, ptr_out: *mut *const c_void, len_out: *mut usize) -> c_int {
     let (ptr, len) = found.map_or((std::ptr::null(), 0), |m| (m.as_ptr().cast(), m.len()));

@@ -22,6 +22,7 @@ pub mod interrupt;
 pub mod io;
 pub mod net;
 pub mod ready;
+pub mod ring;
 pub mod selector;
 pub mod sockopt;
 pub mod unix;

@@ -1,0 +1,489 @@
+//! sl_ring through the C ABI, on both backends (io_uring where the kernel
+//! allows it, and the forced epoll fallback): echo over many connections with
+//! every byte checked, a peer that never reads, FIN and RST mid-message,
+//! timeouts, a signal storm and the interrupt check, hostile arguments.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::Shutdown;
+use std::os::fd::AsRawFd;
+use std::os::raw::c_void;
+use std::ptr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+use sockloop::ffi::conn::*;
+use sockloop::ffi::ring::*;
+
+const BACKENDS: [i32; 2] = [0, SL_RING_FORCE_EPOLL];
+
+struct RingBox(*mut sl_ring);
+
+impl RingBox {
+    fn new(flags: i32) -> RingBox {
+        let r = sl_ring_new(flags);
+        assert!(!r.is_null(), "sl_ring_new: errno {}", errno());
+        RingBox(r)
+    }
+    fn backend(&self) -> String {
+        unsafe { std::ffi::CStr::from_ptr(sl_ring_backend(self.0)) }.to_str().unwrap().to_owned()
+    }
+    fn add(&self, c: *mut sl_conn, data: usize) {
+        assert_eq!(unsafe { sl_ring_add(self.0, c, data as *mut c_void) }, 0, "add: errno {}", errno());
+    }
+    fn remove(&self, c: *mut sl_conn) {
+        assert_eq!(unsafe { sl_ring_remove(self.0, c) }, 0, "remove: errno {}", errno());
+    }
+    /// One wait: (rc, events, errno).
+    fn wait(&self, cap: usize, timeout_ms: i32) -> (i32, Vec<sl_ring_event>, i32) {
+        let mut out: Vec<sl_ring_event> = (0..cap)
+            .map(|_| sl_ring_event { conn: ptr::null_mut(), data: ptr::null_mut(), events: 0, error: 0 })
+            .collect();
+        let rc = unsafe { sl_ring_wait(self.0, out.as_mut_ptr(), cap, timeout_ms) };
+        let e = if rc < 0 { errno() } else { 0 };
+        out.truncate(rc.max(0) as usize);
+        (rc, out, e)
+    }
+}
+
+impl Drop for RingBox {
+    fn drop(&mut self) {
+        unsafe { sl_ring_free(self.0) };
+    }
+}
+
+fn conn(fd: i32, limit: usize) -> *mut sl_conn {
+    let c = sl_conn_new(fd, limit, 0);
+    assert!(!c.is_null());
+    c
+}
+
+fn frames(c: *mut sl_conn) -> Vec<Vec<u8>> {
+    let mut got = Vec::new();
+    loop {
+        let (mut p, mut n) = (ptr::null(), 0usize);
+        let rc = unsafe { sl_conn_next_frame(c, &mut p, &mut n) };
+        assert!(rc >= 0, "next_frame: errno {}", errno());
+        if rc == 0 {
+            return got;
+        }
+        got.push(unsafe { std::slice::from_raw_parts(p as *const u8, n) }.to_vec());
+    }
+}
+
+fn frame(payload: &[u8]) -> Vec<u8> {
+    [&(payload.len() as u32).to_be_bytes()[..], payload].concat()
+}
+
+#[test]
+fn the_backend_is_io_uring_where_the_kernel_allows_it_and_epoll_when_forced() {
+    let forced = RingBox::new(SL_RING_FORCE_EPOLL);
+    assert_eq!(forced.backend(), "epoll");
+    let default = RingBox::new(0);
+    let disabled = std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled").map(|s| s.trim() != "0").unwrap_or(true);
+    let env_forced = std::env::var("SOCKLOOP_RING").is_ok_and(|v| v == "epoll");
+    if disabled || env_forced {
+        assert_eq!(default.backend(), "epoll");
+    } else {
+        assert_eq!(default.backend(), "io_uring");
+    }
+}
+
+/// Echoes `frames_each` frames of random sizes on `n` connections, all
+/// through one ring, and checks every byte came back in order.
+fn echo(flags: i32, n: usize, frames_each: usize) {
+    raise_nofile_limit(4 * n as u64 + 100);
+    let mut rng = Rng(seed());
+    let ring = RingBox::new(flags);
+    let mut clients = Vec::new();
+    let mut conns = Vec::new();
+    let mut servers = Vec::new();
+    for i in 0..n {
+        let (client, server) = tcp_pair();
+        client.set_nonblocking(true).unwrap();
+        let c = conn(server.as_raw_fd(), 1 << 16);
+        ring.add(c, i);
+        conns.push(c);
+        servers.push(server);
+        clients.push(client);
+    }
+    let expected: Vec<Vec<u8>> = (0..n)
+        .map(|_| (0..frames_each).flat_map(|_| { let len = rng.below(300); frame(&rng.bytes(len)) }).collect())
+        .collect();
+    let mut sent = vec![0usize; n];
+    let mut got: Vec<Vec<u8>> = vec![Vec::new(); n];
+    let start = Instant::now();
+    while got.iter().zip(&expected).any(|(g, e)| g.len() < e.len()) {
+        assert!(start.elapsed() < Duration::from_secs(60), "echo stalled");
+        for i in 0..n {
+            if sent[i] < expected[i].len() {
+                let end = (sent[i] + 1 + rng.below(4000)).min(expected[i].len());
+                if let Ok(k) = clients[i].write(&expected[i][sent[i]..end]) {
+                    sent[i] += k;
+                }
+            }
+        }
+        let (rc, events, e) = ring.wait(64, 10);
+        assert!(rc >= 0, "wait: errno {e}");
+        for ev in events {
+            assert_eq!(ev.events, SL_RING_DATA, "error {}", ev.error);
+            let i = ev.data as usize;
+            assert_eq!(ev.conn, conns[i]);
+            for f in frames(ev.conn) {
+                assert!(unsafe { sl_conn_queue_frame(ev.conn, f.as_ptr().cast(), f.len()) } >= 0);
+            }
+        }
+        let mut buf = [0u8; 65536];
+        for i in 0..n {
+            while let Ok(k) = clients[i].read(&mut buf) {
+                if k == 0 {
+                    break;
+                }
+                got[i].extend_from_slice(&buf[..k]);
+            }
+        }
+    }
+    assert_eq!(got, expected);
+    for &c in &conns {
+        ring.remove(c);
+        unsafe { sl_conn_free(c) };
+    }
+}
+
+#[test]
+fn echo_over_200_connections_keeps_every_byte_in_order() {
+    for flags in BACKENDS {
+        echo(flags, 200, 20);
+    }
+}
+
+#[test]
+#[ignore = "10,000 connections: run by make stress"]
+fn echo_over_10000_connections() {
+    for flags in BACKENDS {
+        echo(flags, 10_000, 3);
+    }
+}
+
+#[test]
+fn a_peer_that_never_reads_leaves_output_pending_and_nothing_is_lost() {
+    for flags in BACKENDS {
+        let ring = RingBox::new(flags);
+        let (mut client, server) = tcp_pair();
+        set_buffer_sizes(&server, 16 * 1024);
+        let c = conn(server.as_raw_fd(), 1024);
+        ring.add(c, 7);
+        let data = Rng(seed()).bytes(4 << 20);
+        assert!(unsafe { sl_conn_queue(c, data.as_ptr().cast(), data.len()) } >= 0);
+        for _ in 0..5 {
+            let (rc, _, e) = ring.wait(8, 20);
+            assert!(rc >= 0, "errno {e}");
+        }
+        let pending = sl_conn_pending(c);
+        assert!(pending > 0 && pending < data.len(), "pending {pending}");
+        // The reader wakes: everything arrives, in order.
+        let reader = thread::spawn(move || {
+            let mut got = Vec::new();
+            client.read_to_end(&mut got).unwrap();
+            got
+        });
+        let start = Instant::now();
+        while sl_conn_pending(c) > 0 {
+            assert!(start.elapsed() < Duration::from_secs(30));
+            ring.wait(8, 50);
+        }
+        ring.remove(c);
+        unsafe { sl_conn_free(c) };
+        server.shutdown(Shutdown::Both).unwrap();
+        drop(server);
+        assert!(reader.join().unwrap() == data);
+    }
+}
+
+#[test]
+fn fin_mid_message_reports_closed_with_the_partial_frame_buffered() {
+    for flags in BACKENDS {
+        let ring = RingBox::new(flags);
+        let (mut client, server) = tcp_pair();
+        let c = conn(server.as_raw_fd(), 1024);
+        ring.add(c, 1);
+        client.write_all(&frame(b"whole")).unwrap();
+        client.write_all(&[0, 0, 0, 10, b'p', b'a']).unwrap();
+        client.shutdown(Shutdown::Write).unwrap();
+        let mut seen = 0;
+        let start = Instant::now();
+        while seen & SL_RING_CLOSED == 0 {
+            assert!(start.elapsed() < Duration::from_secs(10));
+            let (rc, events, e) = ring.wait(4, 100);
+            assert!(rc >= 0, "errno {e}");
+            for ev in events {
+                assert_eq!(ev.data as usize, 1);
+                seen |= ev.events;
+            }
+        }
+        assert_eq!(seen & SL_RING_ERROR, 0);
+        assert_eq!(frames(c), vec![b"whole".to_vec()]);
+        assert_eq!(sl_conn_buffered(c), 6, "the partial frame stays buffered");
+        // Reported once: the next wait times out.
+        assert_eq!(ring.wait(4, 30).0, 0);
+        ring.remove(c);
+        unsafe { sl_conn_free(c) };
+    }
+}
+
+#[test]
+fn rst_mid_message_reports_an_error_and_keeps_what_arrived_and_what_is_unsent() {
+    for flags in BACKENDS {
+        let ring = RingBox::new(flags);
+        let (mut client, server) = tcp_pair();
+        let c = conn(server.as_raw_fd(), 1024);
+        ring.add(c, 2);
+        client.write_all(&[0, 0, 0, 50, 1, 2, 3]).unwrap();
+        let start = Instant::now();
+        while sl_conn_buffered(c) < 7 {
+            assert!(start.elapsed() < Duration::from_secs(10));
+            ring.wait(4, 50);
+        }
+        let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+        unsafe {
+            libc::setsockopt(client.as_raw_fd(), libc::SOL_SOCKET, libc::SO_LINGER, (&linger as *const libc::linger).cast(), 8)
+        };
+        drop(client);
+        let reply = vec![9u8; 1000];
+        let mut seen = (0, 0);
+        let start = Instant::now();
+        while seen.0 & (SL_RING_ERROR | SL_RING_CLOSED) == 0 {
+            assert!(start.elapsed() < Duration::from_secs(10));
+            unsafe { sl_conn_queue(c, reply.as_ptr().cast(), reply.len()) };
+            let (rc, events, e) = ring.wait(4, 50);
+            assert!(rc >= 0, "errno {e}");
+            for ev in events {
+                seen = (seen.0 | ev.events, ev.error);
+            }
+        }
+        if seen.0 & SL_RING_ERROR != 0 {
+            assert!([libc::ECONNRESET, libc::EPIPE].contains(&seen.1), "error {}", seen.1);
+        }
+        assert_eq!(sl_conn_buffered(c), 7, "the partial frame stays buffered");
+        ring.remove(c);
+        unsafe { sl_conn_free(c) };
+    }
+}
+
+#[test]
+fn a_wait_with_nothing_to_do_times_out_after_its_budget() {
+    for flags in BACKENDS {
+        let ring = RingBox::new(flags);
+        let (_client, server) = tcp_pair();
+        let c = conn(server.as_raw_fd(), 1024);
+        ring.add(c, 0);
+        let start = Instant::now();
+        assert_eq!(ring.wait(4, 80).0, 0);
+        let took = start.elapsed();
+        assert!(took >= Duration::from_millis(80) && took < Duration::from_secs(5), "{took:?}");
+        assert_eq!(ring.wait(4, 0).0, 0);
+        let empty = RingBox::new(flags);
+        assert_eq!(empty.wait(4, 20).0, 0);
+        ring.remove(c);
+        unsafe { sl_conn_free(c) };
+    }
+}
+
+#[test]
+fn remove_leaves_received_bytes_in_the_buffer_and_the_conn_usable() {
+    for flags in BACKENDS {
+        let ring = RingBox::new(flags);
+        let (mut client, server) = tcp_pair();
+        let c = conn(server.as_raw_fd(), 1024);
+        ring.add(c, 0);
+        client.write_all(&frame(b"one")).unwrap();
+        let start = Instant::now();
+        while sl_conn_buffered(c) == 0 {
+            assert!(start.elapsed() < Duration::from_secs(10));
+            ring.wait(4, 50);
+        }
+        ring.remove(c);
+        // The ring's receive is gone: a blocking read now gets the next frame.
+        client.write_all(&frame(b"two")).unwrap();
+        let mut buf = [0u8; 16];
+        let n = unsafe { sl_conn_read_frame(c, buf.as_mut_ptr().cast(), 16, 2000) };
+        assert_eq!(&buf[..n as usize], b"one");
+        let n = unsafe { sl_conn_read_frame(c, buf.as_mut_ptr().cast(), 16, 2000) };
+        assert_eq!(&buf[..n as usize], b"two");
+        unsafe { sl_conn_free(c) };
+    }
+}
+
+#[test]
+fn a_full_read_buffer_is_not_read_past_its_bound() {
+    for flags in BACKENDS {
+        let ring = RingBox::new(flags);
+        let (mut client, server) = tcp_pair();
+        client.set_nonblocking(true).unwrap();
+        let c = conn(server.as_raw_fd(), 100);
+        ring.add(c, 0);
+        let stream: Vec<u8> = (0..200).flat_map(|i| frame(&[i as u8; 90])).collect();
+        let mut sent = 0;
+        let mut got = Vec::new();
+        let start = Instant::now();
+        while got.len() < 200 {
+            assert!(start.elapsed() < Duration::from_secs(20));
+            if let Ok(k) = client.write(&stream[sent..]) {
+                sent += k;
+            }
+            ring.wait(4, 10);
+            assert!(sl_conn_buffered(c) <= 104, "bound: {}", sl_conn_buffered(c));
+            // Take at most one frame per turn: the buffer fills up.
+            let (mut p, mut n) = (ptr::null(), 0usize);
+            if unsafe { sl_conn_next_frame(c, &mut p, &mut n) } == 1 {
+                got.push(unsafe { std::slice::from_raw_parts(p as *const u8, n) }.to_vec());
+            }
+        }
+        let want: Vec<Vec<u8>> = (0..200).map(|i| vec![i as u8; 90]).collect();
+        assert_eq!(got, want);
+        ring.remove(c);
+        unsafe { sl_conn_free(c) };
+    }
+}
+
+extern "C" fn on_signal(_: libc::c_int) {}
+
+fn install_handler_without_sa_restart() {
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        assert_eq!(libc::sigaction(libc::SIGUSR2, &action, ptr::null_mut()), 0);
+    }
+}
+
+static STOP_ASKED: AtomicBool = AtomicBool::new(false);
+
+unsafe extern "C" fn stop_check(_: *mut c_void) -> libc::c_int {
+    STOP_ASKED.load(Ordering::Relaxed) as libc::c_int
+}
+
+#[test]
+fn a_signal_storm_loses_nothing_and_the_interrupt_check_ends_a_wait() {
+    install_handler_without_sa_restart();
+    for flags in BACKENDS {
+        let me = unsafe { libc::pthread_self() } as usize;
+        let stop = Arc::new(AtomicBool::new(false));
+        let storm = {
+            let stop = stop.clone();
+            thread::spawn(move || {
+                let mut sent = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    unsafe { libc::pthread_kill(me as libc::pthread_t, libc::SIGUSR2) };
+                    sent += 1;
+                    thread::sleep(Duration::from_micros(200));
+                }
+                sent
+            })
+        };
+        // A slow trickle of frames while signals land: all arrive.
+        let ring = RingBox::new(flags);
+        let (client, server) = tcp_pair();
+        let c = conn(server.as_raw_fd(), 1024);
+        ring.add(c, 0);
+        let writer = thread::spawn(move || {
+            let mut client = client;
+            for i in 0..50u8 {
+                client.write_all(&frame(&[i; 10])).unwrap();
+                thread::sleep(Duration::from_millis(2));
+            }
+            client
+        });
+        let mut got = Vec::new();
+        let start = Instant::now();
+        while got.len() < 50 {
+            assert!(start.elapsed() < Duration::from_secs(20));
+            let (rc, _, e) = ring.wait(4, 1000);
+            assert!(rc >= 0, "a signal ended the wait: errno {e}");
+            got.extend(frames(c));
+        }
+        assert_eq!(got, (0..50u8).map(|i| vec![i; 10]).collect::<Vec<_>>());
+        // With a check that says stop, the storm ends a blocked wait: EINTR.
+        STOP_ASKED.store(true, Ordering::Relaxed);
+        unsafe { sockloop::ffi::interrupt::sl_set_interrupt_check(Some(stop_check), ptr::null_mut()) };
+        let start = Instant::now();
+        let (rc, _, e) = ring.wait(4, 5000);
+        unsafe { sockloop::ffi::interrupt::sl_set_interrupt_check(None, ptr::null_mut()) };
+        STOP_ASKED.store(false, Ordering::Relaxed);
+        assert_eq!((rc, e), (-1, libc::EINTR));
+        assert!(start.elapsed() < Duration::from_secs(4));
+        stop.store(true, Ordering::Relaxed);
+        assert!(storm.join().unwrap() > 10);
+        drop(writer.join().unwrap());
+        ring.remove(c);
+        unsafe { sl_conn_free(c) };
+    }
+}
+
+#[test]
+fn hostile_arguments_are_refused_with_errno() {
+    unsafe {
+        assert!(sl_ring_new(2).is_null());
+        assert_eq!(errno(), libc::EINVAL);
+        assert!(sl_ring_new(-1).is_null());
+        assert!(sl_ring_backend(ptr::null_mut()).is_null());
+        assert_eq!(errno(), libc::EINVAL);
+        sl_ring_free(ptr::null_mut());
+        let mut ev = sl_ring_event { conn: ptr::null_mut(), data: ptr::null_mut(), events: 0, error: 0 };
+        assert_eq!(sl_ring_wait(ptr::null_mut(), &mut ev, 1, 0), -1);
+        assert_eq!(errno(), libc::EINVAL);
+        for flags in BACKENDS {
+            let ring = RingBox::new(flags);
+            assert_eq!(sl_ring_wait(ring.0, ptr::null_mut(), 1, 0), -1);
+            assert_eq!(errno(), libc::EINVAL);
+            assert_eq!(sl_ring_wait(ring.0, &mut ev, 0, 0), -1);
+            assert_eq!(errno(), libc::EINVAL);
+            assert_eq!(sl_ring_wait(ring.0, &mut ev, 1, -2), -1);
+            assert_eq!(errno(), libc::EINVAL);
+            assert_eq!(sl_ring_add(ring.0, ptr::null_mut(), ptr::null_mut()), -1);
+            assert_eq!(errno(), libc::EINVAL);
+            assert_eq!(sl_ring_add(ptr::null_mut(), ptr::null_mut(), ptr::null_mut()), -1);
+            assert_eq!(sl_ring_remove(ring.0, ptr::null_mut()), -1);
+            assert_eq!(errno(), libc::EINVAL);
+            let (_a, b) = socketpair();
+            let c = conn(b.as_raw_fd(), 64);
+            assert_eq!(sl_ring_remove(ring.0, c), -1);
+            assert_eq!(errno(), libc::ENOENT);
+            ring.add(c, 0);
+            assert_eq!(sl_ring_add(ring.0, c, ptr::null_mut()), -1);
+            assert_eq!(errno(), libc::EEXIST);
+            ring.remove(c);
+            assert_eq!(sl_ring_remove(ring.0, c), -1);
+            assert_eq!(errno(), libc::ENOENT);
+            // Freeing a ring with a connection still in it leaves the conn whole.
+            ring.add(c, 0);
+            drop(ring);
+            assert_eq!(sl_conn_pending(c), 0);
+            sl_conn_free(c);
+        }
+    }
+}
+
+#[test]
+fn fd_flags_are_never_changed() {
+    for flags in BACKENDS {
+        let ring = RingBox::new(flags);
+        let (mut client, server) = tcp_pair();
+        let before = fd_flags(server.as_raw_fd());
+        let c = conn(server.as_raw_fd(), 1024);
+        ring.add(c, 0);
+        client.write_all(&frame(b"x")).unwrap();
+        let start = Instant::now();
+        while sl_conn_buffered(c) == 0 {
+            assert!(start.elapsed() < Duration::from_secs(10));
+            ring.wait(4, 50);
+        }
+        assert_eq!(fd_flags(server.as_raw_fd()), before);
+        assert_eq!(before & libc::O_NONBLOCK, 0, "a blocking fd stays blocking and the ring never blocks in it");
+        ring.remove(c);
+        unsafe { sl_conn_free(c) };
+    }
+}
