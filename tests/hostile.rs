@@ -333,6 +333,23 @@ fn frame_rows() -> Vec<Row> {
             fails!(sl_recv_frame(env.a, null_mut(), 0, 100, &mut done), libc::EMSGSIZE);
             env.drain();
         }),
+        ("sl_recv_frame_resume", |env| {
+            let mut buf = [0u8; 16];
+            let mut p = sl_frame_progress { received: 0, declared: 0, prefix: [0; 8] };
+            fails!(sl_recv_frame_resume(-1, buf.as_mut_ptr().cast(), 16, 0, &mut p), libc::EINVAL);
+            fails!(sl_recv_frame_resume(env.closed(), buf.as_mut_ptr().cast(), 16, 0, &mut p), libc::EBADF);
+            fails!(sl_recv_frame_resume(env.a, buf.as_mut_ptr().cast(), 16, 0, null_mut()), libc::EINVAL);
+            fails!(sl_recv_frame_resume(env.a, null_mut(), 16, 0, &mut p), libc::EINVAL);
+            fails!(sl_recv_frame_resume(env.a, buf.as_mut_ptr().cast(), usize::MAX, 0, &mut p), libc::EINVAL);
+            fails!(sl_recv_frame_resume(env.a, buf.as_mut_ptr().cast(), 16, NEVER, &mut p), libc::EINVAL);
+            write_bytes(env.b, &FOUR_GIB_HEADER);
+            fails!(sl_recv_frame_resume(env.high, buf.as_mut_ptr().cast(), 16, 100, &mut p), libc::EMSGSIZE);
+            assert_eq!((p.received, p.declared), (4, u32::MAX as u64));
+            // A progress no frame could leave: more payload than declared.
+            p.received = usize::MAX;
+            fails!(sl_recv_frame_resume(env.a, buf.as_mut_ptr().cast(), 16, 0, &mut p), libc::EINVAL);
+            env.drain();
+        }),
     ]
 }
 

@@ -2,7 +2,7 @@
 
 use std::os::raw::{c_int, c_void};
 
-use super::{borrow_fd, ffi_guard, input, output, DoneOut};
+use super::{borrow_fd, check, ffi_guard, input, output, DoneOut};
 use crate::deadline::Deadline;
 use crate::frame;
 
@@ -56,17 +56,51 @@ pub unsafe extern "C" fn sl_send_frame(
     })
 }
 
+/// Where an unfinished frame stands, for `sl_recv_frame_resume`: zero it
+/// (`sl_frame_progress p = {0};`) before a frame, and keep it between the
+/// calls that receive that frame. The library fills it in; read it, do not
+/// change it.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+pub struct sl_frame_progress {
+    /// Bytes of this frame received so far, prefix included (0: no frame
+    /// started).
+    pub received: usize,
+    /// The payload length the prefix declares, set once the whole prefix has
+    /// arrived (0 before).
+    pub declared: u64,
+    /// The prefix bytes received so far (the first `min(received, prefix
+    /// width)` of them).
+    pub prefix: [u8; 8],
+}
+
+impl sl_frame_progress {
+    fn load(&self) -> frame::Progress {
+        frame::Progress { received: self.received, declared: self.declared, prefix: self.prefix }
+    }
+
+    fn store(&mut self, p: &frame::Progress) {
+        (self.received, self.declared, self.prefix) = (p.received, p.declared, p.prefix);
+    }
+}
+
 /// Receives one frame from `fd` into `buf`, unbuffered: it reads the 4-byte
 /// header, then exactly the payload, never a byte past the frame. Nothing is
-/// allocated. For a buffered, resumable reader use `sl_conn_read_frame`.
+/// allocated.
+///
+/// This is `sl_recv_frame_resume` with a progress that lives for this call
+/// only: a frame cut by `ETIMEDOUT`, `EAGAIN` or `EINTR` cannot be finished
+/// by calling `sl_recv_frame` again (the header bytes it took are gone with
+/// the call). Where a receive may time out and the connection should live
+/// on, call `sl_recv_frame_resume`, which keeps every byte; or use the
+/// buffered `sl_conn_read_frame`.
 ///
 /// Timeout: `-1` forever, `0` one attempt, `> 0` the budget for the whole call.
 ///
 /// `*received` (may be NULL) is set on every return to the bytes received,
 /// header included: on success `*received == return value + 4`. The payload
 /// bytes are at the start of `buf` (`*received - 4` of them after an error past
-/// the header). A frame cut by `ETIMEDOUT`/`EAGAIN` cannot be resumed by this
-/// function: the stream is mid-frame.
+/// the header).
 ///
 /// Returns the payload length (`0` for an empty frame).
 /// Errors (`-1`, errno):
@@ -95,5 +129,63 @@ pub unsafe extern "C" fn sl_recv_frame(
         let fd = borrow_fd(fd)?;
         let len = frame::recv_frame(fd, bytes, deadline, &mut done.count)?;
         Ok(len as libc::ssize_t)
+    })
+}
+
+/// Receives one frame (4-byte big-endian length, then payload) from `fd` into
+/// `buf`, unbuffered and resumable: a call cut short by a timeout, a signal
+/// or `EMSGSIZE` keeps every byte it read, and the next call with the same
+/// `progress` and `buf` goes on where it stopped. Nothing is read past the
+/// frame and nothing is allocated.
+///
+/// `progress` starts zeroed for each new frame (`sl_frame_progress p = {0};`);
+/// on success it is zeroed again, ready for the next frame. On every return it
+/// says how far the frame got:
+/// - `progress->received`: bytes of the frame received so far, header
+///   included. The header bytes are in `progress->prefix`; the payload bytes,
+///   `received - 4` of them once the header is in, at the start of `buf`.
+/// - `progress->declared`: the payload length, once the 4 header bytes are in
+///   (so mid-payload `declared - (received - 4)` bytes remain).
+///
+/// Resume with the same `buf` (or one whose first `received - 4` bytes are the
+/// same) and at least `declared` bytes of `capacity`.
+///
+/// Timeout: `-1` forever, `0` one attempt, `> 0` the budget for this call
+/// (each resumed call has its own).
+///
+/// Returns the payload length (`0` for an empty frame). Errors (`-1`, errno;
+/// `progress` updated):
+/// - `ETIMEDOUT`, `EAGAIN` (`timeout_ms == 0`), `EINTR` (the thread's
+///   interrupt check): call again to go on.
+/// - `EMSGSIZE`: the header declares more than `capacity` bytes. The header
+///   is kept in `progress` (`declared` says how much), no payload byte was
+///   read: call again with a buffer of at least `declared` bytes, or skip
+///   `declared` bytes and zero `progress`, or close the connection.
+/// - `EPIPE`: end of stream before the frame was complete
+///   (`progress->received == 0`: the stream ended cleanly between frames).
+/// - `ECONNRESET`, `EBADF`: as `sl_recv_exact`.
+/// - `EINVAL`: `progress` NULL, `buf` NULL with `capacity > 0`, `capacity >
+///   SSIZE_MAX`, `fd < 0`, `timeout_ms < -1`, or a `progress` no frame could
+///   have left (more payload received than its header declares); nothing is
+///   read then.
+#[no_mangle]
+pub unsafe extern "C" fn sl_recv_frame_resume(
+    fd: c_int,
+    buf: *mut c_void,
+    capacity: usize,
+    timeout_ms: c_int,
+    progress: *mut sl_frame_progress,
+) -> libc::ssize_t {
+    ffi_guard!({
+        check(!progress.is_null())?;
+        let bytes = output(buf.cast::<u8>(), capacity)?;
+        let deadline = Deadline::from_timeout_ms(timeout_ms)?;
+        let fd = borrow_fd(fd)?;
+        // SAFETY: checked non-NULL; the caller passes a valid struct.
+        let slot = &mut *progress;
+        let mut state = slot.load();
+        let result = frame::recv_frame_resume(fd, frame::Prefix::DEFAULT, bytes, deadline, &mut state);
+        slot.store(&state);
+        Ok(result? as libc::ssize_t)
     })
 }

@@ -138,6 +138,18 @@ TEST(frames) {
     CHECK(done == 4 && sl_get_u32be(buf) == UINT32_MAX);
     CHECK(send(b, FOUR_GIB, 4, 0) == 4);
     CHECK_ERR(sl_recv_frame(a, NULL, 0, 100, &done), EMSGSIZE);
+    sl_frame_progress p = {0};
+    CHECK_ERR(sl_recv_frame_resume(-1, buf, 16, 0, &p), EINVAL);
+    CHECK_ERR(sl_recv_frame_resume(closed_fd(), buf, 16, 0, &p), EBADF);
+    CHECK_ERR(sl_recv_frame_resume(a, buf, 16, 0, NULL), EINVAL);
+    CHECK_ERR(sl_recv_frame_resume(a, NULL, 16, 0, &p), EINVAL);
+    CHECK_ERR(sl_recv_frame_resume(a, buf, SIZE_MAX, 0, &p), EINVAL);
+    CHECK_ERR(sl_recv_frame_resume(a, buf, 16, NEVER, &p), EINVAL);
+    CHECK(send(b, FOUR_GIB, 4, 0) == 4);
+    CHECK_ERR(sl_recv_frame_resume(high, buf, 16, 100, &p), EMSGSIZE);
+    CHECK(p.received == 4 && p.declared == UINT32_MAX);
+    p.received = SIZE_MAX; /* a progress no frame could leave */
+    CHECK_ERR(sl_recv_frame_resume(a, buf, 16, 0, &p), EINVAL);
     drain();
 }
 

@@ -14,6 +14,10 @@ c_void_pp = ctypes.POINTER(ctypes.c_void_p)
 SL_CONN_OWN_FD = 1
 
 
+class SlFrameProgress(ctypes.Structure):
+    _fields_ = [("received", ctypes.c_size_t), ("declared", ctypes.c_uint64), ("prefix", ctypes.c_uint8 * 8)]
+
+
 class SlFrame(ctypes.Structure):
     _fields_ = [("payload", ctypes.c_void_p), ("len", ctypes.c_size_t)]
 
@@ -41,6 +45,7 @@ def sl(lib):
         queue_frames = declare(lib, "sl_conn_queue_frames", ctypes.c_ssize_t, ctypes.c_void_p, ctypes.c_void_p, c_size_p, ctypes.c_size_t)
         reserve_frames = declare(lib, "sl_conn_reserve_frames", ctypes.c_ssize_t, ctypes.c_void_p, c_size_p, ctypes.c_size_t, c_void_pp)
         flush = declare(lib, "sl_conn_flush", ctypes.c_ssize_t, ctypes.c_void_p)
+        recv_frame_resume = declare(lib, "sl_recv_frame_resume", ctypes.c_ssize_t, ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.POINTER(SlFrameProgress))
     return Api
 
 
@@ -66,6 +71,24 @@ def test_send_frame_and_recv_frame_between_python_sockets(sl):
     a.sendall(struct.pack(">I", 0xFFFFFFFF))
     assert sl.recv_frame(b.fileno(), buf, 16, 1000, ctypes.byref(got)) == -1
     assert ctypes.get_errno() == errno.EMSGSIZE and got.value == 4
+    a.close()
+    b.close()
+
+
+def test_recv_frame_resume_keeps_every_byte_across_timeouts(sl):
+    a, b = socket.socketpair()
+    wire = frame(b"resumable")
+    buf = ctypes.create_string_buffer(32)
+    progress = SlFrameProgress()
+    for i, byte in enumerate(wire[:-1]):
+        a.send(bytes([byte]))
+        assert sl.recv_frame_resume(b.fileno(), buf, 32, 0, ctypes.byref(progress)) == -1
+        assert ctypes.get_errno() == errno.EAGAIN
+        assert progress.received == i + 1
+    assert progress.declared == 9
+    a.send(wire[-1:])
+    assert sl.recv_frame_resume(b.fileno(), buf, 32, 1000, ctypes.byref(progress)) == 9
+    assert buf.raw[:9] == b"resumable" and progress.received == 0
     a.close()
     b.close()
 

@@ -23,6 +23,11 @@ class Frame(ctypes.Structure):
     _fields_ = [("payload", c_void_p), ("len", c_size)]
 
 
+class FrameProgress(ctypes.Structure):
+    """sl_frame_progress: how far a resumable frame receive got."""
+    _fields_ = [("received", c_size), ("declared", c_u64), ("prefix", ctypes.c_uint8 * 8)]
+
+
 class Event(ctypes.Structure):
     _fields_ = [("fd", c_int), ("events", c_int), ("data", c_void_p)]
 
@@ -56,6 +61,7 @@ SIGNATURES = {
     # frames and the buffered connection (sl_conn is opaque: a c_void_p)
     "sl_send_frame": (c_ssize, [c_int, c_void_p, c_size, c_int, size_p]),
     "sl_recv_frame": (c_ssize, [c_int, c_void_p, c_size, c_int, size_p]),
+    "sl_recv_frame_resume": (c_ssize, [c_int, c_void_p, c_size, c_int, ctypes.POINTER(FrameProgress)]),
     "sl_conn_new": (c_void_p, [c_int, c_size, c_int]),
     "sl_conn_free": (None, [c_void_p]),
     "sl_conn_fd": (c_int, [c_void_p]),
