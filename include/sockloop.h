@@ -34,6 +34,17 @@
 #define SL_FRAME_MAX_PAYLOAD (size_t)UINT32_MAX
 
 /**
+ * Length-prefix flag: the length is big-endian (network order), as the
+ * default 4-byte prefix. The value 0: the same as no flag.
+ */
+#define SL_PREFIX_BIG_ENDIAN 0
+
+/**
+ * Length-prefix flag: the length is little-endian.
+ */
+#define SL_PREFIX_LITTLE_ENDIAN 1
+
+/**
  * `sl_accept` flag: make the accepted fd non-blocking (`O_NONBLOCK`), for a
  * server that drives its connections with a selector.
  */
@@ -278,8 +289,9 @@ uint64_t sl_get_u64le(const void *src);
  * `max_message` limits every message: frame payloads and records (without
  * their delimiter), and exact reads. It also bounds memory: the read buffer
  * is `min(65536, max_message) + 4` bytes (allocated on first read; more only
- * for delimiters over 4 bytes), grows only while a larger message is
- * assembled, never past `max_message + max(4, delimiter length)`, and shrinks
+ * for delimiters or a length prefix over 4 bytes), grows only while a larger
+ * message is assembled, never past `max_message + max(prefix width,
+ * delimiter length)`, and shrinks
  * back once emptied. The output queue holds what you queue until it is
  * written; once flushed it keeps at most 128 KiB. A new connection allocates
  * 144 bytes (x86-64) and no buffer until first use.
@@ -303,6 +315,28 @@ sl_conn *sl_conn_new(int fd, size_t max_message, int flags);
  * flush first if they matter. `sl_conn_free(NULL)` does nothing.
  */
 void sl_conn_free(sl_conn *c);
+
+/**
+ * Sets the length prefix of the connection's frames: `prefix_bytes` (1, 2,
+ * 4 or 8) bytes, big-endian by default or little-endian with
+ * `SL_PREFIX_LITTLE_ENDIAN` in `flags`. A new connection has the default, 4
+ * bytes big-endian. The prefix applies to every frame call on `c`: the
+ * blocking `sl_conn_read_frame` and `sl_conn_write_frame`, the event-loop
+ * steps `sl_conn_next_frame`, `sl_conn_queue_frame`, and the batch steps
+ * `sl_conn_next_frames`, `sl_conn_queue_frames`, `sl_conn_reserve_frames`.
+ *
+ * It takes effect at once, for protocols that switch after a handshake:
+ * frames already queued keep the prefix they were queued with; buffered
+ * input not yet taken is decoded with the new one. The read buffer grows by
+ * the prefix width (`max_message + max(prefix_bytes, delimiter length)`).
+ * A declared length over `max_message` is `EMSGSIZE` as always, before
+ * anything is allocated; a 1- or 2-byte prefix cannot declare more than 255
+ * or 65535 bytes, and queueing a longer payload is `EMSGSIZE`.
+ *
+ * Returns 0. Errors (`-1`, errno; nothing changed): `EINVAL` for `c` NULL,
+ * `prefix_bytes` not 1, 2, 4 or 8, or unknown `flags` bits. Never waits.
+ */
+int sl_conn_set_prefix(sl_conn *c, size_t prefix_bytes, int flags);
 
 /**
  * Returns the connection's fd (for registering it with a selector), or -1
@@ -345,7 +379,8 @@ size_t sl_conn_pending(const sl_conn *c);
 ssize_t sl_conn_read_exact(sl_conn *c, void *buf, size_t len, int timeout_ms);
 
 /**
- * Reads one length-prefixed frame (4-byte big-endian length, then payload)
+ * Reads one length-prefixed frame (the connection's prefix, 4-byte
+ * big-endian unless `sl_conn_set_prefix` chose another, then the payload)
  * and copies its payload to `buf`. Bytes past the frame stay buffered.
  *
  * All or nothing, as `sl_conn_read_exact`: after `ETIMEDOUT` or `EAGAIN` the
@@ -399,14 +434,17 @@ ssize_t sl_conn_read_frame(sl_conn *c, void *buf, size_t capacity, int timeout_m
 ssize_t sl_conn_read_until(sl_conn *c, const void *delim, size_t delim_len, void *buf, size_t capacity, int timeout_ms);
 
 /**
- * Writes one frame (4-byte big-endian length, then `len` bytes of `payload`).
+ * Writes one frame (the connection's length prefix, 4-byte big-endian by
+ * default, then `len` bytes of `payload`).
  * Output already queued goes first, in order. With nothing queued the frame
  * is sent directly, as `sl_send_frame`, without copying large payloads.
  *
  * Timeout: `-1` forever, `0` one attempt, `> 0` the budget for the whole call.
  *
  * Returns `len`. Errors (`-1`, errno):
- * - `EMSGSIZE`: `UINT32_MAX < len <= SSIZE_MAX`; nothing sent or queued.
+ * - `EMSGSIZE`: `len <= SSIZE_MAX` does not fit the prefix (over
+ *   `UINT32_MAX` for the default 4 bytes, 255 or 65535 for 1 or 2); nothing
+ *   sent or queued.
  * - `ETIMEDOUT`, `EAGAIN`, `EPIPE`, `ECONNRESET`, `EBADF`: the unsent part of
  *   the frame (and of earlier queued output) stays queued, so the peer never
  *   sees half a frame followed by something else: finish it with
@@ -429,7 +467,7 @@ ssize_t sl_conn_write_frame(sl_conn *c, const void *payload, size_t len, int tim
  * Returns the bytes read (> 0), or 0 at end of stream (`sl_conn_buffered`
  * holds any unfinished message). Errors (`-1`, errno):
  * - `EAGAIN`: nothing to read now; wait for readability.
- * - `ENOBUFS`: the buffer is full (`max_message` plus 4 or the longest
+ * - `ENOBUFS`: the buffer is full (`max_message` plus the prefix width or the longest
  *   delimiter used, whichever is more) of complete
  *   messages not yet taken: take them first.
  * - `ECONNRESET`, `EBADF`, any other error of recv(2)/read(2).
@@ -458,7 +496,7 @@ int sl_conn_next_frame(sl_conn *c, const void **payload, size_t *len);
  * one `sl_conn_next_frame` call per frame. Each `out[i].payload` and
  * `out[i].len` stay valid until the next `sl_conn_fill`, blocking read, or
  * `sl_conn_free`. The payloads lie in one buffer in stream order, each after
- * its 4-byte header. Makes no system call.
+ * its length prefix. Makes no system call.
  *
  * Returns the number of frames taken, `n` (0: no complete frame buffered,
  * `out` untouched), or -1 with errno:
@@ -493,7 +531,8 @@ int sl_conn_next_record(sl_conn *c, const void *delim, size_t delim_len, const v
  *
  * Returns the bytes now pending (what `sl_conn_pending` would say), so a
  * caller can flush once enough is queued without another call. Errors (`-1`,
- * errno): `EMSGSIZE` for `UINT32_MAX < len <= SSIZE_MAX` (nothing queued);
+ * errno): `EMSGSIZE` for a `len <= SSIZE_MAX` the prefix cannot declare
+ * (over `UINT32_MAX` for the default; nothing queued);
  * `EINVAL` for `c` NULL, `payload` NULL with `len > 0`, or `len > SSIZE_MAX`;
  * `ENOMEM`.
  */
@@ -509,7 +548,8 @@ ssize_t sl_conn_queue_frame(sl_conn *c, const void *payload, size_t len);
  * All or nothing: on an error nothing is queued.
  *
  * Returns the bytes now pending. Errors (`-1`, errno):
- * - `EMSGSIZE`: some `lens[i]` is over 4 GiB - 1.
+ * - `EMSGSIZE`: some `lens[i]` is over 4 GiB - 1 or over what the
+ *   connection's prefix can declare (255, 65535 for 1, 2 bytes).
  * - `EINVAL`: `c` NULL, `lens` NULL with `count > 0`, `payloads` NULL with a
  *   non-zero total, a total over `SSIZE_MAX`.
  * - `ENOMEM`.
@@ -529,7 +569,8 @@ ssize_t sl_conn_queue_frames(sl_conn *c, const void *payloads, const size_t *len
  *
  * Returns the bytes now pending (they include these frames). Errors (`-1`,
  * errno):
- * - `EMSGSIZE`: some `lens[i]` is over 4 GiB - 1.
+ * - `EMSGSIZE`: some `lens[i]` is over 4 GiB - 1 or over what the
+ *   connection's prefix can declare.
  * - `EINVAL`: `c` NULL, `lens` or `payloads` NULL with `count > 0`, or
  *   `count` too large for an array.
  * - `ENOMEM`.
@@ -657,6 +698,57 @@ ssize_t sl_recv_frame(int fd, void *buf, size_t capacity, int timeout_ms, size_t
  *   read then.
  */
 ssize_t sl_recv_frame_resume(int fd, void *buf, size_t capacity, int timeout_ms, sl_frame_progress *progress);
+
+/**
+ * `sl_send_frame` with any length prefix: `prefix_bytes` (1, 2, 4 or 8)
+ * bytes holding `len`, big-endian by default or little-endian with
+ * `SL_PREFIX_LITTLE_ENDIAN` in `flags`, then the payload, in one system call
+ * when the socket takes it all. `sl_send_frame` is this call with 4 and
+ * `SL_PREFIX_BIG_ENDIAN`.
+ *
+ * Timeout and `*sent` as `sl_send_frame` (`*sent == len + prefix_bytes` on
+ * success; after `ETIMEDOUT` or `EAGAIN` with `0 < *sent`, send the rest of
+ * prefix and payload with `sl_send_all`, or close).
+ *
+ * Returns `len`. Errors (`-1`, errno):
+ * - `EMSGSIZE`: `len` does not fit the prefix (over 255, 65535, 4 GiB - 1
+ *   for 1, 2, 4 bytes); nothing was sent.
+ * - `ETIMEDOUT`, `EAGAIN`, `EPIPE`, `ECONNRESET`, `EBADF`: as `sl_send_all`.
+ * - `EINVAL`: `prefix_bytes` not 1, 2, 4 or 8, unknown `flags` bits,
+ *   `payload` NULL with `len > 0`, `len > SSIZE_MAX`, `fd < 0`, or
+ *   `timeout_ms < -1`; nothing was sent.
+ */
+ssize_t sl_send_frame_prefix(int fd, size_t prefix_bytes, int flags, const void *payload, size_t len, int timeout_ms, size_t *sent);
+
+/**
+ * `sl_recv_frame_resume` with any length prefix: `prefix_bytes` (1, 2, 4 or
+ * 8) bytes, big-endian by default or little-endian with
+ * `SL_PREFIX_LITTLE_ENDIAN` in `flags`, then the payload. Resumable in the
+ * same way: `progress` starts zeroed, keeps the prefix bytes received so far
+ * (`progress->prefix`, the first `prefix_bytes`), the declared length once
+ * the prefix is in, and the count (`progress->received`, prefix included);
+ * the payload bytes are at the start of `buf`. Pass the same prefix, `buf`
+ * and `progress` to every call of one frame. `sl_recv_frame_resume` is this
+ * call with 4 and `SL_PREFIX_BIG_ENDIAN`.
+ *
+ * The declared length is compared with `capacity` before any payload byte is
+ * read; nothing is allocated.
+ *
+ * Timeout: `-1` forever, `0` one attempt, `> 0` the budget for this call.
+ *
+ * Returns the payload length (and zeroes `progress`). Errors (`-1`, errno;
+ * `progress` updated) as `sl_recv_frame_resume`:
+ * - `ETIMEDOUT`, `EAGAIN`, `EINTR`: call again to go on.
+ * - `EMSGSIZE`: the prefix declares more than `capacity`; the prefix is kept
+ *   in `progress`, no payload byte was read.
+ * - `EPIPE`: end of stream first (`progress->received == 0`: between frames).
+ * - `ECONNRESET`, `EBADF`: as `sl_recv_exact`.
+ * - `EINVAL`: `prefix_bytes` not 1, 2, 4 or 8, unknown `flags` bits,
+ *   `progress` NULL, `buf` NULL with `capacity > 0`, `capacity > SSIZE_MAX`,
+ *   `fd < 0`, `timeout_ms < -1`, or a `progress` no frame could have left;
+ *   nothing is read then.
+ */
+ssize_t sl_recv_frame_prefix(int fd, size_t prefix_bytes, int flags, void *buf, size_t capacity, int timeout_ms, sl_frame_progress *progress);
 
 /**
  * Sends all `len` bytes of `buf` on `fd`, looping over partial sends.

@@ -38,12 +38,14 @@ pub fn header(len: usize) -> io::Result<[u8; HEADER_LEN]> {
 }
 
 /// The total payload of a batch of frames with these lengths (the sum of
-/// `lens`); `EMSGSIZE` when any is over [`MAX_PAYLOAD`].
+/// `lens`); `EMSGSIZE` when any is over `max` (at most [`MAX_PAYLOAD`]: the
+/// sum is exact below 2^32 frames only then).
 #[inline]
-pub fn batch_payload_len(lens: &[usize]) -> io::Result<u64> {
+pub fn batch_payload_len(lens: &[usize], max: usize) -> io::Result<u64> {
+    debug_assert!(max <= MAX_PAYLOAD);
     // Two simple passes, which the compiler vectorizes: a batch is checked at
     // about one instruction a length.
-    if lens.iter().fold(false, |too_long, &len| too_long | (len > MAX_PAYLOAD)) {
+    if lens.iter().fold(false, |too_long, &len| too_long | (len > max)) {
         return Err(emsgsize());
     }
     // Each term is below 2^32, so fewer than 2^32 of them cannot overflow.
@@ -64,22 +66,90 @@ pub enum Decoded {
     TooLarge { declared: u64 },
 }
 
-/// Decodes the frame at the start of `buf`, whose payload may be at most
-/// `limit` bytes. Looks only at the header before comparing with the limit.
+/// Decodes the frame at the start of `buf` (4-byte big-endian prefix), whose
+/// payload may be at most `limit` bytes. Looks only at the header before
+/// comparing with the limit.
 #[inline]
 pub fn decode(buf: &[u8], limit: usize) -> Decoded {
-    let Some(head) = buf.get(..HEADER_LEN) else {
+    decode_with(Be32, buf, limit)
+}
+
+/// [`decode`] for any prefix: the payload is `buf[c.width()..][..len]`.
+#[inline(always)]
+pub fn decode_with<C: Codec>(c: C, buf: &[u8], limit: usize) -> Decoded {
+    let Some(head) = buf.get(..c.width()) else {
         return Decoded::Incomplete;
     };
-    let declared = u32::from_be_bytes(head.try_into().expect("4 bytes")) as u64;
+    let declared = c.read(head);
     if declared > limit as u64 {
         return Decoded::TooLarge { declared };
     }
     let len = declared as usize;
-    if buf.len() - HEADER_LEN >= len {
+    if buf.len() - c.width() >= len {
         Decoded::Frame { len }
     } else {
         Decoded::Incomplete
+    }
+}
+
+/// How a length prefix is read and written. Two kinds: [`Be32`], the default
+/// with its width known at compile time (so the per-frame code of the default
+/// is what it was before prefixes were configurable), and [`Prefix`], any
+/// prefix, decided at run time.
+pub trait Codec: Copy {
+    /// Bytes of the prefix.
+    fn width(self) -> usize;
+    /// The largest length it can declare, capped at `usize::MAX`.
+    fn max_len(self) -> usize;
+    /// The declared length; `head` holds at least `width()` bytes.
+    fn read(self, head: &[u8]) -> u64;
+    /// Writes the prefix for `len` at `dst`.
+    ///
+    /// # Safety
+    /// `dst` is valid for `width()` bytes of writes, and `len <= max_len()`.
+    unsafe fn write(self, len: usize, dst: *mut u8);
+}
+
+/// The default prefix, 4 bytes big-endian, as a compile-time codec.
+#[derive(Clone, Copy, Debug)]
+pub struct Be32;
+
+impl Codec for Be32 {
+    #[inline(always)]
+    fn width(self) -> usize {
+        HEADER_LEN
+    }
+    #[inline(always)]
+    fn max_len(self) -> usize {
+        MAX_PAYLOAD
+    }
+    #[inline(always)]
+    fn read(self, head: &[u8]) -> u64 {
+        u32::from_be_bytes(head[..HEADER_LEN].try_into().expect("4 bytes")) as u64
+    }
+    #[inline(always)]
+    unsafe fn write(self, len: usize, dst: *mut u8) {
+        dst.cast::<[u8; HEADER_LEN]>().write_unaligned((len as u32).to_be_bytes());
+    }
+}
+
+impl Codec for Prefix {
+    #[inline(always)]
+    fn width(self) -> usize {
+        Prefix::width(self)
+    }
+    #[inline(always)]
+    fn max_len(self) -> usize {
+        usize::try_from(self.max_declared()).unwrap_or(usize::MAX)
+    }
+    #[inline(always)]
+    fn read(self, head: &[u8]) -> u64 {
+        self.decode(head)
+    }
+    #[inline(always)]
+    unsafe fn write(self, len: usize, dst: *mut u8) {
+        let bytes = self.encode(len).unwrap_or_default();
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), dst, self.width());
     }
 }
 
@@ -151,20 +221,40 @@ impl DelimSearch {
 /// Errors: `EMSGSIZE` for a payload over [`MAX_PAYLOAD`] (nothing sent), else
 /// those of [`send_all`].
 pub fn send_frame(fd: BorrowedFd<'_>, payload: &[u8], deadline: Deadline, done: &mut usize) -> io::Result<()> {
+    send_frame_with(fd, Be32, payload, deadline, done)
+}
+
+/// [`send_frame`] with any prefix; `EMSGSIZE` (nothing sent) for a payload
+/// the prefix cannot declare.
+#[inline]
+pub fn send_frame_with<C: Codec>(
+    fd: BorrowedFd<'_>,
+    c: C,
+    payload: &[u8],
+    deadline: Deadline,
+    done: &mut usize,
+) -> io::Result<()> {
     *done = 0;
-    let head = header(payload.len())?;
-    if payload.len() <= COPY_LIMIT {
-        let mut one = [0u8; HEADER_LEN + COPY_LIMIT];
-        one[..HEADER_LEN].copy_from_slice(&head);
-        one[HEADER_LEN..HEADER_LEN + payload.len()].copy_from_slice(payload);
-        return send_all(fd, &one[..HEADER_LEN + payload.len()], deadline, done);
+    if payload.len() > c.max_len() {
+        return Err(emsgsize());
     }
-    send_all_vectored(fd, &[IoSlice::new(&head), IoSlice::new(payload)], deadline, done)
+    let w = c.width();
+    let mut head = [0u8; 8];
+    // SAFETY: 8 bytes of room, and the length was checked above.
+    unsafe { c.write(payload.len(), head.as_mut_ptr()) };
+    if payload.len() <= COPY_LIMIT {
+        let mut one = [0u8; 8 + COPY_LIMIT];
+        one[..w].copy_from_slice(&head[..w]);
+        one[w..w + payload.len()].copy_from_slice(payload);
+        return send_all(fd, &one[..w + payload.len()], deadline, done);
+    }
+    send_all_vectored(fd, &[IoSlice::new(&head[..w]), IoSlice::new(payload)], deadline, done)
 }
 
 /// A length prefix: 1, 2, 4 or 8 bytes, big- or little-endian. The default
 /// (and the only one before prefixes were configurable) is 4 bytes big-endian.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C, align(2))]
 pub struct Prefix {
     width: u8,
     little_endian: bool,
@@ -186,6 +276,13 @@ impl Prefix {
             1 | 2 | 4 | 8 => Ok(Prefix { width: width as u8, little_endian }),
             _ => Err(io::Error::from_raw_os_error(libc::EINVAL)),
         }
+    }
+
+    /// True for the default prefix: one compare of both fields at once, for
+    /// the per-call dispatch to the compile-time codec.
+    #[inline(always)]
+    pub fn is_default(self) -> bool {
+        u16::from_ne_bytes([self.width, self.little_endian as u8]) == u16::from_ne_bytes([HEADER_LEN as u8, 0])
     }
 
     /// Bytes of the prefix.

@@ -333,6 +333,43 @@ fn frame_rows() -> Vec<Row> {
             fails!(sl_recv_frame(env.a, null_mut(), 0, 100, &mut done), libc::EMSGSIZE);
             env.drain();
         }),
+        ("sl_send_frame_prefix", |env| {
+            let buf = [7u8; 16];
+            let mut done = usize::MAX;
+            for bad in [0, 3, 5, 7, 9, 16, usize::MAX] {
+                fails!(sl_send_frame_prefix(env.a, bad, 0, buf.as_ptr().cast(), 16, 0, &mut done), libc::EINVAL);
+                assert_eq!(done, 0);
+            }
+            fails!(sl_send_frame_prefix(env.a, 4, 2, buf.as_ptr().cast(), 16, 0, null_mut()), libc::EINVAL);
+            fails!(sl_send_frame_prefix(env.a, 4, -1, buf.as_ptr().cast(), 16, 0, null_mut()), libc::EINVAL);
+            fails!(sl_send_frame_prefix(-1, 4, 0, buf.as_ptr().cast(), 16, 0, null_mut()), libc::EINVAL);
+            fails!(sl_send_frame_prefix(env.closed(), 2, 0, buf.as_ptr().cast(), 16, 0, null_mut()), libc::EBADF);
+            fails!(sl_send_frame_prefix(env.a, 2, 0, null(), 16, 0, null_mut()), libc::EINVAL);
+            fails!(sl_send_frame_prefix(env.a, 1, 0, buf.as_ptr().cast(), 256, 0, null_mut()), libc::EMSGSIZE);
+            fails!(sl_send_frame_prefix(env.a, 8, 1, buf.as_ptr().cast(), usize::MAX, 0, null_mut()), libc::EINVAL);
+            fails!(sl_send_frame_prefix(env.a, 2, 0, buf.as_ptr().cast(), 16, NEVER, null_mut()), libc::EINVAL);
+            gives!(sl_send_frame_prefix(env.high, 8, SL_PREFIX_LITTLE_ENDIAN, null(), 0, 100, &mut done), 0);
+            assert_eq!(done, 8);
+            env.drain();
+        }),
+        ("sl_recv_frame_prefix", |env| {
+            let mut buf = [0u8; 16];
+            let mut p = sl_frame_progress { received: 0, declared: 0, prefix: [0; 8] };
+            for bad in [0, 3, 5, 7, 9, 16, usize::MAX] {
+                fails!(sl_recv_frame_prefix(env.a, bad, 0, buf.as_mut_ptr().cast(), 16, 0, &mut p), libc::EINVAL);
+            }
+            fails!(sl_recv_frame_prefix(env.a, 4, 2, buf.as_mut_ptr().cast(), 16, 0, &mut p), libc::EINVAL);
+            fails!(sl_recv_frame_prefix(-1, 4, 0, buf.as_mut_ptr().cast(), 16, 0, &mut p), libc::EINVAL);
+            fails!(sl_recv_frame_prefix(env.closed(), 2, 0, buf.as_mut_ptr().cast(), 16, 0, &mut p), libc::EBADF);
+            fails!(sl_recv_frame_prefix(env.a, 2, 0, buf.as_mut_ptr().cast(), 16, 0, null_mut()), libc::EINVAL);
+            fails!(sl_recv_frame_prefix(env.a, 2, 0, null_mut(), 16, 0, &mut p), libc::EINVAL);
+            fails!(sl_recv_frame_prefix(env.a, 2, 0, buf.as_mut_ptr().cast(), usize::MAX, 0, &mut p), libc::EINVAL);
+            fails!(sl_recv_frame_prefix(env.a, 2, 0, buf.as_mut_ptr().cast(), 16, NEVER, &mut p), libc::EINVAL);
+            write_bytes(env.b, &[0xff; 8]);
+            fails!(sl_recv_frame_prefix(env.high, 8, 1, buf.as_mut_ptr().cast(), 16, 100, &mut p), libc::EMSGSIZE);
+            assert_eq!((p.received, p.declared), (8, u64::MAX));
+            env.drain();
+        }),
         ("sl_recv_frame_resume", |env| {
             let mut buf = [0u8; 16];
             let mut p = sl_frame_progress { received: 0, declared: 0, prefix: [0; 8] };
@@ -377,6 +414,17 @@ fn conn_rows() -> Vec<Row> {
             fails!(sl_conn_fd(null()), libc::EINVAL);
             let c = conn(env.high, 16);
             gives!(sl_conn_fd(c), env.high);
+            unsafe { sl_conn_free(c) };
+        }),
+        ("sl_conn_set_prefix", |env| {
+            fails!(sl_conn_set_prefix(null_mut(), 4, 0), libc::EINVAL);
+            let c = conn(env.high, 16);
+            for bad in [0, 3, 5, 6, 7, 9, 16, usize::MAX] {
+                fails!(sl_conn_set_prefix(c, bad, 0), libc::EINVAL);
+            }
+            fails!(sl_conn_set_prefix(c, 2, 2), libc::EINVAL);
+            fails!(sl_conn_set_prefix(c, 2, -1), libc::EINVAL);
+            gives!(sl_conn_set_prefix(c, 1, SL_PREFIX_LITTLE_ENDIAN), 0);
             unsafe { sl_conn_free(c) };
         }),
         ("sl_conn_buffered", |_| {

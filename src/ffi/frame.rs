@@ -2,7 +2,7 @@
 
 use std::os::raw::{c_int, c_void};
 
-use super::{borrow_fd, check, ffi_guard, input, output, DoneOut};
+use super::{borrow_fd, check, ffi_guard, input, output, DoneOut, Errno};
 use crate::deadline::Deadline;
 use crate::frame;
 
@@ -14,6 +14,19 @@ pub const SL_FRAME_HEADER_LEN: usize = 4;
 pub const SL_FRAME_MAX_PAYLOAD: usize = u32::MAX as usize;
 
 const _: () = assert!(SL_FRAME_HEADER_LEN == frame::HEADER_LEN && SL_FRAME_MAX_PAYLOAD == frame::MAX_PAYLOAD);
+
+/// Length-prefix flag: the length is big-endian (network order), as the
+/// default 4-byte prefix. The value 0: the same as no flag.
+pub const SL_PREFIX_BIG_ENDIAN: c_int = 0;
+
+/// Length-prefix flag: the length is little-endian.
+pub const SL_PREFIX_LITTLE_ENDIAN: c_int = 1;
+
+/// A caller's prefix: `bytes` 1, 2, 4 or 8 and known `flags`, else `EINVAL`.
+pub(super) fn prefix_arg(bytes: usize, flags: c_int) -> Result<frame::Prefix, Errno> {
+    check(flags & !SL_PREFIX_LITTLE_ENDIAN == 0)?;
+    Ok(frame::Prefix::new(bytes, flags & SL_PREFIX_LITTLE_ENDIAN != 0)?)
+}
 
 /// Sends one frame on `fd`: a 4-byte unsigned big-endian length, then the
 /// `len` bytes of `payload`, in one system call when the socket takes it all
@@ -176,16 +189,106 @@ pub unsafe extern "C" fn sl_recv_frame_resume(
     timeout_ms: c_int,
     progress: *mut sl_frame_progress,
 ) -> libc::ssize_t {
+    ffi_guard!({ recv_resumable(fd, frame::Prefix::DEFAULT, buf, capacity, timeout_ms, progress) })
+}
+
+/// `sl_send_frame` with any length prefix: `prefix_bytes` (1, 2, 4 or 8)
+/// bytes holding `len`, big-endian by default or little-endian with
+/// `SL_PREFIX_LITTLE_ENDIAN` in `flags`, then the payload, in one system call
+/// when the socket takes it all. `sl_send_frame` is this call with 4 and
+/// `SL_PREFIX_BIG_ENDIAN`.
+///
+/// Timeout and `*sent` as `sl_send_frame` (`*sent == len + prefix_bytes` on
+/// success; after `ETIMEDOUT` or `EAGAIN` with `0 < *sent`, send the rest of
+/// prefix and payload with `sl_send_all`, or close).
+///
+/// Returns `len`. Errors (`-1`, errno):
+/// - `EMSGSIZE`: `len` does not fit the prefix (over 255, 65535, 4 GiB - 1
+///   for 1, 2, 4 bytes); nothing was sent.
+/// - `ETIMEDOUT`, `EAGAIN`, `EPIPE`, `ECONNRESET`, `EBADF`: as `sl_send_all`.
+/// - `EINVAL`: `prefix_bytes` not 1, 2, 4 or 8, unknown `flags` bits,
+///   `payload` NULL with `len > 0`, `len > SSIZE_MAX`, `fd < 0`, or
+///   `timeout_ms < -1`; nothing was sent.
+#[no_mangle]
+pub unsafe extern "C" fn sl_send_frame_prefix(
+    fd: c_int,
+    prefix_bytes: usize,
+    flags: c_int,
+    payload: *const c_void,
+    len: usize,
+    timeout_ms: c_int,
+    sent: *mut usize,
+) -> libc::ssize_t {
     ffi_guard!({
-        check(!progress.is_null())?;
-        let bytes = output(buf.cast::<u8>(), capacity)?;
+        let mut done = DoneOut::new(sent);
+        let prefix = prefix_arg(prefix_bytes, flags)?;
+        let bytes = input(payload.cast::<u8>(), len)?;
         let deadline = Deadline::from_timeout_ms(timeout_ms)?;
         let fd = borrow_fd(fd)?;
-        // SAFETY: checked non-NULL; the caller passes a valid struct.
-        let slot = &mut *progress;
-        let mut state = slot.load();
-        let result = frame::recv_frame_resume(fd, frame::Prefix::DEFAULT, bytes, deadline, &mut state);
-        slot.store(&state);
-        Ok(result? as libc::ssize_t)
+        frame::send_frame_with(fd, prefix, bytes, deadline, &mut done.count)?;
+        Ok(len as libc::ssize_t)
     })
+}
+
+/// `sl_recv_frame_resume` with any length prefix: `prefix_bytes` (1, 2, 4 or
+/// 8) bytes, big-endian by default or little-endian with
+/// `SL_PREFIX_LITTLE_ENDIAN` in `flags`, then the payload. Resumable in the
+/// same way: `progress` starts zeroed, keeps the prefix bytes received so far
+/// (`progress->prefix`, the first `prefix_bytes`), the declared length once
+/// the prefix is in, and the count (`progress->received`, prefix included);
+/// the payload bytes are at the start of `buf`. Pass the same prefix, `buf`
+/// and `progress` to every call of one frame. `sl_recv_frame_resume` is this
+/// call with 4 and `SL_PREFIX_BIG_ENDIAN`.
+///
+/// The declared length is compared with `capacity` before any payload byte is
+/// read; nothing is allocated.
+///
+/// Timeout: `-1` forever, `0` one attempt, `> 0` the budget for this call.
+///
+/// Returns the payload length (and zeroes `progress`). Errors (`-1`, errno;
+/// `progress` updated) as `sl_recv_frame_resume`:
+/// - `ETIMEDOUT`, `EAGAIN`, `EINTR`: call again to go on.
+/// - `EMSGSIZE`: the prefix declares more than `capacity`; the prefix is kept
+///   in `progress`, no payload byte was read.
+/// - `EPIPE`: end of stream first (`progress->received == 0`: between frames).
+/// - `ECONNRESET`, `EBADF`: as `sl_recv_exact`.
+/// - `EINVAL`: `prefix_bytes` not 1, 2, 4 or 8, unknown `flags` bits,
+///   `progress` NULL, `buf` NULL with `capacity > 0`, `capacity > SSIZE_MAX`,
+///   `fd < 0`, `timeout_ms < -1`, or a `progress` no frame could have left;
+///   nothing is read then.
+#[no_mangle]
+pub unsafe extern "C" fn sl_recv_frame_prefix(
+    fd: c_int,
+    prefix_bytes: usize,
+    flags: c_int,
+    buf: *mut c_void,
+    capacity: usize,
+    timeout_ms: c_int,
+    progress: *mut sl_frame_progress,
+) -> libc::ssize_t {
+    ffi_guard!({
+        let prefix = prefix_arg(prefix_bytes, flags)?;
+        recv_resumable(fd, prefix, buf, capacity, timeout_ms, progress)
+    })
+}
+
+/// The body of both resumable receives.
+unsafe fn recv_resumable(
+    fd: c_int,
+    prefix: frame::Prefix,
+    buf: *mut c_void,
+    capacity: usize,
+    timeout_ms: c_int,
+    progress: *mut sl_frame_progress,
+) -> Result<libc::ssize_t, Errno> {
+    check(!progress.is_null())?;
+    let bytes = output(buf.cast::<u8>(), capacity)?;
+    let deadline = Deadline::from_timeout_ms(timeout_ms)?;
+    let fd = borrow_fd(fd)?;
+    // SAFETY: checked non-NULL; the caller passes a valid struct.
+    let slot = &mut *progress;
+    let mut state = slot.load();
+    let result = frame::recv_frame_resume(fd, prefix, bytes, deadline, &mut state);
+    slot.store(&state);
+    Ok(result? as libc::ssize_t)
 }

@@ -76,7 +76,7 @@ enum sending { PER_FRAME, COPIED, IN_PLACE };
 
 /* Frames of 4..63 bytes (a counter, then zeros) through the event-loop
  * steps over a non-blocking socketpair to a forked reader. */
-static void stream_frames(enum sending how) {
+static void stream_frames(enum sending how, size_t prefix_bytes, int prefix_flags) {
     const int batched = how != PER_FRAME;
     const uint32_t frames = sl_test_slow() ? 20000 : 300000, batch = 50;
     int sv[2];
@@ -86,7 +86,7 @@ static void stream_frames(enum sending how) {
     if (pid == 0) {
         close(sv[0]);
         sl_conn *w = sl_conn_new(sv[1], 1024, SL_CONN_OWN_FD);
-        int ok = w != NULL;
+        int ok = w != NULL && sl_conn_set_prefix(w, prefix_bytes, prefix_flags) == 0;
         unsigned char payloads[50 * 64] = {0};
         size_t lens[50];
         void *slots[50];
@@ -102,7 +102,7 @@ static void stream_frames(enum sending how) {
                 sl_put_u32le(at, i + j);
                 if (how == PER_FRAME) {
                     ssize_t pending = sl_conn_queue_frame(w, at, lens[j]);
-                    ok = pending == (ssize_t)sl_conn_pending(w) && pending >= (ssize_t)(4 + lens[j]);
+                    ok = pending == (ssize_t)sl_conn_pending(w) && pending >= (ssize_t)(prefix_bytes + lens[j]);
                 }
                 at += lens[j];
             }
@@ -121,6 +121,7 @@ static void stream_frames(enum sending how) {
     close(sv[1]);
     sl_conn *c = sl_conn_new(sv[0], 1024, 0);
     CHECK(c != NULL);
+    CHECK(sl_conn_set_prefix(c, prefix_bytes, prefix_flags) == 0);
     sl_frame f[32];
     uint32_t next = 0;
     int bad = 0;
@@ -147,15 +148,45 @@ static void stream_frames(enum sending how) {
 }
 
 TEST(event_loop_streams_frames_with_queue_flush_fill_and_next) {
-    stream_frames(PER_FRAME);
+    stream_frames(PER_FRAME, 4, SL_PREFIX_BIG_ENDIAN);
 }
 
 TEST(event_loop_streams_batches_with_queue_frames_and_next_frames) {
-    stream_frames(COPIED);
+    stream_frames(COPIED, 4, SL_PREFIX_BIG_ENDIAN);
 }
 
 TEST(event_loop_streams_batches_built_in_place_with_reserve_frames) {
-    stream_frames(IN_PLACE);
+    stream_frames(IN_PLACE, 4, SL_PREFIX_BIG_ENDIAN);
+}
+
+TEST(event_loop_streams_with_1_2_and_8_byte_prefixes) {
+    stream_frames(PER_FRAME, 1, SL_PREFIX_BIG_ENDIAN);
+    stream_frames(COPIED, 2, SL_PREFIX_LITTLE_ENDIAN);
+    stream_frames(IN_PLACE, 8, SL_PREFIX_LITTLE_ENDIAN);
+}
+
+TEST(blocking_frames_with_a_2_byte_prefix_match_the_wire_and_refuse_long_payloads) {
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    sl_conn *a = sl_conn_new(sv[0], 100000, 0), *b = sl_conn_new(sv[1], 100000, 0);
+    CHECK(a && b);
+    CHECK(sl_conn_set_prefix(a, 2, SL_PREFIX_BIG_ENDIAN) == 0);
+    CHECK(sl_conn_write_frame(a, "hi", 2, 1000) == 2);
+    unsigned char wire[8];
+    CHECK(recv(sv[1], wire, sizeof wire, MSG_DONTWAIT) == 4 && memcmp(wire, "\0\2hi", 4) == 0);
+    static unsigned char big[65536];
+    CHECK_ERR(sl_conn_write_frame(a, big, sizeof big, 1000), EMSGSIZE);
+    CHECK(sl_conn_pending(a) == 0);
+    CHECK(sl_conn_write_frame(a, big, sizeof big - 1, 1000) == (ssize_t)sizeof big - 1);
+    CHECK(sl_conn_set_prefix(b, 2, SL_PREFIX_BIG_ENDIAN) == 0);
+    CHECK(sl_conn_read_frame(b, big, sizeof big, 1000) == (ssize_t)sizeof big - 1);
+    CHECK_ERR(sl_conn_set_prefix(b, 3, 0), EINVAL);
+    CHECK_ERR(sl_conn_set_prefix(b, 4, 4), EINVAL);
+    CHECK_ERR(sl_conn_set_prefix(NULL, 4, 0), EINVAL);
+    sl_conn_free(a);
+    sl_conn_free(b);
+    close(sv[0]);
+    close(sv[1]);
 }
 
 TEST(event_loop_records_in_place) {
@@ -333,6 +364,8 @@ RUN_TESTS("test_conn",
           T(event_loop_streams_frames_with_queue_flush_fill_and_next),
           T(event_loop_streams_batches_with_queue_frames_and_next_frames),
           T(event_loop_streams_batches_built_in_place_with_reserve_frames),
+          T(event_loop_streams_with_1_2_and_8_byte_prefixes),
+          T(blocking_frames_with_a_2_byte_prefix_match_the_wire_and_refuse_long_payloads),
           T(event_loop_records_in_place),
           T(limits_skip_oversized_frames_and_keep_ones_too_big_for_the_buffer),
           T(a_declared_4_gib_is_emsgsize_within_a_small_address_space),

@@ -191,6 +191,48 @@ TEST(a_resumed_frame_too_large_goes_on_with_a_larger_buffer) {
     close(sv[0]);
 }
 
+/* A frame built by hand: the length in `width` bytes of the given order. */
+static size_t hand_frame(unsigned char *out, size_t width, int flags, const unsigned char *payload, size_t len) {
+    for (size_t i = 0; i < width; i++) {
+        unsigned char byte = (unsigned char)((uint64_t)len >> (8 * i));
+        out[flags == SL_PREFIX_LITTLE_ENDIAN ? i : width - 1 - i] = byte;
+    }
+    memcpy(out + width, payload, len);
+    return width + len;
+}
+
+TEST(every_prefix_width_and_order_matches_frames_built_by_hand) {
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    const size_t widths[] = {1, 2, 4, 8};
+    const int orders[] = {SL_PREFIX_BIG_ENDIAN, SL_PREFIX_LITTLE_ENDIAN};
+    unsigned char payload[300], want[308], got[308];
+    fill_pattern(payload, sizeof payload, 3);
+    for (size_t w = 0; w < 4; w++) {
+        for (size_t o = 0; o < 2; o++) {
+            size_t len = widths[w] == 1 ? 255 : 300, sent = 0;
+            size_t n = hand_frame(want, widths[w], orders[o], payload, len);
+            CHECK(sl_send_frame_prefix(sv[0], widths[w], orders[o], payload, len, 1000, &sent) == (ssize_t)len);
+            CHECK(sent == n);
+            CHECK(recv(sv[1], got, sizeof got, MSG_DONTWAIT) == (ssize_t)n);
+            CHECK(memcmp(got, want, n) == 0);
+            /* The hand-built frame back, in two halves with a timeout between. */
+            sl_frame_progress p = {0};
+            CHECK(write(sv[0], want, n / 2) == (ssize_t)(n / 2));
+            CHECK_ERR(sl_recv_frame_prefix(sv[1], widths[w], orders[o], got, len, 0, &p), EAGAIN);
+            CHECK(p.received == n / 2);
+            CHECK(write(sv[0], want + n / 2, n - n / 2) == (ssize_t)(n - n / 2));
+            CHECK(sl_recv_frame_prefix(sv[1], widths[w], orders[o], got, len, 1000, &p) == (ssize_t)len);
+            CHECK(memcmp(got, payload, len) == 0);
+        }
+    }
+    CHECK_ERR(sl_send_frame_prefix(sv[0], 1, 0, payload, 256, 100, NULL), EMSGSIZE);
+    CHECK_ERR(sl_send_frame_prefix(sv[0], 3, 0, payload, 1, 100, NULL), EINVAL);
+    CHECK_ERR(sl_send_frame_prefix(sv[0], 4, 2, payload, 1, 100, NULL), EINVAL);
+    close(sv[0]);
+    close(sv[1]);
+}
+
 RUN_TESTS("test_frame",
           T(frames_of_every_size_round_trip_through_a_forked_sender),
           T(the_wire_format_is_a_big_endian_length_then_the_payload),
@@ -199,4 +241,5 @@ RUN_TESTS("test_frame",
           T(timeouts_and_end_of_stream_report_the_bytes_received),
           T(bad_arguments_are_einval_and_a_gone_peer_is_epipe),
           T(a_resumed_frame_loses_nothing_at_any_split_point),
-          T(a_resumed_frame_too_large_goes_on_with_a_larger_buffer))
+          T(a_resumed_frame_too_large_goes_on_with_a_larger_buffer),
+          T(every_prefix_width_and_order_matches_frames_built_by_hand))

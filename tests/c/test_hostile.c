@@ -150,6 +150,31 @@ TEST(frames) {
     CHECK(p.received == 4 && p.declared == UINT32_MAX);
     p.received = SIZE_MAX; /* a progress no frame could leave */
     CHECK_ERR(sl_recv_frame_resume(a, buf, 16, 0, &p), EINVAL);
+    /* Prefix widths other than 1, 2, 4, 8 and unknown flags. */
+    p = (sl_frame_progress){0};
+    const size_t bad_widths[] = {0, 3, 5, 7, 9, 16, SIZE_MAX};
+    for (size_t i = 0; i < sizeof bad_widths / sizeof bad_widths[0]; i++) {
+        CHECK_ERR(sl_send_frame_prefix(a, bad_widths[i], 0, buf, 1, 0, NULL), EINVAL);
+        CHECK_ERR(sl_recv_frame_prefix(a, bad_widths[i], 0, buf, 16, 0, &p), EINVAL);
+    }
+    CHECK_ERR(sl_send_frame_prefix(a, 4, 2, buf, 1, 0, NULL), EINVAL);
+    CHECK_ERR(sl_send_frame_prefix(a, 4, -1, buf, 1, 0, NULL), EINVAL);
+    CHECK_ERR(sl_recv_frame_prefix(a, 4, 2, buf, 16, 0, &p), EINVAL);
+    CHECK_ERR(sl_send_frame_prefix(-1, 4, 0, buf, 1, 0, &done), EINVAL);
+    CHECK(done == 0);
+    CHECK_ERR(sl_send_frame_prefix(closed_fd(), 2, 0, buf, 1, 0, NULL), EBADF);
+    CHECK_ERR(sl_send_frame_prefix(a, 2, 0, NULL, 1, 0, NULL), EINVAL);
+    CHECK_ERR(sl_send_frame_prefix(a, 1, 0, buf, 256, 0, NULL), EMSGSIZE);
+    CHECK_ERR(sl_send_frame_prefix(a, 8, 1, buf, SIZE_MAX, 0, NULL), EINVAL);
+    CHECK_ERR(sl_send_frame_prefix(a, 2, 0, buf, 1, NEVER, NULL), EINVAL);
+    CHECK_ERR(sl_recv_frame_prefix(closed_fd(), 2, 0, buf, 16, 0, &p), EBADF);
+    CHECK_ERR(sl_recv_frame_prefix(a, 2, 0, buf, 16, 0, NULL), EINVAL);
+    CHECK_ERR(sl_recv_frame_prefix(a, 2, 0, NULL, 16, 0, &p), EINVAL);
+    CHECK_ERR(sl_recv_frame_prefix(a, 2, 0, buf, 16, NEVER, &p), EINVAL);
+    sl_frame_progress q = {0};
+    CHECK(send(b, "\xff\xff\xff\xff\xff\xff\xff\xff", 8, 0) == 8);
+    CHECK_ERR(sl_recv_frame_prefix(high, 8, SL_PREFIX_LITTLE_ENDIAN, buf, 16, 100, &q), EMSGSIZE);
+    CHECK(q.received == 8 && q.declared == UINT64_MAX);
     drain();
 }
 
@@ -166,6 +191,13 @@ TEST(conn_constructor_and_getters) {
     errno = 0; CHECK(sl_conn_pending(NULL) == 0 && errno == EINVAL);
     sl_conn *c = sl_conn_new(high, UINT32_MAX, 0);
     CHECK(c && sl_conn_fd(c) == high);
+    CHECK_ERR(sl_conn_set_prefix(NULL, 4, 0), EINVAL);
+    const size_t bad_widths[] = {0, 3, 5, 6, 7, 9, 16, SIZE_MAX};
+    for (size_t i = 0; i < sizeof bad_widths / sizeof bad_widths[0]; i++)
+        CHECK_ERR(sl_conn_set_prefix(c, bad_widths[i], 0), EINVAL);
+    CHECK_ERR(sl_conn_set_prefix(c, 2, 2), EINVAL);
+    CHECK_ERR(sl_conn_set_prefix(c, 2, -1), EINVAL);
+    CHECK(sl_conn_set_prefix(c, 8, SL_PREFIX_LITTLE_ENDIAN) == 0);
     sl_conn_free(c);
     CHECK(fcntl(high, F_GETFD) >= 0);
 }
