@@ -12,6 +12,7 @@ use std::time::Duration;
 use socket2::{SockRef, TcpKeepalive};
 
 use crate::deadline::Deadline;
+use crate::interrupt;
 use crate::ready::{self, Interest};
 
 /// Turns `O_NONBLOCK` on or off (any fd, not only sockets).
@@ -99,14 +100,15 @@ pub fn close_graceful(fd: OwnedFd, deadline: Deadline) -> io::Result<()> {
         // the reset itself is the better answer.
         return Err(socket.take_error()?.unwrap_or(err));
     }
-    let flags = if deadline.is_bounded() { libc::MSG_DONTWAIT } else { 0 };
+    let never_block = deadline.is_bounded() || interrupt::is_set();
+    let flags = if never_block { libc::MSG_DONTWAIT } else { 0 };
     let mut sink = [MaybeUninit::<u8>::uninit(); 4096];
     loop {
         match socket.recv_with_flags(&mut sink, flags) {
             Ok(0) => return Ok(()),
             Ok(_) => {}
             Err(err) => match err.raw_os_error() {
-                Some(libc::EINTR) => {}
+                Some(libc::EINTR) => interrupt::after_eintr()?,
                 Some(libc::EAGAIN) => {
                     if !ready::wait(fd.as_raw_fd(), Interest::Readable, deadline)? {
                         return Err(deadline.expired());
