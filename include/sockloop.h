@@ -900,6 +900,61 @@ ssize_t sl_send_allv(int fd, const struct iovec *iov, int iovcnt, int timeout_ms
 int sl_tcp_connect(const char *host, int port, int timeout_ms);
 
 /**
+ * Starts a TCP connection to `host`:`port` and returns its fd at once, with
+ * the handshake in progress: the non-blocking start of an event loop (the
+ * tutorial's `connect_ex`), for many connections at a time. Register the fd
+ * with a selector for `SL_WRITE`; when it is reported writable, call
+ * `sl_connect_finish(fd, 0)` to learn whether the connection was made.
+ *
+ * `host` as `sl_tcp_connect`; the first address the resolver returns is
+ * used (to race several addresses, IPv6 and IPv4, use `sl_tcp_connect`).
+ * Name resolution itself blocks (`getaddrinfo(3)`); numeric addresses never
+ * wait. The fd is non-blocking (`O_NONBLOCK`, as an event loop wants it;
+ * `sl_set_nonblocking(fd, 0)` for blocking I/O) and close-on-exec; the caller
+ * closes it, also after a failed finish. No timeout: bound the wait in your
+ * loop (the kernel alone gives up after its SYN retries, about two minutes).
+ *
+ * Returns the fd (>= 0). Errors (`-1`, errno; no fd left open):
+ * - an error the kernel reports at once: `ECONNREFUSED`, `ENETUNREACH`,
+ *   `EHOSTUNREACH`, `EADDRNOTAVAIL`, ... (most come later, from
+ *   `sl_connect_finish`).
+ * - resolver failures as `sl_tcp_connect`: `ENOENT`, `EHOSTDOWN`, `EPROTO`,
+ *   `ENOMEM` (text from `sl_resolve_strerror`).
+ * - `EINVAL`: `host` NULL, empty or not UTF-8; `port` outside 1..65535.
+ * - `EMFILE`/`ENFILE`: no fd left.
+ */
+int sl_tcp_connect_start(const char *host, int port);
+
+/**
+ * Finishes a connect started by `sl_tcp_connect_start` or
+ * `sl_unix_connect_start` (or any non-blocking connect(2) that said
+ * `EINPROGRESS`): tells whether the connection was made, with the real errno
+ * of a failure, read from `SO_ERROR`. Call it when a selector reports the fd
+ * writable, with `timeout_ms == 0`; or with a timeout to wait here.
+ *
+ * Timeout: `0` looks once (`EAGAIN` while the handshake is still in
+ * progress: wait for `SL_WRITE` again), `> 0` waits at most that long for
+ * the handshake (`ETIMEDOUT` if it is still in progress: the connect goes on
+ * until you close the fd), `-1` waits until the kernel decides. The fd's
+ * flags are not changed; on success it is a connected socket, ready for I/O.
+ *
+ * A failure's errno is reported once (reading `SO_ERROR` clears it): close
+ * the fd after it; a second call says `ENOTCONN`.
+ *
+ * Returns 0 (connected). Errors (`-1`, errno):
+ * - the connect's own: `ECONNREFUSED` (nothing listens), `ETIMEDOUT` (no
+ *   answer within the kernel's SYN retries), `EHOSTUNREACH`,
+ *   `ENETUNREACH`, `ECONNRESET`, ...
+ * - `EAGAIN` (`timeout_ms == 0`) or `ETIMEDOUT` (`> 0`): still in progress.
+ * - `ENOTCONN`: no connect was started on `fd` (or its failure was already
+ *   reported).
+ * - `EINVAL`: `fd < 0`, `timeout_ms < -1`, or `fd` is a listening socket.
+ * - `ENOTSOCK`, `EBADF`: not an open socket.
+ * - `EINTR`: the thread's interrupt check asked to stop.
+ */
+int sl_connect_finish(int fd, int timeout_ms);
+
+/**
  * Opens a listening TCP socket on `host`:`port` and returns its fd.
  *
  * `SO_REUSEADDR` is set, so a restarted server binds at once although its
@@ -1370,6 +1425,26 @@ int sl_unix_listen(const char *path, int backlog);
  * - `EMFILE`/`ENFILE`: no fd left.
  */
 int sl_unix_connect(const char *path, int timeout_ms);
+
+/**
+ * Starts a connection to the Unix-domain stream socket `path` ("@name" for
+ * an abstract name) without waiting, for event loops: the counterpart of
+ * `sl_tcp_connect_start`. A Unix connect has no handshake in flight: it
+ * completes at once, so the returned fd is already connected
+ * (`sl_connect_finish(fd, 0)` returns 0 at once, and a selector reports it
+ * writable at once). The fd is non-blocking and close-on-exec; the caller
+ * closes it.
+ *
+ * Returns the fd (>= 0). Errors (`-1`, errno; no fd left open):
+ * - `EAGAIN`: the listener's backlog is full. Linux gives no readiness event
+ *   for the moment it frees: try again later (or use `sl_unix_connect` with
+ *   a timeout, which waits).
+ * - `ECONNREFUSED`, `ENOENT`, `EACCES`, `ENAMETOOLONG`, `EAFNOSUPPORT`: as
+ *   `sl_unix_connect`.
+ * - `EINVAL`: `path` NULL, "" or "@".
+ * - `EMFILE`/`ENFILE`: no fd left.
+ */
+int sl_unix_connect_start(const char *path);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -177,6 +177,84 @@ pub fn connect_any(addrs: &[SocketAddr], deadline: Deadline) -> io::Result<Owned
     Err(last)
 }
 
+/// Starts a TCP connect to `host:port` without waiting: the socket is
+/// non-blocking and close-on-exec, and the handshake goes on in the kernel.
+/// The first resolved address is used (a race between several is
+/// [`tcp_connect`]'s job). Finish with [`connect_finish`] once the socket is
+/// writable.
+///
+/// Errors: resolver failures as [`tcp_connect`]; an error the kernel reports
+/// at once (`ENETUNREACH`, `ECONNREFUSED`, `EADDRNOTAVAIL`, `EMFILE`, ...).
+pub fn tcp_connect_start(host: &str, port: u16) -> io::Result<OwnedFd> {
+    let addr = *resolve(host, port, false)?.first().expect("resolve returns at least one address");
+    start_connect(addr)
+}
+
+/// A non-blocking, close-on-exec socket with a connect to `addr` under way
+/// (or done).
+fn start_connect(addr: SocketAddr) -> io::Result<OwnedFd> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM.nonblocking(), None)?;
+    match socket.connect(&addr.into()) {
+        Ok(()) => Ok(socket.into()),
+        // EINTR: the connect goes on asynchronously, as after EINPROGRESS.
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EINPROGRESS | libc::EINTR)) => Ok(socket.into()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Where a started connect stands, without waiting: `Ok(true)` connected,
+/// `Ok(false)` still in progress, or its error (from `SO_ERROR`, which this
+/// reads and so clears). A socket no connect was started on is `ENOTCONN`,
+/// a listening one `EINVAL`.
+fn connect_state(socket: &SockRef<'_>) -> io::Result<bool> {
+    if let Some(err) = socket.take_error()? {
+        return Err(err);
+    }
+    match socket.peer_addr() {
+        Ok(_) => return Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => {}
+        Err(e) => return Err(e),
+    }
+    if socket.is_listener()? {
+        return Err(os_error(libc::EINVAL));
+    }
+    // Not connected, no error: a handshake under way is not writable yet; a
+    // socket never connected (or whose error was already taken) is.
+    let mut pfd = libc::pollfd { fd: socket.as_raw_fd(), events: libc::POLLOUT, revents: 0 };
+    // SAFETY: one valid pollfd; timeout 0 never blocks.
+    if unsafe { libc::poll(&mut pfd, 1, 0) } == 1 && pfd.revents & libc::POLLOUT != 0 {
+        // A last look: the handshake may have just ended.
+        if let Some(err) = socket.take_error()? {
+            return Err(err);
+        }
+        return match socket.peer_addr() {
+            Ok(_) => Ok(true),
+            Err(_) => Err(os_error(libc::ENOTCONN)),
+        };
+    }
+    Ok(false)
+}
+
+/// Finishes a connect started by [`tcp_connect_start`] (or any non-blocking
+/// connect): waits within `deadline` for the handshake to end, then reports
+/// its outcome, the real errno of a failure (`ECONNREFUSED`, `ETIMEDOUT`,
+/// `EHOSTUNREACH`, ...). The fd's flags are not changed.
+///
+/// Errors: the connect's own; `deadline.expired()` while still in progress
+/// (`EAGAIN` for a single attempt); `ENOTCONN` for a socket no connect was
+/// started on; `EINVAL` for a listening socket; `ENOTSOCK`, `EBADF`.
+pub fn connect_finish(fd: BorrowedFd<'_>, deadline: Deadline) -> io::Result<()> {
+    let socket = SockRef::from(&fd);
+    loop {
+        if connect_state(&socket)? {
+            return Ok(());
+        }
+        if !ready::wait(fd.as_raw_fd(), Interest::Writable, deadline)? {
+            return Err(deadline.expired());
+        }
+    }
+}
+
 /// A listening TCP socket on `host:port` (`None` = every interface) with
 /// `SO_REUSEADDR`, so a restarted server can bind while old connections sit in
 /// `TIME_WAIT`.

@@ -604,6 +604,35 @@ fn conn_rows() -> Vec<Row> {
 
 fn net_rows() -> Vec<Row> {
     vec![
+        ("sl_tcp_connect_start", |env| {
+            let host = cs(b"127.0.0.1\0");
+            fails!(sl_tcp_connect_start(null(), env.tcp_port), libc::EINVAL);
+            fails!(sl_tcp_connect_start(cs(b"\0"), env.tcp_port), libc::EINVAL);
+            fails!(sl_tcp_connect_start(cs(b"\xff\xfe\0"), env.tcp_port), libc::EINVAL);
+            for port in [0, -1, 65536, i32::MIN, i32::MAX] {
+                fails!(sl_tcp_connect_start(host, port), libc::EINVAL);
+            }
+            let fd = unsafe { sl_tcp_connect_start(host, env.tcp_port) };
+            assert!(fd >= 0, "errno {}", errno_now());
+            gives!(sl_connect_finish(fd, 1000), 0);
+            let accepted = unsafe { sl_accept(env.tcp_listener, 0, 1000, null_mut(), 0) };
+            assert!(accepted >= 0, "errno {}", errno_now());
+            unsafe { libc::close(fd) };
+            unsafe { libc::close(accepted) };
+        }),
+        ("sl_connect_finish", |env| {
+            // Finishing a connect that was never started, on every kind of fd.
+            let never = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+            for timeout in [0, 200, -1] {
+                fails!(sl_connect_finish(never.as_raw_fd(), timeout), libc::ENOTCONN);
+                fails!(sl_connect_finish(env.tcp_listener, timeout), libc::EINVAL);
+                fails!(sl_connect_finish(env.pipe_r, timeout), libc::ENOTSOCK);
+            }
+            fails!(sl_connect_finish(-1, 0), libc::EINVAL);
+            fails!(sl_connect_finish(env.closed(), 0), libc::EBADF);
+            fails!(sl_connect_finish(env.a, NEVER), libc::EINVAL);
+            gives!(sl_connect_finish(env.high, 0), 0);
+        }),
         ("sl_tcp_connect", |env| {
             let host = cs(b"127.0.0.1\0");
             fails!(sl_tcp_connect(null(), env.tcp_port, 100), libc::EINVAL);
@@ -912,6 +941,15 @@ fn unix_rows() -> Vec<Row> {
             fails!(sl_unix_listen(long.as_ptr(), 1), libc::ENAMETOOLONG);
             let long_abstract = std::ffi::CString::new("@".to_string() + &"x".repeat(108)).unwrap();
             fails!(sl_unix_listen(long_abstract.as_ptr(), 1), libc::ENAMETOOLONG);
+        }),
+        ("sl_unix_connect_start", |_| {
+            fails!(sl_unix_connect_start(null()), libc::EINVAL);
+            fails!(sl_unix_connect_start(cs(b"\0")), libc::EINVAL);
+            fails!(sl_unix_connect_start(cs(b"@\0")), libc::EINVAL);
+            let long = std::ffi::CString::new("/tmp/".to_string() + &"x".repeat(200)).unwrap();
+            fails!(sl_unix_connect_start(long.as_ptr()), libc::ENAMETOOLONG);
+            fails!(sl_unix_connect_start(cs(b"/nonexistent-sockloop/socket\0")), libc::ENOENT);
+            fails!(sl_unix_connect_start(cs(b"@sockloop-hostile-none\0")), libc::ECONNREFUSED);
         }),
         ("sl_unix_connect", |_| {
             fails!(sl_unix_connect(null(), 100), libc::EINVAL);

@@ -76,6 +76,72 @@ pub unsafe extern "C" fn sl_tcp_connect(host: *const c_char, port: c_int, timeou
     })
 }
 
+/// Starts a TCP connection to `host`:`port` and returns its fd at once, with
+/// the handshake in progress: the non-blocking start of an event loop (the
+/// tutorial's `connect_ex`), for many connections at a time. Register the fd
+/// with a selector for `SL_WRITE`; when it is reported writable, call
+/// `sl_connect_finish(fd, 0)` to learn whether the connection was made.
+///
+/// `host` as `sl_tcp_connect`; the first address the resolver returns is
+/// used (to race several addresses, IPv6 and IPv4, use `sl_tcp_connect`).
+/// Name resolution itself blocks (`getaddrinfo(3)`); numeric addresses never
+/// wait. The fd is non-blocking (`O_NONBLOCK`, as an event loop wants it;
+/// `sl_set_nonblocking(fd, 0)` for blocking I/O) and close-on-exec; the caller
+/// closes it, also after a failed finish. No timeout: bound the wait in your
+/// loop (the kernel alone gives up after its SYN retries, about two minutes).
+///
+/// Returns the fd (>= 0). Errors (`-1`, errno; no fd left open):
+/// - an error the kernel reports at once: `ECONNREFUSED`, `ENETUNREACH`,
+///   `EHOSTUNREACH`, `EADDRNOTAVAIL`, ... (most come later, from
+///   `sl_connect_finish`).
+/// - resolver failures as `sl_tcp_connect`: `ENOENT`, `EHOSTDOWN`, `EPROTO`,
+///   `ENOMEM` (text from `sl_resolve_strerror`).
+/// - `EINVAL`: `host` NULL, empty or not UTF-8; `port` outside 1..65535.
+/// - `EMFILE`/`ENFILE`: no fd left.
+#[no_mangle]
+pub unsafe extern "C" fn sl_tcp_connect_start(host: *const c_char, port: c_int) -> c_int {
+    ffi_guard!({
+        let host = host_name(host)?;
+        let port = port_number(port, false)?;
+        Ok(net::tcp_connect_start(host, port)?.into_raw_fd())
+    })
+}
+
+/// Finishes a connect started by `sl_tcp_connect_start` or
+/// `sl_unix_connect_start` (or any non-blocking connect(2) that said
+/// `EINPROGRESS`): tells whether the connection was made, with the real errno
+/// of a failure, read from `SO_ERROR`. Call it when a selector reports the fd
+/// writable, with `timeout_ms == 0`; or with a timeout to wait here.
+///
+/// Timeout: `0` looks once (`EAGAIN` while the handshake is still in
+/// progress: wait for `SL_WRITE` again), `> 0` waits at most that long for
+/// the handshake (`ETIMEDOUT` if it is still in progress: the connect goes on
+/// until you close the fd), `-1` waits until the kernel decides. The fd's
+/// flags are not changed; on success it is a connected socket, ready for I/O.
+///
+/// A failure's errno is reported once (reading `SO_ERROR` clears it): close
+/// the fd after it; a second call says `ENOTCONN`.
+///
+/// Returns 0 (connected). Errors (`-1`, errno):
+/// - the connect's own: `ECONNREFUSED` (nothing listens), `ETIMEDOUT` (no
+///   answer within the kernel's SYN retries), `EHOSTUNREACH`,
+///   `ENETUNREACH`, `ECONNRESET`, ...
+/// - `EAGAIN` (`timeout_ms == 0`) or `ETIMEDOUT` (`> 0`): still in progress.
+/// - `ENOTCONN`: no connect was started on `fd` (or its failure was already
+///   reported).
+/// - `EINVAL`: `fd < 0`, `timeout_ms < -1`, or `fd` is a listening socket.
+/// - `ENOTSOCK`, `EBADF`: not an open socket.
+/// - `EINTR`: the thread's interrupt check asked to stop.
+#[no_mangle]
+pub extern "C" fn sl_connect_finish(fd: c_int, timeout_ms: c_int) -> c_int {
+    ffi_guard!({
+        let fd = borrow_fd(fd)?;
+        let deadline = Deadline::from_timeout_ms(timeout_ms)?;
+        net::connect_finish(fd, deadline)?;
+        Ok(0)
+    })
+}
+
 /// Opens a listening TCP socket on `host`:`port` and returns its fd.
 ///
 /// `SO_REUSEADDR` is set, so a restarted server binds at once although its

@@ -337,6 +337,32 @@ TEST(connections) {
     CHECK_ERR(sl_accept(listener, 0, 0, peer, SL_ADDRSTRLEN - 1), EINVAL);
     CHECK_ERR(sl_accept(listener, 0, NEVER, peer, sizeof peer), EINVAL);
     CHECK_ERR(sl_accept(listener, 0, 0, NULL, SIZE_MAX), EAGAIN);
+    CHECK_ERR(sl_tcp_connect_start(NULL, port), EINVAL);
+    CHECK_ERR(sl_tcp_connect_start("", port), EINVAL);
+    CHECK_ERR(sl_tcp_connect_start("\xff\xfe", port), EINVAL);
+    CHECK_ERR(sl_tcp_connect_start("127.0.0.1", 0), EINVAL);
+    CHECK_ERR(sl_tcp_connect_start("127.0.0.1", 65536), EINVAL);
+    /* Finishing a connect never started, on every kind of fd and timeout. */
+    int never = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    CHECK(never >= 0);
+    int finish_timeouts[] = {0, 200, -1};
+    for (size_t i = 0; i < 3; i++) {
+        CHECK_ERR(sl_connect_finish(never, finish_timeouts[i]), ENOTCONN);
+        CHECK_ERR(sl_connect_finish(listener, finish_timeouts[i]), EINVAL);
+        CHECK_ERR(sl_connect_finish(pipe_r, finish_timeouts[i]), ENOTSOCK);
+    }
+    close(never);
+    CHECK_ERR(sl_connect_finish(-1, 0), EINVAL);
+    CHECK_ERR(sl_connect_finish(closed_fd(), 0), EBADF);
+    CHECK_ERR(sl_connect_finish(a, NEVER), EINVAL);
+    CHECK(sl_connect_finish(high, 0) == 0);
+    int started = sl_tcp_connect_start("127.0.0.1", port);
+    CHECK(started >= 0);
+    CHECK(sl_connect_finish(started, 1000) == 0);
+    int taken = sl_accept(listener, 0, 1000, NULL, 0);
+    close(started);
+    CHECK(taken >= 0);
+    close(taken);
     int client = sl_tcp_connect("127.0.0.1", port, 1000);
     CHECK(client >= 0);
     int server = sl_accept(listener, 0, 1000, peer, sizeof peer);
@@ -500,6 +526,12 @@ TEST(unix_sockets) {
     CHECK_ERR(sl_unix_listen("@", 1), EINVAL);
     CHECK_ERR(sl_unix_listen("@sockloop-hostile-c", -1), EINVAL);
     CHECK_ERR(sl_unix_listen(long_path, 1), ENAMETOOLONG);
+    CHECK_ERR(sl_unix_connect_start(NULL), EINVAL);
+    CHECK_ERR(sl_unix_connect_start(""), EINVAL);
+    CHECK_ERR(sl_unix_connect_start("@"), EINVAL);
+    CHECK_ERR(sl_unix_connect_start(long_path), ENAMETOOLONG);
+    CHECK_ERR(sl_unix_connect_start("/nonexistent-sockloop/socket"), ENOENT);
+    CHECK_ERR(sl_unix_connect_start("@sockloop-hostile-c-none"), ECONNREFUSED);
     CHECK_ERR(sl_unix_connect(NULL, 100), EINVAL);
     CHECK_ERR(sl_unix_connect("", 100), EINVAL);
     CHECK_ERR(sl_unix_connect("@", 100), EINVAL);

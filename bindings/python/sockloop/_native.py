@@ -88,6 +88,9 @@ SIGNATURES = {
     "sl_conn_flush": (c_ssize, [c_void_p]),
     # connections
     "sl_tcp_connect": (c_int, [c_char_p, c_int, c_int]),
+    "sl_tcp_connect_start": (c_int, [c_char_p, c_int]),
+    "sl_connect_finish": (c_int, [c_int, c_int]),
+    "sl_unix_connect_start": (c_int, [c_char_p]),
     "sl_tcp_listen": (c_int, [c_char_p, c_int, c_int]),
     "sl_local_port": (c_int, [c_int]),
     "sl_accept": (c_int, [c_int, c_int, c_int, c_char_p, c_size]),
