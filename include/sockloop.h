@@ -871,23 +871,28 @@ ssize_t sl_send_allv(int fd, const struct iovec *iov, int iovcnt, int timeout_ms
  * Opens a TCP connection to `host`:`port` and returns its fd.
  *
  * `host` is a name ("localhost", "example.org") or a numeric address
- * (`"127.0.0.1"`, `"::1"`, `"[::1]"`). Every address the resolver returns is tried
- * in its order (IPv6 and IPv4) until one connects. The fd is blocking and
- * close-on-exec (`FD_CLOEXEC`); the caller closes it.
+ * (`"127.0.0.1"`, `"::1"`, `"[::1]"`). Every address the resolver returns is
+ * raced as Happy Eyeballs does (RFC 8305): IPv6 first, the families
+ * alternating; each further attempt starts 250 ms after the one before (at
+ * once when the attempts so far failed) while the earlier ones keep going;
+ * the first handshake to complete wins and every other attempt is closed. So
+ * a first address that never answers (a dead IPv6 route) costs 250 ms, not
+ * the whole timeout. The fd is blocking and close-on-exec (`FD_CLOEXEC`); the
+ * caller closes it.
  *
- * Timeout: one budget for the whole call, name resolution included: `-1`
- * waits forever (the kernel gives up after its SYN retries, about two
- * minutes, with `ETIMEDOUT`), `0` makes one non-blocking attempt per address
- * (`EAGAIN` unless the handshake completed at once), `> 0` is a deadline on
- * the monotonic clock taken at entry. Each address gets what is left of it,
- * so a silent first address can use up the budget. `getaddrinfo(3)` itself
- * cannot be interrupted: a slow DNS server can overrun the deadline; numeric
- * addresses never wait for it.
+ * Timeout: one budget for the whole call, name resolution and every attempt
+ * included: `-1` waits forever (each attempt gives up after the kernel's SYN
+ * retries, about two minutes, with `ETIMEDOUT`), `0` starts one
+ * non-blocking attempt per address at once and looks once (`EAGAIN` unless
+ * a handshake completed at once), `> 0` is a deadline on the monotonic clock
+ * taken at entry. `getaddrinfo(3)` itself cannot be interrupted: a slow DNS
+ * server can overrun the deadline; numeric addresses never wait for it.
  *
  * Returns the fd (>= 0). Errors (`-1`, errno):
  * - `ETIMEDOUT`: the timeout ran out (`EAGAIN` for `timeout_ms == 0`).
- * - the last address's own error: `ECONNREFUSED` (nothing listens on the
- *   port), `ENETUNREACH`, `EHOSTUNREACH`, `EADDRNOTAVAIL`, ...
+ * - every attempt failed: the last failure's own error: `ECONNREFUSED`
+ *   (nothing listens on the port), `ENETUNREACH`, `EHOSTUNREACH`,
+ *   `EADDRNOTAVAIL`, ...
  * - resolver failures (read its own text with `sl_resolve_strerror`):
  *   `ENOENT`: no such host (`EAI_NONAME`, `EAI_NODATA`); `EHOSTDOWN`:
  *   temporary resolver failure, try later (`EAI_AGAIN`); `EPROTO`:

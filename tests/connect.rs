@@ -49,14 +49,18 @@ fn closed_port() -> u16 {
 /// and connects stay in progress; `None` (with a message) where the kernel
 /// does not drop them.
 fn full_backlog_listener() -> Option<(socket2::Socket, u16, Vec<socket2::Socket>)> {
+    full_backlog_listener_on("127.0.0.1:0".parse().unwrap())
+}
+
+fn full_backlog_listener_on(at: std::net::SocketAddr) -> Option<(socket2::Socket, u16, Vec<socket2::Socket>)> {
     use socket2::{Domain, Socket, Type};
-    let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-    listener.bind(&"127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap().into()).unwrap();
+    let listener = Socket::new(Domain::for_address(at), Type::STREAM, None).unwrap();
+    listener.bind(&at.into()).ok()?;
     listener.listen(0).unwrap();
     let addr = listener.local_addr().unwrap();
     let mut queued = Vec::new();
     for _ in 0..16 {
-        let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        let s = Socket::new(Domain::for_address(at), Type::STREAM, None).unwrap();
         s.set_nonblocking(true).unwrap();
         let _ = s.connect(&addr);
         let mut pfd = libc::pollfd { fd: s.as_raw_fd(), events: libc::POLLOUT, revents: 0 };
@@ -72,6 +76,7 @@ fn full_backlog_listener() -> Option<(socket2::Socket, u16, Vec<socket2::Socket>
 
 #[test]
 fn a_started_connect_finishes_when_writable_and_talks() {
+    let _serial = FD_COUNT.lock().unwrap_or_else(|e| e.into_inner());
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let fd = start("127.0.0.1", listener.local_addr().unwrap().port()).unwrap();
     let flags = fd_flags(fd.as_raw_fd());
@@ -91,6 +96,7 @@ fn a_started_connect_finishes_when_writable_and_talks() {
 
 #[test]
 fn a_refused_connect_reports_econnrefused_from_start_or_finish() {
+    let _serial = FD_COUNT.lock().unwrap_or_else(|e| e.into_inner());
     match start("127.0.0.1", closed_port()) {
         Err(e) => assert_eq!(e, libc::ECONNREFUSED),
         Ok(fd) => {
@@ -102,6 +108,7 @@ fn a_refused_connect_reports_econnrefused_from_start_or_finish() {
 
 #[test]
 fn finishing_what_was_never_started_or_cannot_connect_fails_at_once() {
+    let _serial = FD_COUNT.lock().unwrap_or_else(|e| e.into_inner());
     let never = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let (r, _w) = pipe();
@@ -118,6 +125,7 @@ fn finishing_what_was_never_started_or_cannot_connect_fails_at_once() {
 
 #[test]
 fn a_connect_still_in_progress_is_eagain_then_etimedout() {
+    let _serial = FD_COUNT.lock().unwrap_or_else(|e| e.into_inner());
     let Some((_listener, port, _queued)) = full_backlog_listener() else { return };
     let fd = start("127.0.0.1", port).unwrap();
     assert_eq!(finish(fd.as_raw_fd(), 0), Err(libc::EAGAIN));
@@ -132,6 +140,7 @@ fn a_connect_still_in_progress_is_eagain_then_etimedout() {
 /// selector loop in about one timeout: not 1,000 timeouts one after another.
 #[test]
 fn a_thousand_started_connects_finish_or_time_out_in_one_selector_loop() {
+    let _serial = FD_COUNT.lock().unwrap_or_else(|e| e.into_inner());
     const N: usize = 1000;
     const TIMEOUT: Duration = Duration::from_millis(400);
     raise_nofile_limit(4096);
@@ -187,6 +196,7 @@ fn a_thousand_started_connects_finish_or_time_out_in_one_selector_loop() {
 
 #[test]
 fn a_unix_connect_start_is_connected_at_once() {
+    let _serial = FD_COUNT.lock().unwrap_or_else(|e| e.into_inner());
     let path = std::env::temp_dir().join(format!("sockloop-connect-{}", std::process::id()));
     let _ = std::fs::remove_file(&path);
     let listener = UnixListener::bind(&path).unwrap();
@@ -209,6 +219,7 @@ fn a_unix_connect_start_is_connected_at_once() {
 
 #[test]
 fn a_unix_connect_start_to_a_full_backlog_is_eagain_without_an_fd() {
+    let _serial = FD_COUNT.lock().unwrap_or_else(|e| e.into_inner());
     let path = std::env::temp_dir().join(format!("sockloop-connect-full-{}", std::process::id()));
     let _ = std::fs::remove_file(&path);
     let listener = UnixListener::bind(&path).unwrap();
@@ -228,9 +239,90 @@ fn a_unix_connect_start_to_a_full_backlog_is_eagain_without_an_fd() {
 
 #[test]
 fn bad_arguments_are_einval() {
+    let _serial = FD_COUNT.lock().unwrap_or_else(|e| e.into_inner());
     assert_eq!(owned(unsafe { sl_tcp_connect_start(std::ptr::null(), 80) }).unwrap_err(), libc::EINVAL);
     assert_eq!(start("", 80).unwrap_err(), libc::EINVAL);
     assert_eq!(owned(unsafe { sl_tcp_connect_start(c("127.0.0.1").as_ptr(), 0) }).unwrap_err(), libc::EINVAL);
     assert_eq!(owned(unsafe { sl_tcp_connect_start(c("127.0.0.1").as_ptr(), 65536) }).unwrap_err(), libc::EINVAL);
     assert_eq!(start("no-such-host.invalid", 80).unwrap_err(), libc::ENOENT);
+}
+
+// ---------------------------------------------------------------- Happy Eyeballs
+
+/// The open fds of this process.
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// Serializes the tests that count fds.
+static FD_COUNT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// RFC 8305 on loopback: the first address (IPv6, `::1`) never answers, its
+/// SYNs dropped by a full accept queue; the IPv4 attempt starts 250 ms later
+/// and wins in about 250-300 ms, not after the 5 s budget, and the silent
+/// attempt is closed. A listener whose queue is full stands in for a dead
+/// route: no firewall tool is needed, and no traffic leaves loopback.
+#[test]
+fn happy_eyeballs_reaches_ipv4_250_ms_after_a_silent_ipv6_address() {
+    use sockloop::deadline::Deadline;
+    use sockloop::net::{connect_any, ATTEMPT_DELAY};
+    let _serial = FD_COUNT.lock().unwrap_or_else(|e| e.into_inner());
+    let Some((_silent, port6, _queued)) = full_backlog_listener_on("[::1]:0".parse().unwrap()) else {
+        eprintln!("SKIP: no ::1 here, or its backlog could not be filled");
+        return;
+    };
+    let open = TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent6: std::net::SocketAddr = format!("[::1]:{port6}").parse().unwrap();
+    let open4 = open.local_addr().unwrap();
+    // Either order in: IPv6 goes first.
+    for addrs in [[silent6, open4], [open4, silent6]] {
+        let fds_before = open_fds();
+        let started = Instant::now();
+        let fd = connect_any(&addrs, Deadline::from_timeout_ms(5000).unwrap()).unwrap();
+        let took = started.elapsed();
+        eprintln!("Happy Eyeballs: {addrs:?} connected in {took:?}");
+        assert!(took >= ATTEMPT_DELAY, "IPv4 started before the attempt delay: {took:?}");
+        assert!(took < Duration::from_millis(1000), "took {took:?}, not about 250 ms");
+        assert_eq!(fd_flags(fd.as_raw_fd()) & libc::O_NONBLOCK, 0, "the winner is blocking");
+        assert_eq!(open_fds(), fds_before + 1, "the losing IPv6 attempt is closed");
+        let (mut server, _) = open.accept().unwrap();
+        let mut client = TcpStream::from(fd);
+        client.write_all(b"he").unwrap();
+        let mut got = [0u8; 2];
+        server.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"he");
+    }
+}
+
+#[test]
+fn happy_eyeballs_takes_an_answering_ipv6_address_at_once_and_keeps_the_budget() {
+    use sockloop::deadline::Deadline;
+    use sockloop::net::{connect_any, happy_eyeballs_order};
+    let _serial = FD_COUNT.lock().unwrap_or_else(|e| e.into_inner());
+    let a4: std::net::SocketAddr = "10.0.0.1:1".parse().unwrap();
+    let b4: std::net::SocketAddr = "10.0.0.2:1".parse().unwrap();
+    let a6: std::net::SocketAddr = "[fe80::1]:1".parse().unwrap();
+    let b6: std::net::SocketAddr = "[fe80::2]:1".parse().unwrap();
+    assert_eq!(happy_eyeballs_order(&[a4, b4, a6, b6]), [a6, a4, b6, b4]);
+    assert_eq!(happy_eyeballs_order(&[a4, b4]), [a4, b4]);
+    let Ok(open6) = TcpListener::bind("[::1]:0") else {
+        eprintln!("SKIP: no ::1 here");
+        return;
+    };
+    let Some((_silent, port4, _queued)) = full_backlog_listener() else { return };
+    let silent4: std::net::SocketAddr = format!("127.0.0.1:{port4}").parse().unwrap();
+    let started = Instant::now();
+    let fd = connect_any(&[silent4, open6.local_addr().unwrap()], Deadline::from_timeout_ms(5000).unwrap()).unwrap();
+    assert!(started.elapsed() < Duration::from_millis(200), "{:?}", started.elapsed());
+    drop(fd);
+    // Every address silent: one budget for all of them, then ETIMEDOUT.
+    let silent6 = full_backlog_listener_on("[::1]:0".parse().unwrap());
+    let mut addrs = vec![silent4];
+    if let Some((_, p6, _)) = &silent6 {
+        addrs.push(format!("[::1]:{p6}").parse().unwrap());
+    }
+    let fds_mid = open_fds();
+    let err = connect_any(&addrs, Deadline::from_timeout_ms(600).unwrap()).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::ETIMEDOUT));
+    assert_eq!(open_fds(), fds_mid, "every attempt is closed");
 }
