@@ -68,7 +68,7 @@ demo: examples
 	@sh c_examples/demo.sh $(BUILD)/examples
 
 # ---------------------------------------------------------------- tests
-TEST_SUITES := test-rust test-c test-python test-install test-examples test-examples-asan
+TEST_SUITES := test-rust test-c test-python test-install test-examples test-examples-asan test-fuzz-smoke
 
 # Runs every suite (stopping at the first that fails), keeps each one's output
 # in build/test-logs, and ends with one line adding up all their counts.
@@ -85,13 +85,19 @@ test-rust: lib
 	# The selector's poll backend, kept alive on Linux (own target dir: no rebuild of the main one).
 	$(CARGO) test --release --features poll-backend --target-dir target/poll-backend --test selector
 
-$(BUILD)/tests/%: tests/c/%.c tests/c/harness.h include/sockloop.h c_examples/appmsg.h lib
+$(BUILD)/tests/%: tests/c/%.c tests/c/harness.h tests/c/far_ends.h include/sockloop.h c_examples/appmsg.h lib
 	@mkdir -p $(BUILD)/tests
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LINK_SHARED)
 	$(CC) $(ALL_CFLAGS) -o $@.static $< $(LINK_STATIC)
 	$(CC) $(ALL_CFLAGS) $(SANITIZE) -o $@.asan $< $(LINK_STATIC)
 
-test-c: $(addprefix $(BUILD)/tests/,$(C_TESTS))
+# The harness itself: a crash, a hang, a failure and a leak are each named.
+$(BUILD)/tests/harness_selftest: tests/c/selftest/harness_selftest.c tests/c/harness.h
+	@mkdir -p $(BUILD)/tests
+	$(CC) $(ALL_CFLAGS) -o $@ $<
+
+test-c: $(addprefix $(BUILD)/tests/,$(C_TESTS)) $(BUILD)/tests/harness_selftest
+	@sh tests/c/selftest/check.sh $(BUILD)/tests/harness_selftest
 	@set -e; for t in $(C_TESTS); do \
 	  echo "== $$t (shared)"; $(BUILD)/tests/$$t; \
 	  echo "== $$t (static)"; $(BUILD)/tests/$$t.static; \
@@ -104,7 +110,7 @@ test-c-valgrind: $(addprefix $(BUILD)/tests/,$(C_TESTS))
 	  echo "SKIP valgrind: not installed (apt-get install valgrind)"; exit 0; fi; \
 	set -e; for t in $(C_TESTS); do \
 	  echo "== $$t (valgrind memcheck)"; \
-	  SL_TEST_SLOW=1 valgrind -q --error-exitcode=99 --child-silent-after-fork=yes --leak-check=full --show-leak-kinds=definite,indirect \
+	  SL_TEST_SLOW=1 valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect \
 	    --errors-for-leak-kinds=definite,indirect $(BUILD)/tests/$$t; \
 	done
 
@@ -190,6 +196,27 @@ fuzz-rust:
 	  echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
 	  $(CARGO) +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS); \
 	done
+
+# A few seconds of every Rust fuzz target in `make test`, so that none rots
+# between `make fuzz` runs: built as cargo-fuzz builds them (coverage
+# instrumentation, ASan), which needs a nightly toolchain; skipped without.
+FUZZ_SMOKE_SECONDS ?= 3
+FUZZ_SMOKE_DIR := target/fuzz-smoke
+.PHONY: test-fuzz-smoke
+test-fuzz-smoke:
+	@if ! rustup run nightly rustc --version >/dev/null 2>&1; then \
+	  echo "SKIP fuzz smoke: no nightly toolchain (rustup toolchain install nightly)"; exit 0; fi; \
+	set -e; triple=$$(rustc -vV | sed -n 's/^host: //p'); \
+	cd fuzz && RUSTFLAGS="--cfg fuzzing -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
+	  -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
+	  -Cllvm-args=-sanitizer-coverage-trace-compares -Zsanitizer=address" \
+	  $(CARGO) +nightly build --quiet --release --target $$triple --target-dir ../$(FUZZ_SMOKE_DIR); cd ..; \
+	passed=0; for t in $(FUZZ_TARGETS); do \
+	  echo "== fuzz smoke $$t for $(FUZZ_SMOKE_SECONDS) s"; \
+	  $(FUZZ_SMOKE_DIR)/$$triple/release/$$t -max_total_time=$(FUZZ_SMOKE_SECONDS) >$(BUILD)/fuzz-smoke-$$t.log 2>&1 \
+	    || { tail -n 30 $(BUILD)/fuzz-smoke-$$t.log; echo "fuzz smoke: $$passed passed, 1 failed"; exit 1; }; \
+	  tail -n 1 $(BUILD)/fuzz-smoke-$$t.log; passed=$$((passed + 1)); \
+	done; echo "fuzz smoke: $$passed passed, 0 failed"
 
 fuzz-c:
 	@mkdir -p $(BUILD)/fuzz

@@ -808,7 +808,8 @@ int sl_set_interrupt_check(sl_interrupt_check_fn check, void *ctx);
  *
  * Works on sockets (with `MSG_NOSIGNAL`: `SIGPIPE` is never raised) and on pipes
  * and other stream fds, blocking or non-blocking; the fd's flags are never
- * changed. `EINTR` is retried. On a non-blocking fd, `EAGAIN` waits for
+ * changed. `EINTR` is retried (see `sl_set_interrupt_check`). On a
+ * non-blocking fd, `EAGAIN` waits for
  * readiness within the time left.
  *
  * Timeout: `timeout_ms` is the budget for the whole call: `-1` waits forever,
@@ -826,7 +827,11 @@ int sl_set_interrupt_check(sl_interrupt_check_fn check, void *ctx);
  * - `EPIPE` or `ECONNRESET`: the peer is gone.
  * - `EINVAL`: `buf` is NULL with `len > 0`, `len > SSIZE_MAX`, `fd < 0`, or
  *   `timeout_ms < -1`.
- * - `EBADF`: `fd` is not open; any other error of send(2)/write(2).
+ * - `EBADF`: `fd` is not open, or open for reading only (a pipe's read
+ *   end): at once, whatever the timeout; any other error of send(2)/write(2).
+ * - `EINTR`: the thread's interrupt check ended the call after a signal
+ *   (`sl_set_interrupt_check`); `*sent` is exact, resume as after
+ *   `ETIMEDOUT`. Without a check, signals never end the call.
  */
 ssize_t sl_send_all(int fd, const void *buf, size_t len, int timeout_ms, size_t *sent);
 
@@ -834,7 +839,8 @@ ssize_t sl_send_all(int fd, const void *buf, size_t len, int timeout_ms, size_t 
  * Receives exactly `len` bytes from `fd` into `buf`, looping over short reads.
  *
  * Works on sockets, pipes and other stream fds, blocking or non-blocking; the
- * fd's flags are never changed. `EINTR` is retried. A message that ends early
+ * fd's flags are never changed. `EINTR` is retried (see
+ * `sl_set_interrupt_check`). A message that ends early
  * is an error, never a short success.
  *
  * Timeout: as `sl_send_all`: `-1` forever, `0` one attempt, `> 0` the budget
@@ -848,8 +854,10 @@ ssize_t sl_send_all(int fd, const void *buf, size_t len, int timeout_ms, size_t 
  * Errors (`-1`, errno):
  * - `EPIPE`: end of stream before `len` bytes (`*received` says how many came,
  *   0 when the stream ended before the first byte).
- * - `ETIMEDOUT`, `EAGAIN`, `EINVAL`, `EBADF`: as `sl_send_all`;
+ * - `ETIMEDOUT`, `EAGAIN`, `EINVAL`, `EINTR`: as `sl_send_all`;
  *   `ECONNRESET` and any other error of recv(2)/read(2).
+ * - `EBADF`: `fd` is not open, or open for writing only (a pipe's write
+ *   end): at once, whatever the timeout.
  */
 ssize_t sl_recv_exact(int fd, void *buf, size_t len, int timeout_ms, size_t *received);
 
@@ -1021,8 +1029,10 @@ int sl_local_port(int fd);
  * takes first makes this call wait for the next, within the timeout.)
  *
  * A connection that died in the queue (`ECONNABORTED`, `EPROTO`), a signal
- * (`EINTR`) and the network errors Linux passes through accept(2) are retried
- * within the timeout, never returned.
+ * (`EINTR`, unless the interrupt check ends the call) and the network errors
+ * Linux passes through accept(2) for the new connection are retried within
+ * the timeout, never returned. An error about the listener itself is
+ * returned at once, whatever the timeout.
  *
  * `peer` (may be NULL, then `peer_capacity` is ignored) receives the peer's
  * address as NUL-terminated text: `"127.0.0.1:54321"`, `"[::1]:54321"`, a Unix
@@ -1038,8 +1048,11 @@ int sl_local_port(int fd);
  *   `timeout_ms == 0`).
  * - `EINVAL`: `listen_fd < 0`, unknown `flags` bits, `peer` non-NULL with
  *   `peer_capacity < SL_ADDRSTRLEN`, `timeout_ms < -1`, or `listen_fd` is
- *   not listening.
- * - `EBADF`, `ENOTSOCK`, `EOPNOTSUPP`: not an open, listening stream socket.
+ *   a stream socket that is not listening.
+ * - `EBADF` (not open), `ENOTSOCK` (not a socket), `EOPNOTSUPP` (a
+ *   datagram socket).
+ * - `EINTR`: the thread's interrupt check ended the wait
+ *   (`sl_set_interrupt_check`).
  * - `EMFILE`/`ENFILE`: no fd left (the connection stays queued).
  */
 int sl_accept(int listen_fd, int flags, int timeout_ms, char *peer, size_t peer_capacity);
@@ -1065,10 +1078,16 @@ const char *sl_resolve_strerror(int errnum);
  * Timeout: `-1` waits forever, `0` checks once without waiting, `> 0` is the
  * budget for the whole call (a deadline on the monotonic clock taken at
  * entry, rounded up to whole milliseconds). `EINTR` is retried with the time
- * left, so a signal never ends the wait early.
+ * left, so a signal never ends the wait early, unless the thread's
+ * interrupt check says to (`sl_set_interrupt_check`: then `-1`/`EINTR`).
+ *
+ * A wait asks the kernel only: a pipe's write end is never readable, and
+ * waiting for it ends only with an error condition (its reader closed) or
+ * the timeout, as with poll(2).
  *
  * Returns `1` ready, `0` timed out (also for `timeout_ms == 0`: never
  * `EAGAIN`). Errors (`-1`, errno):
+ * - `EINTR`: the interrupt check ended the wait.
  * - `EINVAL`: `fd < 0` or `timeout_ms < -1`.
  * - `EBADF`: `fd` is not open.
  * - `ENOMEM`: from poll(2).
@@ -1109,7 +1128,8 @@ int sl_wait_writable(int fd, int timeout_ms);
  *
  * Timeout: as `sl_wait_readable` (`-1` forever, `0` check once, `> 0` the
  * budget for the whole call, rounded up to whole milliseconds; `EINTR` is
- * retried with the time left).
+ * retried with the time left, unless the interrupt check ends the call with
+ * `-1`/`EINTR`).
  *
  * Returns the number of ready entries over all three lists, `0` on timeout
  * (also for `timeout_ms == 0`: never `EAGAIN`). Errors (`-1`, errno):
@@ -1371,7 +1391,11 @@ int sl_get_buffer_sizes(int fd, int *sndbuf, int *rcvbuf);
  * - `ETIMEDOUT`: no end of stream within the timeout (`EAGAIN` for
  *   `timeout_ms == 0`).
  * - `ECONNRESET`: the peer reset the connection.
- * - `ENOTCONN`: the socket was not connected; `ENOTSOCK`: not a socket.
+ * - `ENOTCONN`: the socket was not connected; `ENOTSOCK`: not a socket;
+ *   `EOPNOTSUPP`: a datagram socket, which has no end of stream to wait for
+ *   (checked before anything else, whatever the timeout).
+ * - `EINTR`: the thread's interrupt check ended the drain
+ *   (`sl_set_interrupt_check`).
  *
  * Errors with the fd left open: `EINVAL` (`fd < 0`, `timeout_ms < -1`),
  * `EBADF` (not open).

@@ -9,7 +9,7 @@ use std::net::Shutdown;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::time::Duration;
 
-use socket2::{SockRef, TcpKeepalive};
+use socket2::{SockRef, TcpKeepalive, Type};
 
 use crate::deadline::Deadline;
 use crate::interrupt;
@@ -95,6 +95,11 @@ pub fn buffer_sizes(fd: BorrowedFd<'_>) -> io::Result<(usize, usize)> {
 /// (`deadline.expired()`, `ECONNRESET`, `ENOTCONN`, ...).
 pub fn close_graceful(fd: OwnedFd, deadline: Deadline) -> io::Result<()> {
     let socket = SockRef::from(&fd);
+    // A connected datagram socket would wait for an end of stream that no
+    // datagram socket has: say so at once, whatever the deadline.
+    if matches!(socket.r#type(), Ok(t) if t == Type::DGRAM || t == Type::RAW) {
+        return Err(io::Error::from_raw_os_error(libc::EOPNOTSUPP));
+    }
     if let Err(err) = socket.shutdown(Shutdown::Write) {
         // A connection the peer already reset is "not connected" any more;
         // the reset itself is the better answer.

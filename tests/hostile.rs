@@ -854,6 +854,11 @@ fn wrong_kind_rows() -> Vec<Row> {
             let tcp = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
             fails!(sl_accept(tcp.as_raw_fd(), 0, timeout, null_mut(), 0), libc::EINVAL);
             fails!(sl_accept(env.pipe_r, 0, timeout, null_mut(), 0), libc::ENOTSOCK);
+            let iov = [libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: 8 }];
+            fails!(sl_send_allv(env.pipe_r, iov.as_ptr().cast(), 1, timeout, null_mut()), libc::EBADF);
+            let connected_udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            connected_udp.connect(udp.local_addr().unwrap()).unwrap();
+            fails!(sl_close_graceful(connected_udp.into_raw_fd(), timeout), libc::EOPNOTSUPP);
         }
         for (fd, write) in [(env.pipe_w, false), (env.pipe_r, true)] {
             let c = conn(fd, 16);
@@ -865,6 +870,7 @@ fn wrong_kind_rows() -> Vec<Row> {
                 fails!(sl_conn_fill(c), libc::EBADF);
                 fails!(sl_conn_read_exact(c, buf.as_mut_ptr().cast(), 8, -1), libc::EBADF);
                 fails!(sl_conn_read_frame(c, buf.as_mut_ptr().cast(), 8, 200), libc::EBADF);
+                fails!(sl_conn_read_until(c, b"\n".as_ptr().cast(), 1, buf.as_mut_ptr().cast(), 8, -1), libc::EBADF);
             }
             unsafe { sl_conn_free(c) };
         }

@@ -4,7 +4,9 @@
  * and over IOV_MAX, timeouts below -1, 4 GiB frames, empty delimiters and
  * unknown event bits. Run shared, static, under ASan+UBSan and valgrind: any
  * read or write past a buffer, any leak, any crash fails it. */
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <limits.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -473,6 +475,12 @@ TEST(wrong_direction_and_wrong_kind_fds) {
         CHECK_ERR(sl_accept(udp, 0, t, NULL, 0), EOPNOTSUPP);
         CHECK_ERR(sl_accept(tcp, 0, t, NULL, 0), EINVAL);
         CHECK_ERR(sl_accept(pipe_r, 0, t, NULL, 0), ENOTSOCK);
+        struct iovec iov = {buf, 8};
+        CHECK_ERR(sl_send_allv(pipe_r, &iov, 1, t, NULL), EBADF);
+        int cudp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(9), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        CHECK(cudp >= 0 && connect(cudp, (struct sockaddr *)&to, sizeof to) == 0);
+        CHECK_ERR(sl_close_graceful(cudp, t), EOPNOTSUPP); /* and closed */
     }
     close(udp);
     close(tcp);
@@ -480,6 +488,7 @@ TEST(wrong_direction_and_wrong_kind_fds) {
     CHECK(r && w);
     CHECK_ERR(sl_conn_fill(r), EBADF);
     CHECK_ERR(sl_conn_read_frame(r, buf, 8, -1), EBADF);
+    CHECK_ERR(sl_conn_read_until(r, "\n", 1, buf, 8, -1), EBADF);
     CHECK(sl_conn_queue(w, buf, 8) == 8);
     CHECK_ERR(sl_conn_flush(w), EBADF);
     CHECK_ERR(sl_conn_write_frame(w, buf, 8, -1), EBADF);
@@ -546,6 +555,6 @@ TEST(teardown) {
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++) close(fds[i]);
 }
 
-RUN_TESTS("hostile", T(setup), T(byteorder), T(transfer_loops), T(frames), T(conn_constructor_and_getters),
+RUN_TESTS_WITH("hostile", setup, teardown, T(byteorder), T(transfer_loops), T(frames), T(conn_constructor_and_getters),
           T(conn_blocking_calls), T(conn_event_loop_steps), T(connections), T(readiness), T(selector), T(interrupt_check), T(wrong_direction_and_wrong_kind_fds),
-          T(socket_options_and_close), T(unix_sockets), T(teardown))
+          T(socket_options_and_close), T(unix_sockets))
