@@ -302,7 +302,7 @@ uint64_t sl_get_u64le(const void *src);
  * delimiter length)`, and shrinks
  * back once emptied. The output queue holds what you queue until it is
  * written; once flushed it keeps at most 128 KiB. A new connection allocates
- * 144 bytes (x86-64) and no buffer until first use.
+ * 168 bytes (x86-64) and no buffer until first use.
  *
  * `flags`: 0, or `SL_CONN_OWN_FD` to have `sl_conn_free` close `fd`. Without
  * it the caller keeps ownership and must keep `fd` open while the connection
@@ -345,6 +345,29 @@ void sl_conn_free(sl_conn *c);
  * `prefix_bytes` not 1, 2, 4 or 8, or unknown `flags` bits. Never waits.
  */
 int sl_conn_set_prefix(sl_conn *c, size_t prefix_bytes, int flags);
+
+/**
+ * Sets the connection's high-water mark: the most output bytes that may be
+ * pending (queued and not yet written). A queue call that would take the
+ * pending bytes over it (`sl_conn_queue`, `sl_conn_queue_frame`,
+ * `sl_conn_queue_frames`, `sl_conn_reserve_frames`, and
+ * `sl_conn_write_frame` while output is pending) fails with `ENOBUFS` and
+ * queues nothing, all or nothing, so a peer that never reads cannot make
+ * the queue grow without bound. Stop producing for that connection (stop
+ * reading its requests: back-pressure) until `sl_conn_flush` has brought
+ * `sl_conn_pending` down.
+ *
+ * `max_pending` `SIZE_MAX` is no mark (the default of a new connection); 0
+ * refuses every queued byte. A message longer than the mark can never be
+ * queued: set it above the largest message plus its prefix. The rest of a
+ * frame that `sl_conn_write_frame` began to send directly is always queued,
+ * so that the peer never sees half a frame: the pending bytes may pass the
+ * mark by that much. Lowering the mark below what is pending drops nothing;
+ * queue calls fail until the queue drains below it.
+ *
+ * Returns 0. Errors (`-1`, errno): `EINVAL` for `c` NULL. Never waits.
+ */
+int sl_conn_set_high_water(sl_conn *c, size_t max_pending);
 
 /**
  * Returns the connection's fd (for registering it with a selector), or -1
@@ -453,6 +476,8 @@ ssize_t sl_conn_read_until(sl_conn *c, const void *delim, size_t delim_len, void
  * - `EMSGSIZE`: `len <= SSIZE_MAX` does not fit the prefix (over
  *   `UINT32_MAX` for the default 4 bytes, 255 or 65535 for 1 or 2); nothing
  *   sent or queued.
+ * - `ENOBUFS`: output was pending and the frame would take it over the
+ *   high-water mark (`sl_conn_set_high_water`); nothing sent or queued.
  * - `ETIMEDOUT`, `EAGAIN`, `EPIPE`, `ECONNRESET`, `EBADF`: the unsent part of
  *   the frame (and of earlier queued output) stays queued, so the peer never
  *   sees half a frame followed by something else: finish it with
@@ -540,7 +565,9 @@ int sl_conn_next_record(sl_conn *c, const void *delim, size_t delim_len, const v
  * Returns the bytes now pending (what `sl_conn_pending` would say), so a
  * caller can flush once enough is queued without another call. Errors (`-1`,
  * errno): `EMSGSIZE` for a `len <= SSIZE_MAX` the prefix cannot declare
- * (over `UINT32_MAX` for the default; nothing queued);
+ * (over `UINT32_MAX` for the default; nothing queued); `ENOBUFS` when the
+ * frame would take the pending bytes over the high-water mark
+ * (`sl_conn_set_high_water`; nothing queued);
  * `EINVAL` for `c` NULL, `payload` NULL with `len > 0`, or `len > SSIZE_MAX`;
  * `ENOMEM`.
  */
@@ -558,6 +585,8 @@ ssize_t sl_conn_queue_frame(sl_conn *c, const void *payload, size_t len);
  * Returns the bytes now pending. Errors (`-1`, errno):
  * - `EMSGSIZE`: some `lens[i]` is over 4 GiB - 1 or over what the
  *   connection's prefix can declare (255, 65535 for 1, 2 bytes).
+ * - `ENOBUFS`: the batch would take the pending bytes over the high-water
+ *   mark (`sl_conn_set_high_water`).
  * - `EINVAL`: `c` NULL, `lens` NULL with `count > 0`, `payloads` NULL with a
  *   non-zero total, a total over `SSIZE_MAX`.
  * - `ENOMEM`.
@@ -579,6 +608,8 @@ ssize_t sl_conn_queue_frames(sl_conn *c, const void *payloads, const size_t *len
  * errno):
  * - `EMSGSIZE`: some `lens[i]` is over 4 GiB - 1 or over what the
  *   connection's prefix can declare.
+ * - `ENOBUFS`: the batch would take the pending bytes over the high-water
+ *   mark (`sl_conn_set_high_water`).
  * - `EINVAL`: `c` NULL, `lens` or `payloads` NULL with `count > 0`, or
  *   `count` too large for an array.
  * - `ENOMEM`.
@@ -590,7 +621,9 @@ ssize_t sl_conn_reserve_frames(sl_conn *c, const size_t *lens, size_t count, voi
  * to the end of the output queue. No system call.
  *
  * Returns the bytes now pending. Errors (`-1`, errno): `EINVAL` for `c` NULL,
- * `bytes` NULL with `len > 0`, or `len > SSIZE_MAX`; `ENOMEM`.
+ * `bytes` NULL with `len > 0`, or `len > SSIZE_MAX`; `ENOBUFS` when the bytes
+ * would take the pending bytes over the high-water mark
+ * (`sl_conn_set_high_water`; nothing queued); `ENOMEM`.
  */
 ssize_t sl_conn_queue(sl_conn *c, const void *bytes, size_t len);
 

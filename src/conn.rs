@@ -73,6 +73,12 @@ pub struct Conn {
     /// Output queue; `output[sent..]` is still to be written.
     output: Vec<u8>,
     sent: usize,
+    /// The most bytes the queue may hold pending (`usize::MAX`: no mark).
+    high_water: usize,
+    /// `min(output.capacity(), sent + high_water)`: a queue call that keeps
+    /// `output.len()` within it needs neither memory nor a mark check, so
+    /// the usual call pays one compare for both.
+    room_end: usize,
 }
 
 impl Conn {
@@ -102,6 +108,8 @@ impl Conn {
             skip: Skip::Nothing,
             output: Vec::new(),
             sent: 0,
+            high_water: usize::MAX,
+            room_end: 0,
         })
     }
 
@@ -118,6 +126,23 @@ impl Conn {
 
     pub fn prefix(&self) -> Prefix {
         self.prefix
+    }
+
+    /// Sets the high-water mark: the most output bytes that may be pending
+    /// after a queue call. A queue call that would go over it fails with
+    /// `ENOBUFS` and queues nothing. `usize::MAX` (the default) is no mark;
+    /// 0 refuses every queued byte.
+    pub fn set_high_water(&mut self, max_pending: usize) {
+        self.high_water = max_pending;
+        self.update_room();
+    }
+
+    pub fn high_water(&self) -> usize {
+        self.high_water
+    }
+
+    fn update_room(&mut self) {
+        self.room_end = self.output.capacity().min(self.sent.saturating_add(self.high_water));
     }
 
     fn borrow(&self) -> BorrowedFd<'_> {
@@ -452,16 +477,30 @@ impl Conn {
     /// Makes room for `n` more output bytes: `ENOMEM` instead of an abort.
     /// Written bytes at the front are dropped only when the queue is out of
     /// room, so a queue that drains as it fills moves no memory.
+    /// `ENOBUFS` when the bytes pending would go over the high-water mark.
     #[inline]
     fn reserve_output(&mut self, n: usize) -> io::Result<()> {
-        if self.output.capacity() - self.output.len() >= n {
+        // n and len are each at most isize::MAX: the sum cannot overflow.
+        if self.output.len() + n <= self.room_end {
             return Ok(());
         }
-        if self.sent > 0 {
-            self.output.drain(..self.sent);
-            self.sent = 0;
+        self.reserve_output_slow(n, true)
+    }
+
+    #[inline(never)]
+    fn reserve_output_slow(&mut self, n: usize, bounded: bool) -> io::Result<()> {
+        if bounded && self.pending().saturating_add(n) > self.high_water {
+            return Err(error(libc::ENOBUFS));
         }
-        self.output.try_reserve(n).map_err(|_| error(libc::ENOMEM))
+        if self.output.capacity() - self.output.len() < n {
+            if self.sent > 0 {
+                self.output.drain(..self.sent);
+                self.sent = 0;
+            }
+            self.output.try_reserve(n).map_err(|_| error(libc::ENOMEM))?;
+        }
+        self.update_room();
+        Ok(())
     }
 
     /// Queues bytes for the next flush (copied); returns the bytes pending.
@@ -590,6 +629,7 @@ impl Conn {
                 self.output.shrink_to(IDLE_OUTPUT);
             }
         }
+        self.update_room();
         result.map(|()| self.pending())
     }
 
@@ -614,10 +654,15 @@ impl Conn {
         let result = send_frame_with(self.borrow(), prefix, payload, deadline, &mut done);
         if let Err(err) = &result {
             if err.raw_os_error() != Some(libc::EMSGSIZE) {
+                // The rest of a frame the peer has started is queued
+                // whatever the high-water mark: half a frame would break
+                // the stream.
                 let head = prefix.encode(payload.len())?;
                 let w = prefix.width();
-                self.queue(&head[done.min(w)..w])?;
-                self.queue(&payload[done.saturating_sub(w)..])?;
+                let rest = &payload[done.saturating_sub(w)..];
+                self.reserve_output_slow(w.saturating_sub(done) + rest.len(), false)?;
+                self.output.extend_from_slice(&head[done.min(w)..w]);
+                self.output.extend_from_slice(rest);
             }
         }
         result
@@ -680,6 +725,8 @@ pub(crate) mod tests {
             skip: Skip::Nothing,
             output: Vec::new(),
             sent: 0,
+            high_water: usize::MAX,
+            room_end: 0,
         };
         conn.input.extend_from_slice(&[0xee; 3]); // room past `end` is never read
         conn

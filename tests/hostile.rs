@@ -419,6 +419,17 @@ fn conn_rows() -> Vec<Row> {
             gives!(sl_conn_set_prefix(c, 1, SL_PREFIX_LITTLE_ENDIAN), 0);
             unsafe { sl_conn_free(c) };
         }),
+        ("sl_conn_set_high_water", |env| {
+            fails!(sl_conn_set_high_water(null_mut(), 0), libc::EINVAL);
+            fails!(sl_conn_set_high_water(null_mut(), usize::MAX), libc::EINVAL);
+            let c = conn(env.high, 16);
+            gives!(sl_conn_set_high_water(c, 0), 0);
+            fails!(sl_conn_queue(c, b"x".as_ptr().cast(), 1), libc::ENOBUFS);
+            fails!(sl_conn_queue_frame(c, null(), 0), libc::ENOBUFS);
+            gives!(sl_conn_set_high_water(c, usize::MAX), 0);
+            gives!(sl_conn_queue(c, b"x".as_ptr().cast(), 1), 1);
+            unsafe { sl_conn_free(c) };
+        }),
         ("sl_conn_buffered", |_| {
             fails_with!(sl_conn_buffered(null()), 0, libc::EINVAL);
         }),

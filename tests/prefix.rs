@@ -1,7 +1,7 @@
 //! Configurable length prefixes (1, 2, 4, 8 bytes, big- or little-endian):
 //! the unbuffered calls and every frame path of `sl_conn` against frames
 //! built by hand, the limit checked before allocation, and lengths too long
-//! for the width.
+//! for the width; and the high-water mark on queued output.
 
 mod common;
 
@@ -242,4 +242,81 @@ fn the_prefix_can_change_between_frames() {
         assert_eq!(sl_conn_read_frame(rx.0, buf.as_mut_ptr().cast(), 16, 100), 5);
     }
     assert_eq!(&buf[..5], b"world");
+}
+
+// ---------------------------------------------------------------- high-water mark
+
+#[test]
+fn queue_calls_over_the_high_water_mark_are_enobufs_and_queue_nothing() {
+    let (a, b) = socketpair();
+    let c = Conn::new(a.as_raw_fd(), 1000, 4, SL_PREFIX_BIG_ENDIAN);
+    let data = [5u8; 100];
+    unsafe {
+        assert_eq!(sl_conn_set_high_water(c.0, 30), 0);
+        assert_eq!(sl_conn_queue(c.0, data.as_ptr().cast(), 20), 20);
+        assert_eq!(sl_conn_queue_frame(c.0, data.as_ptr().cast(), 6), 30, "exactly at the mark");
+        // Every kind of queue call over it: ENOBUFS, nothing queued.
+        assert_eq!((sl_conn_queue(c.0, data.as_ptr().cast(), 1), errno()), (-1, libc::ENOBUFS));
+        assert_eq!((sl_conn_queue_frame(c.0, data.as_ptr().cast(), 0), errno()), (-1, libc::ENOBUFS));
+        let lens = [0usize, 0];
+        assert_eq!((sl_conn_queue_frames(c.0, data.as_ptr().cast(), lens.as_ptr(), 2), errno()), (-1, libc::ENOBUFS));
+        let mut slots = [null_mut(); 2];
+        assert_eq!((sl_conn_reserve_frames(c.0, lens.as_ptr(), 2, slots.as_mut_ptr()), errno()), (-1, libc::ENOBUFS));
+        assert_eq!((sl_conn_write_frame(c.0, data.as_ptr().cast(), 1, 100), errno()), (-1, libc::ENOBUFS));
+        assert_eq!(sl_conn_pending(c.0), 30);
+        // Draining makes room again.
+        assert_eq!(sl_conn_flush(c.0), 0);
+        assert_eq!(read_raw(b.as_raw_fd(), 30).len(), 30);
+        assert_eq!(sl_conn_queue_frames(c.0, data.as_ptr().cast(), [10usize, 12].as_ptr(), 2), 30, "two frames, 30 bytes with their prefixes");
+        // A mark lowered below what is pending drops nothing.
+        assert_eq!(sl_conn_set_high_water(c.0, 5), 0);
+        assert_eq!(sl_conn_pending(c.0), 30);
+        assert_eq!((sl_conn_queue(c.0, data.as_ptr().cast(), 1), errno()), (-1, libc::ENOBUFS));
+        // 0 refuses every byte; SIZE_MAX is no mark.
+        assert_eq!(sl_conn_flush(c.0), 0);
+        assert_eq!(sl_conn_set_high_water(c.0, 0), 0);
+        assert_eq!((sl_conn_queue(c.0, data.as_ptr().cast(), 1), errno()), (-1, libc::ENOBUFS));
+        assert_eq!(sl_conn_queue(c.0, data.as_ptr().cast(), 0), 0);
+        assert_eq!(sl_conn_set_high_water(c.0, usize::MAX), 0);
+        for _ in 0..1000 {
+            assert!(sl_conn_queue(c.0, data.as_ptr().cast(), 100) > 0);
+        }
+        assert_eq!(sl_conn_pending(c.0), 100_000);
+    }
+    assert_eq!(sl_conn_set_high_water(null_mut(), 10), -1);
+    assert_eq!(errno(), libc::EINVAL);
+}
+
+/// A blocking write that times out part-way keeps the rest of its frame
+/// queued even past the mark: the peer never sees half a frame.
+#[test]
+fn the_rest_of_a_started_frame_is_queued_whatever_the_mark() {
+    let (a, b) = socketpair();
+    set_buffer_sizes(&a, 4096);
+    set_buffer_sizes(&b, 4096);
+    let c = Conn::new(a.as_raw_fd(), 1 << 20, 4, SL_PREFIX_BIG_ENDIAN);
+    let big = vec![9u8; 256 * 1024];
+    unsafe {
+        assert_eq!(sl_conn_set_high_water(c.0, 1000), 0);
+        assert_eq!((sl_conn_write_frame(c.0, big.as_ptr().cast(), big.len(), 50), errno()), (-1, libc::ETIMEDOUT));
+        let pending = sl_conn_pending(c.0);
+        assert!(pending > 1000 && pending < big.len() + 4, "{pending}");
+        assert_eq!((sl_conn_queue(c.0, big.as_ptr().cast(), 1), errno()), (-1, libc::ENOBUFS));
+    }
+    // The reader gets the whole frame once the rest is flushed.
+    let reader = std::thread::spawn(move || {
+        let rx = sl_conn_new(b.as_raw_fd(), 1 << 20, 0);
+        let mut buf = vec![0u8; 256 * 1024];
+        let n = unsafe { sl_conn_read_frame(rx, buf.as_mut_ptr().cast(), buf.len(), 5000) };
+        unsafe { sl_conn_free(rx) };
+        drop(b);
+        (n, buf.iter().all(|&x| x == 9))
+    });
+    unsafe {
+        while sl_conn_pending(c.0) > 0 {
+            assert!(sl_conn_flush(c.0) >= 0);
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+    assert_eq!(reader.join().unwrap(), (big.len() as isize, true));
 }

@@ -50,7 +50,7 @@ fn hand_out(found: Option<&[u8]>, ptr_out: *mut *const c_void, len_out: *mut usi
 /// delimiter length)`, and shrinks
 /// back once emptied. The output queue holds what you queue until it is
 /// written; once flushed it keeps at most 128 KiB. A new connection allocates
-/// 144 bytes (x86-64) and no buffer until first use.
+/// 168 bytes (x86-64) and no buffer until first use.
 ///
 /// `flags`: 0, or `SL_CONN_OWN_FD` to have `sl_conn_free` close `fd`. Without
 /// it the caller keeps ownership and must keep `fd` open while the connection
@@ -107,6 +107,33 @@ pub extern "C" fn sl_conn_set_prefix(c: *mut sl_conn, prefix_bytes: usize, flags
     ffi_guard!({
         let conn = conn_mut(c)?;
         conn.set_prefix(super::frame::prefix_arg(prefix_bytes, flags)?);
+        Ok(0)
+    })
+}
+
+/// Sets the connection's high-water mark: the most output bytes that may be
+/// pending (queued and not yet written). A queue call that would take the
+/// pending bytes over it (`sl_conn_queue`, `sl_conn_queue_frame`,
+/// `sl_conn_queue_frames`, `sl_conn_reserve_frames`, and
+/// `sl_conn_write_frame` while output is pending) fails with `ENOBUFS` and
+/// queues nothing, all or nothing, so a peer that never reads cannot make
+/// the queue grow without bound. Stop producing for that connection (stop
+/// reading its requests: back-pressure) until `sl_conn_flush` has brought
+/// `sl_conn_pending` down.
+///
+/// `max_pending` `SIZE_MAX` is no mark (the default of a new connection); 0
+/// refuses every queued byte. A message longer than the mark can never be
+/// queued: set it above the largest message plus its prefix. The rest of a
+/// frame that `sl_conn_write_frame` began to send directly is always queued,
+/// so that the peer never sees half a frame: the pending bytes may pass the
+/// mark by that much. Lowering the mark below what is pending drops nothing;
+/// queue calls fail until the queue drains below it.
+///
+/// Returns 0. Errors (`-1`, errno): `EINVAL` for `c` NULL. Never waits.
+#[no_mangle]
+pub extern "C" fn sl_conn_set_high_water(c: *mut sl_conn, max_pending: usize) -> c_int {
+    ffi_guard!({
+        conn_mut(c)?.set_high_water(max_pending);
         Ok(0)
     })
 }
@@ -258,6 +285,8 @@ pub unsafe extern "C" fn sl_conn_read_until(
 /// - `EMSGSIZE`: `len <= SSIZE_MAX` does not fit the prefix (over
 ///   `UINT32_MAX` for the default 4 bytes, 255 or 65535 for 1 or 2); nothing
 ///   sent or queued.
+/// - `ENOBUFS`: output was pending and the frame would take it over the
+///   high-water mark (`sl_conn_set_high_water`); nothing sent or queued.
 /// - `ETIMEDOUT`, `EAGAIN`, `EPIPE`, `ECONNRESET`, `EBADF`: the unsent part of
 ///   the frame (and of earlier queued output) stays queued, so the peer never
 ///   sees half a frame followed by something else: finish it with
@@ -399,7 +428,9 @@ pub unsafe extern "C" fn sl_conn_next_record(
 /// Returns the bytes now pending (what `sl_conn_pending` would say), so a
 /// caller can flush once enough is queued without another call. Errors (`-1`,
 /// errno): `EMSGSIZE` for a `len <= SSIZE_MAX` the prefix cannot declare
-/// (over `UINT32_MAX` for the default; nothing queued);
+/// (over `UINT32_MAX` for the default; nothing queued); `ENOBUFS` when the
+/// frame would take the pending bytes over the high-water mark
+/// (`sl_conn_set_high_water`; nothing queued);
 /// `EINVAL` for `c` NULL, `payload` NULL with `len > 0`, or `len > SSIZE_MAX`;
 /// `ENOMEM`.
 #[no_mangle]
@@ -422,6 +453,8 @@ pub unsafe extern "C" fn sl_conn_queue_frame(c: *mut sl_conn, payload: *const c_
 /// Returns the bytes now pending. Errors (`-1`, errno):
 /// - `EMSGSIZE`: some `lens[i]` is over 4 GiB - 1 or over what the
 ///   connection's prefix can declare (255, 65535 for 1, 2 bytes).
+/// - `ENOBUFS`: the batch would take the pending bytes over the high-water
+///   mark (`sl_conn_set_high_water`).
 /// - `EINVAL`: `c` NULL, `lens` NULL with `count > 0`, `payloads` NULL with a
 ///   non-zero total, a total over `SSIZE_MAX`.
 /// - `ENOMEM`.
@@ -455,6 +488,8 @@ pub unsafe extern "C" fn sl_conn_queue_frames(
 /// errno):
 /// - `EMSGSIZE`: some `lens[i]` is over 4 GiB - 1 or over what the
 ///   connection's prefix can declare.
+/// - `ENOBUFS`: the batch would take the pending bytes over the high-water
+///   mark (`sl_conn_set_high_water`).
 /// - `EINVAL`: `c` NULL, `lens` or `payloads` NULL with `count > 0`, or
 ///   `count` too large for an array.
 /// - `ENOMEM`.
@@ -486,7 +521,9 @@ pub unsafe extern "C" fn sl_conn_reserve_frames(
 /// to the end of the output queue. No system call.
 ///
 /// Returns the bytes now pending. Errors (`-1`, errno): `EINVAL` for `c` NULL,
-/// `bytes` NULL with `len > 0`, or `len > SSIZE_MAX`; `ENOMEM`.
+/// `bytes` NULL with `len > 0`, or `len > SSIZE_MAX`; `ENOBUFS` when the bytes
+/// would take the pending bytes over the high-water mark
+/// (`sl_conn_set_high_water`; nothing queued); `ENOMEM`.
 #[no_mangle]
 pub unsafe extern "C" fn sl_conn_queue(c: *mut sl_conn, bytes: *const c_void, len: usize) -> libc::ssize_t {
     ffi_guard!({

@@ -359,6 +359,39 @@ TEST(bad_arguments_are_einval_and_free_null_is_a_no_op) {
     close(sv[0]);
 }
 
+/* The high-water mark: queue calls that would go over it fail with ENOBUFS
+ * and queue nothing; draining makes room; 0 refuses all, SIZE_MAX none. */
+TEST(the_high_water_mark_bounds_queued_output_all_or_nothing) {
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    sl_conn *c = sl_conn_new(sv[0], 1000, 0);
+    CHECK(c != NULL);
+    unsigned char data[64] = {0}, sink[64];
+    size_t lens[2] = {10, 12};
+    void *slots[2];
+    CHECK(sl_conn_set_high_water(c, 30) == 0);
+    CHECK(sl_conn_queue_frames(c, data, lens, 2) == 30);
+    CHECK_ERR(sl_conn_queue(c, data, 1), ENOBUFS);
+    CHECK_ERR(sl_conn_queue_frame(c, data, 0), ENOBUFS);
+    CHECK_ERR(sl_conn_queue_frames(c, data, lens, 2), ENOBUFS);
+    CHECK_ERR(sl_conn_reserve_frames(c, lens, 2, slots), ENOBUFS);
+    CHECK_ERR(sl_conn_write_frame(c, data, 1, 100), ENOBUFS);
+    CHECK(sl_conn_pending(c) == 30);
+    CHECK(sl_conn_flush(c) == 0);
+    CHECK(recv(sv[1], sink, sizeof sink, MSG_DONTWAIT) == 30);
+    CHECK(sl_conn_reserve_frames(c, lens, 2, slots) == 30);
+    CHECK(sl_conn_flush(c) == 0);
+    CHECK(recv(sv[1], sink, sizeof sink, MSG_DONTWAIT) == 30);
+    CHECK(sl_conn_set_high_water(c, 0) == 0);
+    CHECK_ERR(sl_conn_queue(c, data, 1), ENOBUFS);
+    CHECK(sl_conn_set_high_water(c, SIZE_MAX) == 0);
+    for (int i = 0; i < 100; i++) CHECK(sl_conn_queue(c, data, sizeof data) == (ssize_t)(64 * (i + 1)));
+    CHECK_ERR(sl_conn_set_high_water(NULL, 1), EINVAL);
+    sl_conn_free(c);
+    close(sv[0]);
+    close(sv[1]);
+}
+
 RUN_TESTS("test_conn",
           T(blocking_reads_of_every_kind_from_one_byte_writes),
           T(event_loop_streams_frames_with_queue_flush_fill_and_next),
@@ -366,6 +399,7 @@ RUN_TESTS("test_conn",
           T(event_loop_streams_batches_built_in_place_with_reserve_frames),
           T(event_loop_streams_with_1_2_and_8_byte_prefixes),
           T(blocking_frames_with_a_2_byte_prefix_match_the_wire_and_refuse_long_payloads),
+          T(the_high_water_mark_bounds_queued_output_all_or_nothing),
           T(event_loop_records_in_place),
           T(limits_skip_oversized_frames_and_keep_ones_too_big_for_the_buffer),
           T(a_declared_4_gib_is_emsgsize_within_a_small_address_space),

@@ -200,6 +200,14 @@ TEST(conn_constructor_and_getters) {
     CHECK_ERR(sl_conn_set_prefix(c, 2, 2), EINVAL);
     CHECK_ERR(sl_conn_set_prefix(c, 2, -1), EINVAL);
     CHECK(sl_conn_set_prefix(c, 8, SL_PREFIX_LITTLE_ENDIAN) == 0);
+    /* High-water marks of 0 (nothing may be queued) and SIZE_MAX (no mark). */
+    CHECK_ERR(sl_conn_set_high_water(NULL, 0), EINVAL);
+    CHECK(sl_conn_set_high_water(c, 0) == 0);
+    CHECK_ERR(sl_conn_queue(c, "x", 1), ENOBUFS);
+    CHECK_ERR(sl_conn_queue_frame(c, NULL, 0), ENOBUFS);
+    CHECK(sl_conn_pending(c) == 0);
+    CHECK(sl_conn_set_high_water(c, SIZE_MAX) == 0);
+    CHECK(sl_conn_queue(c, "x", 1) == 1);
     sl_conn_free(c);
     CHECK(fcntl(high, F_GETFD) >= 0);
 }

@@ -68,6 +68,7 @@ SIGNATURES = {
     "sl_send_frame_prefix": (c_ssize, [c_int, c_size, c_int, c_void_p, c_size, c_int, size_p]),
     "sl_recv_frame_prefix": (c_ssize, [c_int, c_size, c_int, c_void_p, c_size, c_int, ctypes.POINTER(FrameProgress)]),
     "sl_conn_set_prefix": (c_int, [c_void_p, c_size, c_int]),
+    "sl_conn_set_high_water": (c_int, [c_void_p, c_size]),
     "sl_conn_new": (c_void_p, [c_int, c_size, c_int]),
     "sl_conn_free": (None, [c_void_p]),
     "sl_conn_fd": (c_int, [c_void_p]),
