@@ -208,14 +208,16 @@ pub fn connect_any(addrs: &[SocketAddr], deadline: Deadline) -> io::Result<Owned
             if pfds[i].revents == 0 {
                 continue;
             }
-            match connect_state(&SockRef::from(&attempts[i])) {
-                Ok(true) => {
+            // A started connect is writable once its handshake has ended:
+            // SO_ERROR alone tells how (no getpeername, unlike
+            // connect_finish, which may be handed any socket).
+            match SockRef::from(&attempts[i]).take_error() {
+                Ok(None) => {
                     let won = attempts.swap_remove(i);
                     make_blocking(won.as_fd())?;
                     return Ok(won); // the losers close as `attempts` drops
                 }
-                Ok(false) => {}
-                Err(err) => {
+                Ok(Some(err)) | Err(err) => {
                     attempts.remove(i);
                     last = err;
                     next_at = Instant::now(); // a failure starts the next attempt at once
