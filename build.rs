@@ -20,11 +20,20 @@ fn main() {
     let crate_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let mut config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
         .expect("cbindgen.toml is readable and valid");
+    let part = |name: &str| -> u32 {
+        let value: u32 = env::var(name).unwrap().parse().expect("a numeric version part");
+        assert!(value < 256, "{name} must fit one byte of SL_VERSION_NUM (0xMMmmpp)");
+        value
+    };
+    let (major, minor, patch) = (part("CARGO_PKG_VERSION_MAJOR"), part("CARGO_PKG_VERSION_MINOR"), part("CARGO_PKG_VERSION_PATCH"));
+    let version = env::var("CARGO_PKG_VERSION").unwrap();
     config.after_includes = Some(format!(
-        "\n#define SL_VERSION_MAJOR {}\n#define SL_VERSION_MINOR {}\n#define SL_VERSION_PATCH {}",
-        env::var("CARGO_PKG_VERSION_MAJOR").unwrap(),
-        env::var("CARGO_PKG_VERSION_MINOR").unwrap(),
-        env::var("CARGO_PKG_VERSION_PATCH").unwrap(),
+        "\n/** The version this header belongs to (Cargo.toml's); `sl_version()` and\n \
+         * `sl_version_string()` give the version of the library loaded at run time. */\n\
+         #define SL_VERSION_MAJOR {major}\n#define SL_VERSION_MINOR {minor}\n#define SL_VERSION_PATCH {patch}\n\
+         /** `0xMMmmpp`, one byte per part, as libuv's UV_VERSION_HEX: usable in `#if`. */\n\
+         #define SL_VERSION_NUM 0x{major:02x}{minor:02x}{patch:02x}\n\
+         #define SL_VERSION_STRING \"{version}\"",
     ));
 
     let bindings = cbindgen::Builder::new()

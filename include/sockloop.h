@@ -13,9 +13,14 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+/** The version this header belongs to (Cargo.toml's); `sl_version()` and
+ * `sl_version_string()` give the version of the library loaded at run time. */
 #define SL_VERSION_MAJOR 0
 #define SL_VERSION_MINOR 1
 #define SL_VERSION_PATCH 0
+/** `0xMMmmpp`, one byte per part, as libuv's UV_VERSION_HEX: usable in `#if`. */
+#define SL_VERSION_NUM 0x000100
+#define SL_VERSION_STRING "0.1.0"
 
 /**
  * `sl_conn_new` flag: `sl_conn_free` closes the fd.
@@ -1096,6 +1101,28 @@ int sl_unix_listen(const char *path, int backlog);
  * - `EMFILE`/`ENFILE`: no fd left.
  */
 int sl_unix_connect(const char *path, int timeout_ms);
+
+/**
+ * The version of the library loaded at run time, as `0xMMmmpp` (major,
+ * minor and patch one byte each, as libuv's `UV_VERSION_HEX`): the same
+ * number as the `SL_VERSION_NUM` macro of the header it was built with.
+ * Compare it with `SL_VERSION_NUM` to find a program running against another
+ * release than the one it was compiled against.
+ *
+ * Stateless and thread-safe. Cannot fail and leaves `errno` alone.
+ */
+unsigned int sl_version(void);
+
+/**
+ * The version of the library loaded at run time as a NUL-terminated string,
+ * `"MAJOR.MINOR.PATCH"`: the same text as the `SL_VERSION_STRING` macro of the
+ * header it was built with.
+ *
+ * The string is static (it lives as long as the library is loaded); the
+ * caller must not free or modify it. Stateless and thread-safe. Cannot fail
+ * and leaves `errno` alone: never NULL.
+ */
+const char *sl_version_string(void);
 
 #ifdef __cplusplus
 }  // extern "C"

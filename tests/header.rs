@@ -32,6 +32,24 @@ fn version_macros_match_cargo_toml() {
 }
 
 #[test]
+fn combined_version_macros_match_cargo_toml() {
+    let part = |name: &str| macro_value(name).parse::<u32>().unwrap();
+    let (major, minor, patch) = (part("SL_VERSION_MAJOR"), part("SL_VERSION_MINOR"), part("SL_VERSION_PATCH"));
+    assert_eq!(macro_value("SL_VERSION_NUM"), format!("0x{major:02x}{minor:02x}{patch:02x}"));
+    assert_eq!(macro_value("SL_VERSION_STRING"), format!("\"{}\"", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn runtime_version_equals_the_header_macros() {
+    let num = macro_value("SL_VERSION_NUM").strip_prefix("0x").expect("SL_VERSION_NUM is a hex literal");
+    assert_eq!(sockloop::ffi::version::sl_version(), u32::from_str_radix(num, 16).unwrap());
+    // SAFETY: sl_version_string returns a static NUL-terminated string.
+    let text = unsafe { std::ffi::CStr::from_ptr(sockloop::ffi::version::sl_version_string()) };
+    assert_eq!(format!("\"{}\"", text.to_str().unwrap()), macro_value("SL_VERSION_STRING"));
+    assert_eq!(text.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
+}
+
+#[test]
 fn header_has_banner_guards_and_a_doc_comment_on_every_function() {
     assert!(COMMITTED.contains("Do not edit"));
     assert!(COMMITTED.contains("#ifndef SOCKLOOP_H") && COMMITTED.contains("#define SOCKLOOP_H"));

@@ -24,6 +24,7 @@ pub mod ready;
 pub mod selector;
 pub mod sockopt;
 pub mod unix;
+pub mod version;
 
 /// An errno value carried out of a shim body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -415,6 +415,13 @@ TEST(unix_sockets) {
     CHECK_ERR(sl_unix_connect("@sockloop-hostile-c-none", 100), ECONNREFUSED);
 }
 
+TEST(version) {
+    errno = EBADMSG;
+    CHECK(sl_version() == SL_VERSION_NUM && errno == EBADMSG);
+    CHECK(sl_version_string() != NULL && errno == EBADMSG);
+    CHECK(sl_version_string() == sl_version_string());
+}
+
 TEST(teardown) {
     int fds[] = {a, b, high, pipe_r, pipe_w, listener};
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++) close(fds[i]);
@@ -422,4 +429,4 @@ TEST(teardown) {
 
 RUN_TESTS("hostile", T(setup), T(byteorder), T(transfer_loops), T(frames), T(conn_constructor_and_getters),
           T(conn_blocking_calls), T(conn_event_loop_steps), T(connections), T(readiness), T(selector),
-          T(socket_options_and_close), T(unix_sockets), T(teardown))
+          T(socket_options_and_close), T(unix_sockets), T(version), T(teardown))
