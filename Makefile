@@ -1,12 +1,31 @@
 # sockloop: build, test, install. `make demo` and `make test` are the two
 # commands a new machine needs; see README.md.
 
-PREFIX     ?= /usr/local
-DESTDIR    ?=
-LIBDIR_INSTALL ?= $(PREFIX)/lib
+# Install locations (GNU names; PREFIX is accepted for prefix). Each can be set
+# on its own: make install prefix=/usr libdir=/usr/lib64 pkgconfigdir=...
+PREFIX      ?= /usr/local
+prefix      ?= $(PREFIX)
+exec_prefix ?= $(prefix)
+libdir      ?= $(exec_prefix)/lib
+includedir  ?= $(prefix)/include
+datarootdir ?= $(prefix)/share
+mandir      ?= $(datarootdir)/man
+man3dir     ?= $(mandir)/man3
+pkgconfigdir ?= $(libdir)/pkgconfig
+licensedir  ?= $(datarootdir)/licenses/sockloop
+# install-strip puts the debug info here, where gdb looks for it
+# (<debugdir><libdir>/<file>.debug, found through the .gnu_debuglink).
+debugdir    ?= $(prefix)/lib/debug
+DESTDIR     ?=
+
 CARGO      ?= cargo
 CC         ?= cc
 PYTHON     ?= python3
+INSTALL    ?= install
+INSTALL_PROGRAM ?= $(INSTALL) -m 755
+INSTALL_DATA    ?= $(INSTALL) -m 644
+STRIP      ?= strip
+OBJCOPY    ?= objcopy
 
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 MAJOR   := $(firstword $(subst ., ,$(VERSION)))
@@ -15,7 +34,10 @@ BUILD   := build
 LIB     := $(BUILD)/lib
 SONAME  := libsockloop.so.$(MAJOR)
 REALSO  := libsockloop.so.$(VERSION)
-RELEASE := target/release
+# Where cargo puts the library: CARGO_TARGET_DIR and CARGO_BUILD_TARGET (a
+# --target triple) are honoured, as cargo itself reads them.
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+RELEASE := $(TARGET_DIR)/$(if $(CARGO_BUILD_TARGET),$(CARGO_BUILD_TARGET)/)release
 
 CSTD     := -std=c11 -D_GNU_SOURCE
 CWARN    := -Wall -Wextra -Wpedantic -Werror
@@ -27,6 +49,10 @@ SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 
 # What a static link needs besides libsockloop.a, as rustc reports it.
 NATIVE_LIBS = $(shell cat $(BUILD)/native-static-libs 2>/dev/null)
+# The same for sockloop.pc, without -lgcc_s: there is no libgcc_s.a, so a fully
+# `-static` link would fail on it; gcc and clang add the unwinder themselves
+# (libgcc_s as needed for a dynamic link, libgcc_eh for -static).
+PC_LIBS_PRIVATE = $(filter-out -lgcc_s,$(NATIVE_LIBS))
 
 C_TESTS     := $(basename $(notdir $(wildcard tests/c/test_*.c)))
 C_EXAMPLES  := $(basename $(notdir $(wildcard c_examples/*.c)))
@@ -34,9 +60,9 @@ BENCHES     := $(filter-out echo_uv_server,$(basename $(notdir $(wildcard bench/
 VENV        := $(BUILD)/venv
 
 .PHONY: all lib header examples demo test test-rust test-c test-c-asan test-c-valgrind \
-        test-python test-install test-examples test-examples-asan python-package bench install uninstall clean
+        test-python test-install test-examples test-examples-asan python-package bench install install-strip install-files uninstall clean doc
 
-all: lib
+all: lib doc
 
 # cargo decides what is stale; the copies below are refreshed only when changed.
 lib:
@@ -45,16 +71,25 @@ lib:
 	@cmp -s $(RELEASE)/libsockloop.so $(LIB)/$(REALSO) || cp $(RELEASE)/libsockloop.so $(LIB)/$(REALSO)
 	@cmp -s $(RELEASE)/libsockloop.a $(LIB)/libsockloop.a || cp $(RELEASE)/libsockloop.a $(LIB)/libsockloop.a
 	@ln -sf $(REALSO) $(LIB)/$(SONAME)
-	@ln -sf $(SONAME) $(LIB)/libsockloop.so
+	@ln -sf $(REALSO) $(LIB)/libsockloop.so
 	@test -s $(BUILD)/native-static-libs || { \
 	  echo '' > $(BUILD)/probe.rs && \
-	  rustc --crate-type staticlib --print native-static-libs -o $(BUILD)/probe.a $(BUILD)/probe.rs 2>&1 \
+	  rustc $(if $(CARGO_BUILD_TARGET),--target $(CARGO_BUILD_TARGET)) --crate-type staticlib --print native-static-libs -o $(BUILD)/probe.a $(BUILD)/probe.rs 2>&1 \
 	    | sed -n 's/^note: native-static-libs: //p' > $(BUILD)/native-static-libs; \
 	  rm -f $(BUILD)/probe.rs $(BUILD)/probe.a; }
 
 # Regenerates the committed header (tests/header.rs fails when it is stale).
 header:
 	SOCKLOOP_WRITE_HEADER=1 $(CARGO) build --release
+
+# Man pages from the header's comments (docs/mkman.py, Python 3 only): one
+# page per family, sockloop(3), and a link page per function, in build/man.
+MAN_STAMP := $(BUILD)/man/.stamp
+MAN_PAGES := $(MAN_STAMP)
+doc: $(MAN_STAMP)
+$(MAN_STAMP): include/sockloop.h docs/mkman.py $(wildcard src/ffi/*.rs)
+	@$(PYTHON) docs/mkman.py include/sockloop.h src/ffi $(BUILD)/man $(VERSION)
+	@touch $@
 
 # ---------------------------------------------------------------- examples
 examples: lib
@@ -83,7 +118,7 @@ test:
 test-rust: lib
 	$(CARGO) test --release
 	# The selector's poll backend, kept alive on Linux (own target dir: no rebuild of the main one).
-	$(CARGO) test --release --features poll-backend --target-dir target/poll-backend --test selector
+	$(CARGO) test --release --features poll-backend --target-dir $(TARGET_DIR)/poll-backend --test selector
 
 $(BUILD)/tests/%: tests/c/%.c tests/c/harness.h include/sockloop.h c_examples/appmsg.h lib
 	@mkdir -p $(BUILD)/tests
@@ -136,12 +171,28 @@ $(BUILD)/tools/chaos_proxy: tests/tools/chaos_proxy.c
 	@mkdir -p $(BUILD)/tools
 	$(CC) $(CSTD) $(CWARN) $(CFLAGS) -o $@ $<
 
-# Installs into a scratch DESTDIR, then builds a program through pkg-config,
-# once against the shared library and once statically.
-test-install: lib
-	@rm -rf $(BUILD)/stage
-	@$(MAKE) --no-print-directory install DESTDIR=$(abspath $(BUILD)/stage) PREFIX=/usr/local >/dev/null
-	@sh tests/install_check.sh $(abspath $(BUILD)/stage) /usr/local "$(CC)" "$(CSTD) $(CWARN)"
+# Installs what `make` built with cargo and rustc out of PATH (shims that fail
+# the test if called), once as `make install` and once as `make install-strip`
+# with every directory moved; checks both trees (tests/install_check.sh), then
+# the tree of `cargo cinstall` where cargo-c is installed.
+STAGE := $(abspath $(BUILD)/stage)
+test-install: all
+	@rm -rf $(STAGE) && mkdir -p $(STAGE)/nocargo
+	@for t in cargo rustc; do printf '#!/bin/sh\necho "$$0 was run by make install" >&2\ntouch $(STAGE)/nocargo/called\nexit 1\n' \
+	  > $(STAGE)/nocargo/$$t; chmod +x $(STAGE)/nocargo/$$t; done
+	@env PATH=$(STAGE)/nocargo:/usr/bin:/bin $(MAKE) --no-print-directory install CARGO=cargo \
+	  DESTDIR=$(STAGE)/plain prefix=/usr/local >$(STAGE)/plain.log 2>&1 || { cat $(STAGE)/plain.log; exit 1; }
+	@env PATH=$(STAGE)/nocargo:/usr/bin:/bin $(MAKE) --no-print-directory install-strip CARGO=cargo \
+	  DESTDIR=$(STAGE)/strip prefix=/usr libdir=/usr/lib/x86_64-linux-gnu includedir=/usr/include/sockloop-0 \
+	  pkgconfigdir=/usr/share/pkgconfig mandir=/usr/share/man >$(STAGE)/strip.log 2>&1 || { cat $(STAGE)/strip.log; exit 1; }
+	@if [ -e $(STAGE)/nocargo/called ]; then echo "make install ran cargo or rustc"; exit 1; fi
+	@echo "== make install (PATH without cargo) into $(STAGE)/plain"
+	@sh tests/install_check.sh $(STAGE)/plain "$(CC)" "$(CSTD) $(CWARN)"
+	@echo "== make install-strip (PATH without cargo, every directory moved) into $(STAGE)/strip"
+	@prefix=/usr libdir=/usr/lib/x86_64-linux-gnu includedir=/usr/include/sockloop-0 pkgconfigdir=/usr/share/pkgconfig \
+	  man3dir=/usr/share/man/man3 licensedir=/usr/share/licenses/sockloop debugdir=/usr/lib/debug STRIPPED=1 \
+	  sh tests/install_check.sh $(STAGE)/strip "$(CC)" "$(CSTD) $(CWARN)"
+	@sh tests/cinstall_check.sh $(STAGE) "$(CARGO)"
 
 # Puts the library next to the Python package, so `pip install ./bindings/python` carries it.
 python-package: lib
@@ -223,20 +274,52 @@ miri:
 	  $(CARGO) +nightly miri test --test frame -- split_anywhere resumed_delimiter
 
 # ---------------------------------------------------------------- install
-install: lib
-	install -d $(DESTDIR)$(LIBDIR_INSTALL) $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(LIBDIR_INSTALL)/pkgconfig
-	install -m 755 $(LIB)/$(REALSO) $(DESTDIR)$(LIBDIR_INSTALL)/$(REALSO)
-	ln -sf $(REALSO) $(DESTDIR)$(LIBDIR_INSTALL)/$(SONAME)
-	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR_INSTALL)/libsockloop.so
-	install -m 644 $(LIB)/libsockloop.a $(DESTDIR)$(LIBDIR_INSTALL)/libsockloop.a
-	install -m 644 include/sockloop.h $(DESTDIR)$(PREFIX)/include/sockloop.h
-	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR_INSTALL)|; s|@VERSION@|$(VERSION)|' \
-	    -e 's|@LIBS_PRIVATE@|$(NATIVE_LIBS)|' sockloop.pc.in > $(DESTDIR)$(LIBDIR_INSTALL)/pkgconfig/sockloop.pc
+# Installs what `make` built: never runs cargo (nor anything else that builds
+# the library), so `make && sudo make install` works without cargo in root's
+# PATH. The same tree as `cargo cinstall` (Cargo.toml's capi metadata).
+# In sockloop.pc, directories under the prefix are written as ${prefix}/...,
+# so that pkg-config --define-prefix can relocate the tree.
+PC_LIBDIR = $(patsubst $(prefix)/%,$${prefix}/%,$(libdir))
+PC_INCLUDEDIR = $(patsubst $(prefix)/%,$${prefix}/%,$(includedir))
+BUILT := $(LIB)/$(REALSO) $(LIB)/libsockloop.a $(BUILD)/native-static-libs
+
+install: install-files
+
+install-strip:
+	@$(MAKE) --no-print-directory install-files INSTALL_STRIPPED=1
+
+install-files: $(MAN_PAGES)
+	@for f in $(BUILT); do test -f $$f || { \
+	  echo "make install: $$f is missing: run \`make\` first (install never builds)"; exit 1; }; done
+	$(INSTALL) -d $(DESTDIR)$(libdir) $(DESTDIR)$(includedir) $(DESTDIR)$(pkgconfigdir) \
+	    $(DESTDIR)$(licensedir) $(DESTDIR)$(man3dir)
+	$(INSTALL_PROGRAM) $(LIB)/$(REALSO) $(DESTDIR)$(libdir)/$(REALSO)
+	ln -sf $(REALSO) $(DESTDIR)$(libdir)/$(SONAME)
+	ln -sf $(REALSO) $(DESTDIR)$(libdir)/libsockloop.so
+	$(INSTALL_DATA) $(LIB)/libsockloop.a $(DESTDIR)$(libdir)/libsockloop.a
+	$(INSTALL_DATA) include/sockloop.h $(DESTDIR)$(includedir)/sockloop.h
+	sed -e 's|@PREFIX@|$(prefix)|; s|@LIBDIR@|$(PC_LIBDIR)|; s|@INCLUDEDIR@|$(PC_INCLUDEDIR)|; s|@VERSION@|$(VERSION)|' \
+	    -e 's|@LIBS_PRIVATE@|$(PC_LIBS_PRIVATE)|' sockloop.pc.in > $(DESTDIR)$(pkgconfigdir)/sockloop.pc
+	chmod 644 $(DESTDIR)$(pkgconfigdir)/sockloop.pc
+	$(INSTALL_DATA) LICENSE-MIT LICENSE-APACHE $(DESTDIR)$(licensedir)/
+	$(INSTALL_DATA) $(BUILD)/man/man3/*.3 $(DESTDIR)$(man3dir)/
+ifdef INSTALL_STRIPPED
+	$(INSTALL) -d $(DESTDIR)$(debugdir)$(libdir)
+	$(OBJCOPY) --only-keep-debug $(DESTDIR)$(libdir)/$(REALSO) $(DESTDIR)$(debugdir)$(libdir)/$(REALSO).debug
+	chmod 644 $(DESTDIR)$(debugdir)$(libdir)/$(REALSO).debug
+	$(STRIP) --strip-unneeded $(DESTDIR)$(libdir)/$(REALSO)
+	cd $(DESTDIR)$(debugdir)$(libdir) && $(OBJCOPY) --add-gnu-debuglink=$(REALSO).debug $(DESTDIR)$(libdir)/$(REALSO)
+	$(STRIP) --strip-debug $(DESTDIR)$(libdir)/libsockloop.a
+endif
 
 uninstall:
-	rm -f $(DESTDIR)$(LIBDIR_INSTALL)/$(REALSO) $(DESTDIR)$(LIBDIR_INSTALL)/$(SONAME) \
-	      $(DESTDIR)$(LIBDIR_INSTALL)/libsockloop.so $(DESTDIR)$(LIBDIR_INSTALL)/libsockloop.a \
-	      $(DESTDIR)$(PREFIX)/include/sockloop.h $(DESTDIR)$(LIBDIR_INSTALL)/pkgconfig/sockloop.pc
+	rm -f $(DESTDIR)$(libdir)/$(REALSO) $(DESTDIR)$(libdir)/$(SONAME) \
+	      $(DESTDIR)$(libdir)/libsockloop.so $(DESTDIR)$(libdir)/libsockloop.a \
+	      $(DESTDIR)$(includedir)/sockloop.h $(DESTDIR)$(pkgconfigdir)/sockloop.pc \
+	      $(DESTDIR)$(licensedir)/LICENSE-MIT $(DESTDIR)$(licensedir)/LICENSE-APACHE \
+	      $(DESTDIR)$(debugdir)$(libdir)/$(REALSO).debug \
+	      $(addprefix $(DESTDIR)$(man3dir)/,$(notdir $(wildcard $(BUILD)/man/man3/*.3)))
+	-rmdir $(DESTDIR)$(licensedir) 2>/dev/null
 
 clean:
 	$(CARGO) clean
