@@ -60,7 +60,7 @@ BENCHES     := $(filter-out echo_uv_server,$(basename $(notdir $(wildcard bench/
 VENV        := $(BUILD)/venv
 
 .PHONY: all lib header examples demo test test-rust test-c test-c-asan test-c-valgrind \
-        test-python test-install test-examples test-examples-asan python-package bench install install-strip install-files uninstall clean doc
+        test-python test-install test-examples test-examples-asan test-header python-package bench install install-strip install-files uninstall clean doc
 
 all: lib doc
 
@@ -79,8 +79,15 @@ lib:
 	  rm -f $(BUILD)/probe.rs $(BUILD)/probe.a; }
 
 # Regenerates the committed header (tests/header.rs fails when it is stale).
+# cbindgen is behind the `header` feature, built in its own target dir so
+# that the main build never compiles it and never flips features.
+HEADER_TARGET_DIR := $(TARGET_DIR)/header
 header:
-	SOCKLOOP_WRITE_HEADER=1 $(CARGO) build --release
+	SOCKLOOP_WRITE_HEADER=1 $(CARGO) check --features header --target-dir $(HEADER_TARGET_DIR)
+
+# The drift test: the committed header equals a fresh generation.
+test-header:
+	$(CARGO) test --features header --target-dir $(HEADER_TARGET_DIR) --test header
 
 # Man pages from the header's comments (docs/mkman.py, Python 3 only): one
 # page per family, sockloop(3), and a link page per function, in build/man.
@@ -90,6 +97,16 @@ doc: $(MAN_STAMP)
 $(MAN_STAMP): include/sockloop.h docs/mkman.py $(wildcard src/ffi/*.rs)
 	@$(PYTHON) docs/mkman.py include/sockloop.h src/ffi $(BUILD)/man $(VERSION)
 	@touch $@
+
+# Cargo.toml's rust-version, checked with that toolchain (library and header
+# generation; the tests need 1.88 for proptest). `make deps` installs it.
+MSRV := $(shell sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
+.PHONY: msrv
+msrv:
+	@if ! rustup run $(MSRV) cargo --version >/dev/null 2>&1; then \
+	  echo "SKIP msrv: Rust $(MSRV) is not installed (make deps)"; exit 0; fi; \
+	echo "== cargo +$(MSRV) check (rust-version)"; \
+	rustup run $(MSRV) cargo check --lib --features header --target-dir $(TARGET_DIR)/msrv
 
 # ---------------------------------------------------------------- examples
 examples: lib
@@ -119,6 +136,7 @@ test-rust: lib
 	$(CARGO) test --release
 	# The selector's poll backend, kept alive on Linux (own target dir: no rebuild of the main one).
 	$(CARGO) test --release --features poll-backend --target-dir $(TARGET_DIR)/poll-backend --test selector
+	@$(MAKE) --no-print-directory test-header
 
 $(BUILD)/tests/%: tests/c/%.c tests/c/harness.h include/sockloop.h c_examples/appmsg.h lib
 	@mkdir -p $(BUILD)/tests

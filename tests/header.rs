@@ -1,10 +1,21 @@
 //! The committed header must equal a fresh cbindgen generation, and its version
 //! macros must equal Cargo.toml's version.
+//!
+//! The fresh generation exists only with the `header` feature (cbindgen is
+//! not built otherwise): `make test` runs this file once more with
+//! `--features header`; without it the drift test is reported as ignored.
 
 const COMMITTED: &str = include_str!("../include/sockloop.h");
+#[cfg(feature = "header")]
 const FRESH: &str = include_str!(concat!(env!("OUT_DIR"), "/sockloop.h"));
 
 #[test]
+#[cfg(not(feature = "header"))]
+#[ignore = "needs --features header (make test-header runs it)"]
+fn committed_header_matches_a_fresh_generation() {}
+
+#[test]
+#[cfg(feature = "header")]
 fn committed_header_matches_a_fresh_generation() {
     if COMMITTED != FRESH {
         let line = COMMITTED.lines().zip(FRESH.lines()).position(|(a, b)| a != b);
