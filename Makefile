@@ -60,7 +60,7 @@ BENCHES     := $(filter-out echo_uv_server,$(basename $(notdir $(wildcard bench/
 VENV        := $(BUILD)/venv
 
 .PHONY: all lib header examples demo test test-rust test-c test-c-asan test-c-valgrind \
-        test-python test-install test-examples test-examples-asan test-header python-package bench install install-strip install-files uninstall clean doc
+        test-python test-install test-examples test-examples-asan test-header test-abi abi-update lint python-package bench install install-strip install-files uninstall clean doc
 
 all: lib doc
 
@@ -120,7 +120,7 @@ demo: examples
 	@sh c_examples/demo.sh $(BUILD)/examples
 
 # ---------------------------------------------------------------- tests
-TEST_SUITES := test-rust test-c test-python test-install test-examples test-examples-asan
+TEST_SUITES := lint test-rust test-c test-abi test-python test-install test-examples test-examples-asan
 
 # Runs every suite (stopping at the first that fails), keeps each one's output
 # in build/test-logs, and ends with one line adding up all their counts.
@@ -182,6 +182,22 @@ test-examples-asan: lib $(VENV)/bin/pytest $(BUILD)/tools/chaos_proxy
 	  $(CC) $(ALL_CFLAGS) $(SANITIZE) -o $(BUILD)/examples-asan/$$ex c_examples/$$ex.c $(LINK_STATIC) -lpthread; \
 	done
 	SL_EXAMPLES_BIN=$(abspath $(BUILD)/examples-asan) ASAN_OPTIONS=detect_leaks=1 $(VENV)/bin/pytest -q tests/examples
+
+# The ABI contract: the exported symbols and the public structs' layout (and
+# constants) against abi/symbols.txt and abi/layout.txt; then a self-test that
+# the check fails on a removed, added or renamed symbol and a changed struct.
+# After adding an export (or a merge that did): `make abi-update`, commit abi/.
+ABI_CHECK = $(PYTHON) tests/abi_check.py
+test-abi: lib
+	@$(ABI_CHECK) check $(LIB)/libsockloop.so include/sockloop.h "$(CC)"
+	@$(ABI_CHECK) self-test $(LIB)/libsockloop.so include/sockloop.h "$(CC)"
+
+abi-update: lib
+	@$(ABI_CHECK) update $(LIB)/libsockloop.so include/sockloop.h "$(CC)"
+
+# Clippy over the library, warnings as errors (the C side is -Werror everywhere).
+lint:
+	$(CARGO) clippy --release --lib -- -D warnings
 
 # ---------------------------------------------------------------- chaos proxy
 # A loopback proxy that splits, delays, stalls and cuts (FIN or RST) streams.
