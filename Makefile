@@ -120,7 +120,7 @@ demo: examples
 	@sh c_examples/demo.sh $(BUILD)/examples
 
 # ---------------------------------------------------------------- tests
-TEST_SUITES := lint test-rust test-c test-abi test-python test-install test-examples test-examples-asan
+TEST_SUITES := lint test-rust test-c test-abi test-python test-install test-examples test-examples-asan test-fuzz-smoke
 
 # Runs every suite (stopping at the first that fails), keeps each one's output
 # in build/test-logs, and ends with one line adding up all their counts.
@@ -275,6 +275,27 @@ fuzz-rust:
 	  echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
 	  $(CARGO) +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS); \
 	done
+
+# A few seconds of every Rust fuzz target in `make test`, so that none rots
+# between `make fuzz` runs: built as cargo-fuzz builds them (coverage
+# instrumentation, ASan), which needs a nightly toolchain; skipped without.
+FUZZ_SMOKE_SECONDS ?= 3
+FUZZ_SMOKE_DIR := $(abspath $(TARGET_DIR)/fuzz-smoke)
+.PHONY: test-fuzz-smoke
+test-fuzz-smoke:
+	@if ! rustup run nightly rustc --version >/dev/null 2>&1; then \
+	  echo "SKIP fuzz smoke: no nightly toolchain (rustup toolchain install nightly)"; exit 0; fi; \
+	set -e; triple=$$(rustc -vV | sed -n 's/^host: //p'); \
+	cd fuzz && RUSTFLAGS="--cfg fuzzing -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
+	  -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
+	  -Cllvm-args=-sanitizer-coverage-trace-compares -Zsanitizer=address" \
+	  $(CARGO) +nightly build --quiet --release --target $$triple --target-dir $(FUZZ_SMOKE_DIR); cd ..; \
+	passed=0; for t in $(FUZZ_TARGETS); do \
+	  echo "== fuzz smoke $$t for $(FUZZ_SMOKE_SECONDS) s"; \
+	  $(FUZZ_SMOKE_DIR)/$$triple/release/$$t -max_total_time=$(FUZZ_SMOKE_SECONDS) >$(BUILD)/fuzz-smoke-$$t.log 2>&1 \
+	    || { tail -n 30 $(BUILD)/fuzz-smoke-$$t.log; echo "fuzz smoke: $$passed passed, 1 failed"; exit 1; }; \
+	  tail -n 1 $(BUILD)/fuzz-smoke-$$t.log; passed=$$((passed + 1)); \
+	done; echo "fuzz smoke: $$passed passed, 0 failed"
 
 fuzz-c:
 	@mkdir -p $(BUILD)/fuzz
