@@ -154,7 +154,7 @@ test-c: $(addprefix $(BUILD)/tests/,$(C_TESTS))
 
 test-c-valgrind: $(addprefix $(BUILD)/tests/,$(C_TESTS))
 	@if ! command -v valgrind >/dev/null; then \
-	  echo "SKIP valgrind: not installed (apt-get install valgrind)"; exit 0; fi; \
+	  echo "SKIP valgrind: not installed (make deps)"; exit 0; fi; \
 	set -e; for t in $(C_TESTS); do \
 	  echo "== $$t (valgrind memcheck)"; \
 	  SL_TEST_SLOW=1 valgrind -q --error-exitcode=99 --child-silent-after-fork=yes --leak-check=full --show-leak-kinds=definite,indirect \
@@ -243,16 +243,14 @@ stress: lib
 	SL_STRESS_SECONDS=$(STRESS_SECONDS) timeout 600 $(CARGO) test --release --test stress -- --ignored --nocapture --test-threads=1
 
 # ---------------------------------------------------------------- bench
-# The libuv baseline needs Debian's libuv1-dev, installed here when missing.
+# The libuv baseline needs libuv (Debian's libuv1-dev, from `make deps`).
 bench: lib examples
 	@mkdir -p $(BUILD)/bench bench/results
 	@set -e; for b in $(BENCHES); do \
 	  $(CC) $(ALL_CFLAGS) -O2 -o $(BUILD)/bench/$$b bench/$$b.c $(LINK_SHARED); done
-	@pkg-config --exists libuv 2>/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libuv1-dev >/dev/null 2>&1; } || true
 	@if pkg-config --exists libuv 2>/dev/null; then \
 	  $(CC) $(ALL_CFLAGS) -O2 -o $(BUILD)/bench/echo_uv_server bench/echo_uv_server.c $$(pkg-config --cflags --libs libuv); \
-	else echo "SKIP libuv baseline: libuv1-dev could not be installed"; fi
+	else echo "SKIP libuv baseline: libuv is not installed (make deps)"; fi
 	@sh bench/run.sh $(BUILD)/bench
 
 # ---------------------------------------------------------------- fuzz
@@ -268,9 +266,9 @@ fuzz: fuzz-rust fuzz-c
 
 fuzz-rust:
 	@if ! rustup run nightly rustc --version >/dev/null 2>&1; then \
-	  echo "SKIP fuzz: no nightly toolchain (rustup toolchain install nightly)"; exit 0; fi; \
-	if ! $(CARGO) fuzz --version >/dev/null 2>&1 && ! $(CARGO) install cargo-fuzz --locked; then \
-	  echo "SKIP fuzz: cargo-fuzz is missing and could not be installed"; exit 0; fi; \
+	  echo "SKIP fuzz: no nightly toolchain (make deps)"; exit 0; fi; \
+	if ! $(CARGO) fuzz --version >/dev/null 2>&1; then \
+	  echo "SKIP fuzz: cargo-fuzz is not installed (make deps)"; exit 0; fi; \
 	set -e; for t in $(FUZZ_TARGETS); do \
 	  echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
 	  $(CARGO) +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS); \
@@ -284,7 +282,7 @@ FUZZ_SMOKE_DIR := $(abspath $(TARGET_DIR)/fuzz-smoke)
 .PHONY: test-fuzz-smoke
 test-fuzz-smoke:
 	@if ! rustup run nightly rustc --version >/dev/null 2>&1; then \
-	  echo "SKIP fuzz smoke: no nightly toolchain (rustup toolchain install nightly)"; exit 0; fi; \
+	  echo "SKIP fuzz smoke: no nightly toolchain (make deps)"; exit 0; fi; \
 	set -e; triple=$$(rustc -vV | sed -n 's/^host: //p'); \
 	cd fuzz && RUSTFLAGS="--cfg fuzzing -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
 	  -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
@@ -318,15 +316,41 @@ fuzz-c:
 .PHONY: miri
 miri:
 	@if ! rustup run nightly rustc --version >/dev/null 2>&1; then \
-	  echo "SKIP miri: no nightly toolchain (rustup toolchain install nightly)"; exit 0; fi; \
-	if ! $(CARGO) +nightly miri --version >/dev/null 2>&1 && \
-	   ! rustup component add miri rust-src --toolchain nightly >/dev/null 2>&1; then \
-	  echo "SKIP miri: the nightly toolchain has no miri component"; exit 0; fi; \
+	  echo "SKIP miri: no nightly toolchain (make deps)"; exit 0; fi; \
+	if ! $(CARGO) +nightly miri --version >/dev/null 2>&1; then \
+	  echo "SKIP miri: the nightly toolchain has no miri component (make deps)"; exit 0; fi; \
 	set -e; \
 	$(CARGO) +nightly miri test --lib -- frame:: conn:: ffi::tests; \
 	$(CARGO) +nightly miri test --test byteorder; \
 	MIRIFLAGS=-Zmiri-disable-isolation PROPTEST_CASES=8 \
 	  $(CARGO) +nightly miri test --test frame -- split_anywhere resumed_delimiter
+
+# ---------------------------------------------------------------- deps
+# The optional tools, installed here and nowhere else (every other target
+# skips what it lacks with a message naming `make deps`): libuv for the bench
+# baseline and valgrind (Debian packages, through apt-get as root or sudo),
+# cargo-fuzz and cargo-c, the nightly toolchain with miri (fuzzing, miri),
+# the rust-version toolchain (make msrv) and the extra targets (make test-ports).
+DEPS_APT   := libuv1-dev valgrind
+DEPS_CARGO := cargo-fuzz cargo-c
+PORT_TARGETS := x86_64-unknown-linux-musl x86_64-apple-darwin x86_64-unknown-freebsd
+.PHONY: deps
+deps:
+	@failed=; \
+	if command -v apt-get >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then sudo=; elif command -v sudo >/dev/null; then sudo=sudo; else sudo=none; fi; \
+	  if [ "$$sudo" = none ]; then echo "deps: not root and no sudo: run apt-get install $(DEPS_APT) as root"; failed="$$failed apt"; \
+	  else echo "== apt-get install $(DEPS_APT)"; \
+	    $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $(DEPS_APT) || failed="$$failed apt"; fi; \
+	else echo "deps: no apt-get: install libuv and valgrind with this system's package manager"; fi; \
+	for c in $(DEPS_CARGO); do \
+	  echo "== cargo install $$c"; $(CARGO) install --locked $$c || failed="$$failed $$c"; done; \
+	echo "== rustup: nightly with miri, Rust $(MSRV), targets $(PORT_TARGETS)"; \
+	rustup toolchain install nightly --profile minimal --component miri,rust-src || failed="$$failed nightly"; \
+	rustup toolchain install $(MSRV) --profile minimal || failed="$$failed rust-$(MSRV)"; \
+	rustup target add $(PORT_TARGETS) || failed="$$failed targets"; \
+	if [ -n "$$failed" ]; then echo "make deps: could not install:$$failed"; exit 1; fi; \
+	echo "make deps: every optional tool is installed"
 
 # ---------------------------------------------------------------- install
 # Installs what `make` built: never runs cargo (nor anything else that builds
