@@ -27,7 +27,7 @@ TITLES = {
     "net": "TCP connect, listen and accept",
     "unix": "Unix-domain sockets",
     "sockopt": "socket options and the graceful close",
-    "signal": "signals and the interrupt check",
+    "interrupt": "signals: the interrupt check",
     "version": "the version of the loaded library",
     "byteorder": "byte order and unaligned access",
 }

@@ -75,3 +75,44 @@ fn header_has_banner_guards_and_a_doc_comment_on_every_function() {
     }
     assert!(functions >= 21, "found only {functions} functions");
 }
+
+/// The header reads by family, transfer loops first and byte order last (the
+/// order of `pub mod` lines in src/ffi/mod.rs, which cbindgen follows).
+#[test]
+fn header_is_ordered_by_family() {
+    let families = [
+        "sl_send_all(",
+        "sl_send_frame(",
+        "sl_conn_new(",
+        "sl_wait_readable(",
+        "sl_selector_new(",
+        "sl_tcp_connect(",
+        "sl_unix_listen(",
+        "sl_set_nonblocking(",
+        "sl_version(",
+        "sl_htons(",
+    ];
+    let at: Vec<usize> = families
+        .iter()
+        .map(|f| {
+            let decl = COMMITTED.lines().position(|l| !l.starts_with([' ', '/', '*']) && l.contains(f));
+            decl.unwrap_or_else(|| panic!("no declaration of {f}"))
+        })
+        .collect();
+    for (pair, lines) in families.windows(2).zip(at.windows(2)) {
+        assert!(lines[0] < lines[1], "{} (line {}) comes after {} (line {})", pair[0], lines[0] + 1, pair[1], lines[1] + 1);
+    }
+    let first = COMMITTED.lines().position(|l| l.starts_with("ssize_t ") || l.starts_with("int ")).unwrap();
+    assert_eq!(first, at[0], "the first function declared is not sl_send_all");
+}
+
+/// Constants are integer literals, usable in `#if` (no casts).
+#[test]
+fn constants_are_integer_literals() {
+    for line in COMMITTED.lines().filter(|l| l.starts_with("#define SL_") && !l.starts_with("#define SL_VERSION_STRING")) {
+        let value = line.split_whitespace().nth(2).unwrap_or_else(|| panic!("no value: {line}"));
+        let digits = value.strip_prefix("0x").map_or(value.chars().all(|c| c.is_ascii_digit()), |h| h.chars().all(|c| c.is_ascii_hexdigit()));
+        assert!(digits, "not an integer literal: {line}");
+    }
+}
+

@@ -13,6 +13,14 @@
 #error "SL_VERSION_NUM disagrees with SL_VERSION_MAJOR/MINOR/PATCH"
 #endif
 
+/* Every numeric constant works in the preprocessor. */
+#if SL_FRAME_MAX_PAYLOAD != 4294967295 || SL_FRAME_HEADER_LEN != 4
+#error "SL_FRAME_MAX_PAYLOAD or SL_FRAME_HEADER_LEN unusable in #if"
+#endif
+#if !(SL_READ && SL_WRITE && SL_CONN_OWN_FD && SL_ACCEPT_NONBLOCK && SL_ADDRSTRLEN)
+#error "a constant is unusable in #if"
+#endif
+
 TEST(runtime_number_equals_the_header) {
     printf("     loaded sockloop %s (0x%06x); compiled against %s (0x%06x)\n",
            sl_version_string(), sl_version(), SL_VERSION_STRING, (unsigned)SL_VERSION_NUM);
