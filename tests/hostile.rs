@@ -28,6 +28,7 @@ use sockloop::ffi::ready::*;
 use sockloop::ffi::selector::*;
 use sockloop::ffi::sockopt::*;
 use sockloop::ffi::unix::*;
+use sockloop::ffi::version::*;
 
 // ------------------------------------------------------------ allocation guard
 
@@ -863,6 +864,29 @@ fn unix_rows() -> Vec<Row> {
     ]
 }
 
+/// Nothing to pass in: the rows check the calls cannot fail, keep `errno`,
+/// and return the same value from any thread.
+fn version_rows() -> Vec<Row> {
+    vec![
+        ("sl_version", |_| {
+            unsafe { *libc::__errno_location() = libc::EBADMSG };
+            let here = sl_version();
+            assert_eq!(errno_now(), libc::EBADMSG, "sl_version changed errno");
+            assert_eq!(std::thread::spawn(|| sl_version()).join().unwrap(), here);
+            assert!(here != 0, "sl_version returned 0 (the failure value)");
+        }),
+        ("sl_version_string", |_| {
+            unsafe { *libc::__errno_location() = libc::EBADMSG };
+            let here = sl_version_string();
+            assert_eq!(errno_now(), libc::EBADMSG, "sl_version_string changed errno");
+            assert!(!here.is_null());
+            let there = std::thread::spawn(|| sl_version_string() as usize).join().unwrap();
+            assert_eq!(there, here as usize, "not one static string");
+            assert_eq!(unsafe { CStr::from_ptr(here) }.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
+        }),
+    ]
+}
+
 fn table() -> Vec<Row> {
     [
         byteorder_rows(),
@@ -875,6 +899,7 @@ fn table() -> Vec<Row> {
         interrupt_rows(),
         sockopt_rows(),
         unix_rows(),
+        version_rows(),
     ]
     .concat()
 }
