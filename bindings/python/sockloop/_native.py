@@ -105,6 +105,9 @@ SIGNATURES = {
     "sl_set_buffer_sizes": (c_int, [c_int, c_int, c_int]),
     "sl_get_buffer_sizes": (c_int, [c_int, ctypes.POINTER(c_int), ctypes.POINTER(c_int)]),
     "sl_close_graceful": (c_int, [c_int, c_int]),
+    # version of the loaded library
+    "sl_version": (ctypes.c_uint, []),
+    "sl_version_string": (c_char_p, []),
 }
 for _bits, _ctype in ((16, c_u16), (32, c_u32), (64, c_u64)):
     for _order in ("be", "le"):
