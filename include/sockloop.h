@@ -83,12 +83,6 @@
 #define SL_ADDRSTRLEN 112
 
 /**
- * A length prefix: 1, 2, 4 or 8 bytes, big- or little-endian. The default
- * (and the only one before prefixes were configurable) is 4 bytes big-endian.
- */
-typedef struct Prefix Prefix;
-
-/**
  * A buffered reader/writer around one fd (opaque; see `sl_conn_new`).
  */
 typedef struct sl_conn sl_conn;
