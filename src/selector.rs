@@ -28,6 +28,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::deadline::Deadline;
 
@@ -325,21 +326,22 @@ impl Selector {
         self.registry.is_empty()
     }
 
-    /// Waits until a registered fd is ready or `timeout_ms` passes (`-1`
-    /// forever, `0` one check, `> 0` a whole-call deadline, as `poll(2)`), and
-    /// hands at most `max` ready events to `each(index, event)`. Returns how
-    /// many (0: the time ran out). `max == 0` or `timeout_ms < -1` is `EINVAL`.
+    /// Waits until a registered fd is ready or the timeout passes (`None`
+    /// forever, zero one check, else a whole-call budget rounded up to whole
+    /// milliseconds), and hands at most `max` ready events to
+    /// `each(index, event)`. Returns how many (0: the time ran out).
+    /// `max == 0` is `EINVAL`.
     ///
     /// `EINTR` when the [`Waker`] was used (the wakeup is consumed; events
     /// already handed to `each` stay ready for the next select), or when the
     /// thread's interrupt check asked for it.
-    pub fn select(&mut self, max: usize, timeout_ms: i32, mut each: impl FnMut(usize, Event)) -> io::Result<usize> {
-        let deadline = Deadline::from_timeout_ms(timeout_ms)?;
+    pub fn select(&mut self, max: usize, timeout: Option<Duration>, mut each: impl FnMut(usize, Event)) -> io::Result<usize> {
         if max == 0 {
             return Err(errno(libc::EINVAL));
         }
+        let deadline = Deadline::from_timeout(timeout);
         // The deadline was taken just now: the first wait gets all of it.
-        let mut first_timeout = Some(timeout_ms);
+        let mut first_timeout = Some(Deadline::first_wait_ms(timeout));
         // No more slots than watches (the registrations and the waker): the
         // kernel never reports more, unless stale ones crowd in, and those
         // are removed by the rebuild below. A wakeup is seen through its
@@ -387,9 +389,9 @@ impl Selector {
     }
 
     /// [`Selector::select`] into a new vector.
-    pub fn select_vec(&mut self, max: usize, timeout_ms: i32) -> io::Result<Vec<Event>> {
+    pub fn select_vec(&mut self, max: usize, timeout: Option<Duration>) -> io::Result<Vec<Event>> {
         let mut out = Vec::new();
-        self.select(max, timeout_ms, |_, ev| out.push(ev))?;
+        self.select(max, timeout, |_, ev| out.push(ev))?;
         Ok(out)
     }
 }

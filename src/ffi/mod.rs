@@ -117,6 +117,13 @@ pub fn check(condition: bool) -> Result<(), Errno> {
     }
 }
 
+/// A C `timeout_ms` as the core takes it: `-1` forever (`None`), `0` one
+/// attempt, `> 0` a budget; below `-1` is `EINVAL`.
+pub fn timeout(timeout_ms: c_int) -> Result<Option<std::time::Duration>, Errno> {
+    check(timeout_ms >= -1)?;
+    Ok((timeout_ms >= 0).then(|| std::time::Duration::from_millis(timeout_ms as u64)))
+}
+
 /// A caller's fd, borrowed for the call: negative is `EINVAL`.
 pub fn borrow_fd<'a>(fd: c_int) -> Result<BorrowedFd<'a>, Errno> {
     check(fd >= 0)?;
