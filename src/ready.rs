@@ -14,7 +14,9 @@ use crate::interrupt;
 /// What to wait for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Interest {
+    /// Data, end of stream or a connection to accept (or an error).
     Readable,
+    /// Room to send (or an error).
     Writable,
 }
 

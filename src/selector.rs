@@ -47,8 +47,11 @@ pub const BACKEND: &str = backend::NAME;
 pub struct Events(u8);
 
 impl Events {
+    /// Readable: data, end of stream, a connection to accept, an error.
     pub const READ: Events = Events(1);
+    /// Writable: a send would not block, or an error.
     pub const WRITE: Events = Events(2);
+    /// Both.
     pub const BOTH: Events = Events(3);
     const NONE: Events = Events(0);
 
@@ -58,14 +61,17 @@ impl Events {
         (1..=3).contains(&bits).then_some(Events(bits as u8))
     }
 
+    /// The bits, as C's `SL_READ | SL_WRITE`.
     pub fn bits(self) -> i32 {
         self.0 as i32
     }
 
+    /// True when [`Events::READ`] is in the set.
     pub fn is_readable(self) -> bool {
         self.0 & 1 != 0
     }
 
+    /// True when [`Events::WRITE`] is in the set.
     pub fn is_writable(self) -> bool {
         self.0 & 2 != 0
     }
@@ -78,7 +84,9 @@ impl Events {
 /// What was registered for an fd.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Registration {
+    /// The events watched.
     pub events: Events,
+    /// The caller's value, handed back with each event.
     pub data: usize,
 }
 
@@ -105,8 +113,11 @@ fn token_fd(token: Token) -> RawFd {
 /// One ready fd: its ready events (within the registered ones) and its data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Event {
+    /// The registered fd.
     pub fd: RawFd,
+    /// What it is ready for, within its registered events.
     pub events: Events,
+    /// Its registration's data.
     pub data: usize,
 }
 
@@ -322,6 +333,7 @@ impl Selector {
         self.registry.len()
     }
 
+    /// True when nothing is registered.
     pub fn is_empty(&self) -> bool {
         self.registry.is_empty()
     }
