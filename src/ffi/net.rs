@@ -140,7 +140,9 @@ pub unsafe extern "C" fn sl_tcp_connect_start(host: *const c_char, port: c_int) 
 #[no_mangle]
 pub extern "C" fn sl_connect_finish(fd: c_int, timeout_ms: c_int) -> c_int {
     ffi_guard!({
-        let fd = borrow_fd(fd)?;
+        // SAFETY: the fd is used for this call only; one the caller closes
+        // under it only makes the system calls fail with EBADF.
+        let fd = unsafe { borrow_fd(fd)? };
         let deadline = Deadline::from_timeout_ms(timeout_ms)?;
         net::connect_finish(fd, deadline)?;
         Ok(0)
