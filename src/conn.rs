@@ -784,6 +784,41 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_batch_steps_use_any_prefix_in_place() {
+        // Two frames with a 2-byte little-endian prefix, then a partial one.
+        let stream = [&[2u8, 0][..], b"ab", &[0, 0], &[3, 0], b"cd"].concat();
+        let mut conn = conn_holding(&stream, 16);
+        conn.set_prefix(Prefix::new(2, true).unwrap());
+        let mut got = Vec::new();
+        assert_eq!(conn.take_frames(8, |p| got.push(p.to_vec())).unwrap(), 2);
+        assert_eq!(got, [b"ab".to_vec(), vec![]]);
+        assert_eq!(conn.buffered(), [3, 0, b'c', b'd']);
+        // A 1-byte prefix declaring more than the limit: EMSGSIZE first.
+        let mut conn = conn_holding(&[17, 1, 2], 16);
+        conn.set_prefix(Prefix::new(1, false).unwrap());
+        assert_eq!(conn.take_frames(8, |_| panic!("nothing")).unwrap_err().raw_os_error(), Some(libc::EMSGSIZE));
+        // Built in place behind 8-byte big-endian prefixes.
+        conn.set_prefix(Prefix::new(8, false).unwrap());
+        conn.reserve_frames(&[1, 2], |slot| slot.fill(b'z')).unwrap();
+        assert_eq!(conn.output, [&[0, 0, 0, 0, 0, 0, 0, 1][..], b"z", &[0, 0, 0, 0, 0, 0, 0, 2], b"zz"].concat());
+        conn.set_prefix(Prefix::new(1, false).unwrap());
+        assert_eq!(conn.queue_frames(&[0; 256], &[256]).unwrap_err().raw_os_error(), Some(libc::EMSGSIZE));
+    }
+
+    #[test]
+    fn the_high_water_mark_is_one_compare_on_the_fast_path_and_exact() {
+        let mut conn = conn_holding(&[], 16);
+        conn.queue(&[1; 100]).unwrap(); // capacity for 100 or more
+        conn.sent = 90; // as if a flush wrote 90 bytes
+        conn.set_high_water(20);
+        assert_eq!(conn.queue(&[2; 10]).unwrap(), 20, "exactly at the mark");
+        assert_eq!(conn.queue(&[3]).unwrap_err().raw_os_error(), Some(libc::ENOBUFS));
+        assert_eq!(conn.pending(), 20);
+        conn.set_high_water(usize::MAX);
+        assert_eq!(conn.queue(&[4; 1000]).unwrap(), 1020);
+    }
+
+    #[test]
     fn queue_frames_writes_each_header_before_its_payload() {
         let mut conn = conn_holding(&[], 16);
         conn.queue(b"x").unwrap();
