@@ -101,7 +101,8 @@ typedef struct sl_conn sl_conn;
 typedef struct sl_selector sl_selector;
 
 /**
- * Where an unfinished frame stands, for `sl_recv_frame_resume`: zero it
+ * Where an unfinished frame stands, for `sl_recv_frame_resume` and
+ * `sl_recv_frame_prefix`: zero it
  * (`sl_frame_progress p = {0};`) before a frame, and keep it between the
  * calls that receive that frame. The library fills it in; read it, do not
  * change it.

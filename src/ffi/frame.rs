@@ -71,7 +71,8 @@ pub unsafe extern "C" fn sl_send_frame(
     })
 }
 
-/// Where an unfinished frame stands, for `sl_recv_frame_resume`: zero it
+/// Where an unfinished frame stands, for `sl_recv_frame_resume` and
+/// `sl_recv_frame_prefix`: zero it
 /// (`sl_frame_progress p = {0};`) before a frame, and keep it between the
 /// calls that receive that frame. The library fills it in; read it, do not
 /// change it.
