@@ -273,7 +273,7 @@ ssize_t sl_send_allv(int fd, const struct iovec *iov, int iovcnt, int timeout_ms
  * frame (the 4-byte header alone).
  * Errors (`-1`, errno):
  * - `EMSGSIZE`: `len` over `UINT32_MAX` (4 GiB - 1), up to `SSIZE_MAX`; nothing was sent.
- * - `ETIMEDOUT`, `EAGAIN`, `EPIPE`, `ECONNRESET`, `EBADF`: as `sl_send_all`.
+ * - `ETIMEDOUT`, `EAGAIN`, `EINTR`, `EPIPE`, `ECONNRESET`, `EBADF`: as `sl_send_all`.
  * - `EINVAL`: `payload` NULL with `len > 0`, `len > SSIZE_MAX`, `fd < 0`, or
  *   `timeout_ms < -1`.
  */
@@ -307,7 +307,7 @@ ssize_t sl_send_frame(int fd, const void *payload, size_t len, int timeout_ms, s
  *   bytes to go on, or close the connection.
  * - `EPIPE`: end of stream before the frame was complete (`*received == 0`:
  *   the stream ended cleanly between frames).
- * - `ETIMEDOUT`, `EAGAIN`, `ECONNRESET`, `EBADF`: as `sl_recv_exact`.
+ * - `ETIMEDOUT`, `EAGAIN`, `EINTR`, `ECONNRESET`, `EBADF`: as `sl_recv_exact`.
  * - `EINVAL`: `buf` NULL with `capacity > 0`, `capacity > SSIZE_MAX`,
  *   `fd < 0`, or `timeout_ms < -1`.
  */
@@ -367,7 +367,7 @@ ssize_t sl_recv_frame_resume(int fd, void *buf, size_t capacity, int timeout_ms,
  * Returns `len`. Errors (`-1`, errno):
  * - `EMSGSIZE`: `len` does not fit the prefix (over 255, 65535, 4 GiB - 1
  *   for 1, 2, 4 bytes); nothing was sent.
- * - `ETIMEDOUT`, `EAGAIN`, `EPIPE`, `ECONNRESET`, `EBADF`: as `sl_send_all`.
+ * - `ETIMEDOUT`, `EAGAIN`, `EINTR`, `EPIPE`, `ECONNRESET`, `EBADF`: as `sl_send_all`.
  * - `EINVAL`: `prefix_bytes` not 1, 2, 4 or 8, unknown `flags` bits,
  *   `payload` NULL with `len > 0`, `len > SSIZE_MAX`, `fd < 0`, or
  *   `timeout_ms < -1`; nothing was sent.
@@ -518,6 +518,9 @@ size_t sl_conn_pending(const sl_conn *c);
  * - `EMSGSIZE`: `len > max_message`; nothing read.
  * - `EPIPE`: end of stream first (`sl_conn_buffered` holds what came).
  * - `ETIMEDOUT`, `EAGAIN` (`timeout_ms == 0`), `ECONNRESET`, `EBADF`.
+ * - `EINTR`: the thread's interrupt check ended the call after a signal
+ *   (`sl_set_interrupt_check`); as after `ETIMEDOUT`, what arrived stays
+ *   buffered and the next call resumes.
  * - `EINVAL`: `c` NULL, `buf` NULL with `len > 0`, `len > SSIZE_MAX`,
  *   `timeout_ms < -1`.
  */
@@ -545,7 +548,7 @@ ssize_t sl_conn_read_exact(sl_conn *c, void *buf, size_t len, int timeout_ms);
  *     `sl_conn_next_frame`.
  * - `EPIPE`: end of stream first; `sl_conn_buffered` holds the partial frame
  *   (0: the stream ended between frames).
- * - `ETIMEDOUT`, `EAGAIN`, `ECONNRESET`, `EBADF`: as `sl_conn_read_exact`.
+ * - `ETIMEDOUT`, `EAGAIN`, `EINTR`, `ECONNRESET`, `EBADF`: as `sl_conn_read_exact`.
  * - `EINVAL`: `c` NULL, `buf` NULL with `capacity > 0`, `capacity > SSIZE_MAX`,
  *   `timeout_ms < -1`.
  */
@@ -571,7 +574,7 @@ ssize_t sl_conn_read_frame(sl_conn *c, void *buf, size_t capacity, int timeout_m
  *     `capacity`: it stays buffered; call again with a larger buffer.
  * - `EPIPE`: end of stream first; `sl_conn_buffered` holds the unterminated
  *   rest (0: the stream ended after a delimiter).
- * - `ETIMEDOUT`, `EAGAIN`, `ECONNRESET`, `EBADF`: as `sl_conn_read_exact`.
+ * - `ETIMEDOUT`, `EAGAIN`, `EINTR`, `ECONNRESET`, `EBADF`: as `sl_conn_read_exact`.
  * - `EINVAL`: `c` NULL, `delim` NULL or `delim_len == 0`, `buf` NULL with
  *   `capacity > 0`, `delim_len` or `capacity` over `SSIZE_MAX`,
  *   `timeout_ms < -1`.
@@ -592,7 +595,8 @@ ssize_t sl_conn_read_until(sl_conn *c, const void *delim, size_t delim_len, void
  *   sent or queued.
  * - `ENOBUFS`: output was pending and the frame would take it over the
  *   high-water mark (`sl_conn_set_high_water`); nothing sent or queued.
- * - `ETIMEDOUT`, `EAGAIN`, `EPIPE`, `ECONNRESET`, `EBADF`: the unsent part of
+ * - `ETIMEDOUT`, `EAGAIN`, `EINTR` (the interrupt check), `EPIPE`,
+ *   `ECONNRESET`, `EBADF`: the unsent part of
  *   the frame (and of earlier queued output) stays queued, so the peer never
  *   sees half a frame followed by something else: finish it with
  *   `sl_conn_flush` or the next write; do not write the frame again.
@@ -1263,6 +1267,8 @@ int sl_unix_listen(const char *path, int backlog);
  *
  * Returns the fd (>= 0). Errors (`-1`, errno):
  * - `ETIMEDOUT`: the backlog stayed full for the whole timeout.
+ * - `EINTR`: the thread's interrupt check ended the wait
+ *   (`sl_set_interrupt_check`).
  * - `ECONNREFUSED`: a socket file nobody listens on (stale), or a name
  *   nobody listens on.
  * - `ENOENT`: no such file; `EACCES`: no write permission on it.

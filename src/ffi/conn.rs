@@ -175,6 +175,9 @@ pub extern "C" fn sl_conn_pending(c: *const sl_conn) -> usize {
 /// - `EMSGSIZE`: `len > max_message`; nothing read.
 /// - `EPIPE`: end of stream first (`sl_conn_buffered` holds what came).
 /// - `ETIMEDOUT`, `EAGAIN` (`timeout_ms == 0`), `ECONNRESET`, `EBADF`.
+/// - `EINTR`: the thread's interrupt check ended the call after a signal
+///   (`sl_set_interrupt_check`); as after `ETIMEDOUT`, what arrived stays
+///   buffered and the next call resumes.
 /// - `EINVAL`: `c` NULL, `buf` NULL with `len > 0`, `len > SSIZE_MAX`,
 ///   `timeout_ms < -1`.
 #[no_mangle]
@@ -214,7 +217,7 @@ pub unsafe extern "C" fn sl_conn_read_exact(
 ///     `sl_conn_next_frame`.
 /// - `EPIPE`: end of stream first; `sl_conn_buffered` holds the partial frame
 ///   (0: the stream ended between frames).
-/// - `ETIMEDOUT`, `EAGAIN`, `ECONNRESET`, `EBADF`: as `sl_conn_read_exact`.
+/// - `ETIMEDOUT`, `EAGAIN`, `EINTR`, `ECONNRESET`, `EBADF`: as `sl_conn_read_exact`.
 /// - `EINVAL`: `c` NULL, `buf` NULL with `capacity > 0`, `capacity > SSIZE_MAX`,
 ///   `timeout_ms < -1`.
 #[no_mangle]
@@ -251,7 +254,7 @@ pub unsafe extern "C" fn sl_conn_read_frame(
 ///     `capacity`: it stays buffered; call again with a larger buffer.
 /// - `EPIPE`: end of stream first; `sl_conn_buffered` holds the unterminated
 ///   rest (0: the stream ended after a delimiter).
-/// - `ETIMEDOUT`, `EAGAIN`, `ECONNRESET`, `EBADF`: as `sl_conn_read_exact`.
+/// - `ETIMEDOUT`, `EAGAIN`, `EINTR`, `ECONNRESET`, `EBADF`: as `sl_conn_read_exact`.
 /// - `EINVAL`: `c` NULL, `delim` NULL or `delim_len == 0`, `buf` NULL with
 ///   `capacity > 0`, `delim_len` or `capacity` over `SSIZE_MAX`,
 ///   `timeout_ms < -1`.
@@ -287,7 +290,8 @@ pub unsafe extern "C" fn sl_conn_read_until(
 ///   sent or queued.
 /// - `ENOBUFS`: output was pending and the frame would take it over the
 ///   high-water mark (`sl_conn_set_high_water`); nothing sent or queued.
-/// - `ETIMEDOUT`, `EAGAIN`, `EPIPE`, `ECONNRESET`, `EBADF`: the unsent part of
+/// - `ETIMEDOUT`, `EAGAIN`, `EINTR` (the interrupt check), `EPIPE`,
+///   `ECONNRESET`, `EBADF`: the unsent part of
 ///   the frame (and of earlier queued output) stays queued, so the peer never
 ///   sees half a frame followed by something else: finish it with
 ///   `sl_conn_flush` or the next write; do not write the frame again.

@@ -50,7 +50,7 @@ pub(super) fn prefix_arg(bytes: usize, flags: c_int) -> Result<frame::Prefix, Er
 /// frame (the 4-byte header alone).
 /// Errors (`-1`, errno):
 /// - `EMSGSIZE`: `len` over `UINT32_MAX` (4 GiB - 1), up to `SSIZE_MAX`; nothing was sent.
-/// - `ETIMEDOUT`, `EAGAIN`, `EPIPE`, `ECONNRESET`, `EBADF`: as `sl_send_all`.
+/// - `ETIMEDOUT`, `EAGAIN`, `EINTR`, `EPIPE`, `ECONNRESET`, `EBADF`: as `sl_send_all`.
 /// - `EINVAL`: `payload` NULL with `len > 0`, `len > SSIZE_MAX`, `fd < 0`, or
 ///   `timeout_ms < -1`.
 #[no_mangle]
@@ -127,7 +127,7 @@ impl sl_frame_progress {
 ///   bytes to go on, or close the connection.
 /// - `EPIPE`: end of stream before the frame was complete (`*received == 0`:
 ///   the stream ended cleanly between frames).
-/// - `ETIMEDOUT`, `EAGAIN`, `ECONNRESET`, `EBADF`: as `sl_recv_exact`.
+/// - `ETIMEDOUT`, `EAGAIN`, `EINTR`, `ECONNRESET`, `EBADF`: as `sl_recv_exact`.
 /// - `EINVAL`: `buf` NULL with `capacity > 0`, `capacity > SSIZE_MAX`,
 ///   `fd < 0`, or `timeout_ms < -1`.
 #[no_mangle]
@@ -208,7 +208,7 @@ pub unsafe extern "C" fn sl_recv_frame_resume(
 /// Returns `len`. Errors (`-1`, errno):
 /// - `EMSGSIZE`: `len` does not fit the prefix (over 255, 65535, 4 GiB - 1
 ///   for 1, 2, 4 bytes); nothing was sent.
-/// - `ETIMEDOUT`, `EAGAIN`, `EPIPE`, `ECONNRESET`, `EBADF`: as `sl_send_all`.
+/// - `ETIMEDOUT`, `EAGAIN`, `EINTR`, `EPIPE`, `ECONNRESET`, `EBADF`: as `sl_send_all`.
 /// - `EINVAL`: `prefix_bytes` not 1, 2, 4 or 8, unknown `flags` bits,
 ///   `payload` NULL with `len > 0`, `len > SSIZE_MAX`, `fd < 0`, or
 ///   `timeout_ms < -1`; nothing was sent.

@@ -56,6 +56,8 @@ pub unsafe extern "C" fn sl_unix_listen(path: *const c_char, backlog: c_int) -> 
 ///
 /// Returns the fd (>= 0). Errors (`-1`, errno):
 /// - `ETIMEDOUT`: the backlog stayed full for the whole timeout.
+/// - `EINTR`: the thread's interrupt check ended the wait
+///   (`sl_set_interrupt_check`).
 /// - `ECONNREFUSED`: a socket file nobody listens on (stale), or a name
 ///   nobody listens on.
 /// - `ENOENT`: no such file; `EACCES`: no write permission on it.
