@@ -5,6 +5,17 @@
 //! after it (a *record*). The decoders here are pure: they look at bytes already
 //! received and say what is complete, never allocate for a declared length, and
 //! never read past the message, so a buffered reader keeps what follows.
+//!
+//! ```
+//! use sockloop::frame::{decode, header, Decoded};
+//!
+//! let mut wire = header(3)?.to_vec();
+//! wire.extend_from_slice(b"abcNEXT");
+//! assert_eq!(decode(&wire, 16), Decoded::Frame { len: 3 });
+//! assert_eq!(decode(&wire[..5], 16), Decoded::Incomplete);
+//! assert_eq!(decode(&wire, 2), Decoded::TooLarge { declared: 3 });
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 use std::io::{self, IoSlice};
 use std::os::fd::BorrowedFd;
@@ -13,13 +24,9 @@ use crate::deadline::Deadline;
 use crate::io::{recv_exact, send_all, send_all_vectored};
 
 /// Bytes of the length prefix (`SL_FRAME_HEADER_LEN` in C).
-///
-/// cbindgen:ignore
 pub const HEADER_LEN: usize = 4;
 
 /// The largest payload a 4-byte length can declare (4 GiB - 1).
-///
-/// cbindgen:ignore
 pub const MAX_PAYLOAD: usize = u32::MAX as usize;
 
 /// Payloads up to this size are copied behind their header into one stack

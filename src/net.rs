@@ -5,6 +5,20 @@
 //! and [`ready::wait`] bounds the connect by the whole-call deadline. Name resolution is
 //! `getaddrinfo(3)` called directly, because `std` hides its `EAI_*` code and a C
 //! caller needs a documented errno for each resolver failure.
+//!
+//! ```
+//! use std::os::fd::AsFd;
+//! use sockloop::deadline::Deadline;
+//! use sockloop::net::{accept, local_port, tcp_connect, tcp_listen};
+//!
+//! let listener = tcp_listen(Some("127.0.0.1"), 0, 8)?;
+//! let port = local_port(listener.as_fd())?;
+//! let client = tcp_connect("127.0.0.1", port, Deadline::from_timeout_ms(1000)?)?;
+//! let (server, peer) = accept(listener.as_fd(), Deadline::from_timeout_ms(1000)?, false)?;
+//! assert!(peer.as_socket().unwrap().ip().is_loopback());
+//! # drop((client, server));
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 use std::ffi::{CStr, CString};
 use std::io;

@@ -85,15 +85,15 @@ fn echo_frames(fd: RawFd) {
         if sl_wait_readable(fd, 10_000) != 1 {
             break;
         }
-        let n = sl_conn_fill(c);
+        let n = unsafe { sl_conn_fill(c) };
         let mut payload = std::ptr::null();
         let mut len = 0;
         while unsafe { sl_conn_next_frame(c, &mut payload, &mut len) } == 1 {
             assert!(unsafe { sl_conn_queue_frame(c, payload, len) } > 0);
         }
-        let mut pending = sl_conn_flush(c);
+        let mut pending = unsafe { sl_conn_flush(c) };
         while pending > 0 && sl_wait_writable(fd, 10_000) == 1 {
-            pending = sl_conn_flush(c);
+            pending = unsafe { sl_conn_flush(c) };
         }
         if n == 0 || pending < 0 || (n < 0 && errno() != libc::EAGAIN) {
             break;

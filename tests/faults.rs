@@ -244,7 +244,7 @@ fn accept_and_graceful_close_complete_under_a_signal_storm() {
                 client.shutdown(std::net::Shutdown::Write).unwrap();
                 client.read_to_end(&mut rest).unwrap();
             }),
-            || res(sl_close_graceful(fd.0 as i32, timeout)),
+            || res(unsafe { sl_close_graceful(fd.0 as i32, timeout) }),
         );
         assert_eq!(rc, (0, 0), "sl_close_graceful");
     }
@@ -372,7 +372,7 @@ fn a_reset_in_the_middle_of_a_conn_write_keeps_the_rest_queued() {
     );
     assert_eq!(rc.0, -1);
     assert!(rc.1 == libc::ECONNRESET || rc.1 == libc::EPIPE, "errno {}", rc.1);
-    let pending = sl_conn_pending(c);
+    let pending = unsafe { sl_conn_pending(c) };
     assert!(pending > 0 && pending < payload.len() + 4, "pending {pending}");
     unsafe { sl_conn_free(c) };
 }
@@ -402,7 +402,7 @@ fn a_receiver_that_never_reads_times_out_a_frame_with_the_exact_count() {
     let c = sl_conn_new(a.as_raw_fd(), 16, 0);
     let rc = res(unsafe { sl_conn_write_frame(c, payload.as_ptr().cast(), payload.len(), 200) } as i64);
     assert_eq!(rc, (-1, libc::ETIMEDOUT));
-    let pending = sl_conn_pending(c);
+    let pending = unsafe { sl_conn_pending(c) };
     assert!(pending > 0);
     let bfd = b.as_raw_fd();
     let reader = thread::spawn(move || {
@@ -513,7 +513,7 @@ fn child_sends_to_gone_peers_with_sigpipe_at_default() {
     let (t, u) = tcp_pair();
     reset(u);
     thread::sleep(Duration::from_millis(20));
-    let rc = res(sl_close_graceful(t.into_raw_fd(), 100));
+    let rc = res(unsafe { sl_close_graceful(t.into_raw_fd(), 100) });
     assert!(rc == (0, 0) || rc == (-1, libc::ECONNRESET), "{rc:?}");
     let mut pending: libc::sigset_t = unsafe { std::mem::zeroed() };
     unsafe { libc::sigpending(&mut pending) };

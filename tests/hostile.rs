@@ -514,7 +514,7 @@ fn conn_rows() -> Vec<Row> {
             assert!(p.is_null() && n == 0);
             write_bytes(env.b, &FOUR_GIB_HEADER);
             write_bytes(env.b, &[0xab; 64]);
-            assert!(sl_conn_fill(c) > 0);
+            assert!(unsafe { sl_conn_fill(c) } > 0);
             fails!(sl_conn_next_frame(c, &mut p, &mut n), libc::EMSGSIZE);
             unsafe { sl_conn_free(c) };
             env.drain();
@@ -529,7 +529,7 @@ fn conn_rows() -> Vec<Row> {
             gives!(sl_conn_next_frames(c, out.as_mut_ptr(), 4), 0);
             write_bytes(env.b, &FOUR_GIB_HEADER);
             write_bytes(env.b, &[0xab; 64]);
-            assert!(sl_conn_fill(c) > 0);
+            assert!(unsafe { sl_conn_fill(c) } > 0);
             fails!(sl_conn_next_frames(c, out.as_mut_ptr(), 4), libc::EMSGSIZE);
             unsafe { sl_conn_free(c) };
             env.drain();
@@ -546,7 +546,7 @@ fn conn_rows() -> Vec<Row> {
             fails!(sl_conn_next_record(c, nl, 1, &mut p, null_mut()), libc::EINVAL);
             gives!(sl_conn_next_record(c, nl, 1, &mut p, &mut n), 0);
             write_bytes(env.b, &[b'x'; 40]);
-            assert!(sl_conn_fill(c) > 0);
+            assert!(unsafe { sl_conn_fill(c) } > 0);
             fails!(sl_conn_next_record(c, nl, 1, &mut p, &mut n), libc::EMSGSIZE);
             unsafe { sl_conn_free(c) };
         }),

@@ -102,10 +102,10 @@ fn bad_widths_and_flags_are_einval() {
         let rc = unsafe { sl_recv_frame_prefix(a.as_raw_fd(), width, flags, buf.as_mut_ptr().cast(), 8, 0, &mut p) };
         assert_eq!((rc, errno()), (-1, libc::EINVAL), "recv {width} {flags}");
         let c = sl_conn_new(a.as_raw_fd(), 64, 0);
-        assert_eq!((sl_conn_set_prefix(c, width, flags), errno()), (-1, libc::EINVAL));
+        assert_eq!((unsafe { sl_conn_set_prefix(c, width, flags) }, errno()), (-1, libc::EINVAL));
         unsafe { sl_conn_free(c) };
     }
-    assert_eq!((sl_conn_set_prefix(null_mut(), 4, 0), errno()), (-1, libc::EINVAL));
+    assert_eq!((unsafe { sl_conn_set_prefix(null_mut(), 4, 0) }, errno()), (-1, libc::EINVAL));
 }
 
 #[test]
@@ -131,7 +131,7 @@ impl Conn {
     fn new(fd: RawFd, limit: usize, width: usize, flags: i32) -> Conn {
         let c = sl_conn_new(fd, limit, 0);
         assert!(!c.is_null());
-        assert_eq!(sl_conn_set_prefix(c, width, flags), 0);
+        assert_eq!(unsafe { sl_conn_set_prefix(c, width, flags) }, 0);
         Conn(c)
     }
 }
@@ -283,7 +283,7 @@ fn queue_calls_over_the_high_water_mark_are_enobufs_and_queue_nothing() {
         }
         assert_eq!(sl_conn_pending(c.0), 100_000);
     }
-    assert_eq!(sl_conn_set_high_water(null_mut(), 10), -1);
+    assert_eq!(unsafe { sl_conn_set_high_water(null_mut(), 10) }, -1);
     assert_eq!(errno(), libc::EINVAL);
 }
 

@@ -97,7 +97,7 @@ fn serve(listener: i32, stop: Arc<AtomicBool>, limit: Duration) -> (usize, u64) 
             let c = ev.data.cast::<sl_conn>();
             let mut closed = false;
             if ev.events & SL_READ != 0 {
-                let got = sl_conn_fill(c);
+                let got = unsafe { sl_conn_fill(c) };
                 let (mut p, mut len) = (std::ptr::null(), 0);
                 while unsafe { sl_conn_next_frame(c, &mut p, &mut len) } == 1 {
                     assert!(unsafe { sl_conn_queue_frame(c, p, len) } > 0);
@@ -105,7 +105,7 @@ fn serve(listener: i32, stop: Arc<AtomicBool>, limit: Duration) -> (usize, u64) 
                 }
                 closed = got == 0 || (got < 0 && errno() != libc::EAGAIN);
             }
-            let pending = sl_conn_flush(c);
+            let pending = unsafe { sl_conn_flush(c) };
             closed |= pending < 0;
             if closed {
                 assert_eq!(unsafe { sl_selector_unregister(sel, ev.fd) }, 0);

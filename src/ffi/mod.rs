@@ -1,6 +1,6 @@
 //! The C ABI: thin `extern "C"` shims over the safe Rust modules.
 //!
-//! Every exported function's body is one [`ffi_guard!`] block, which
+//! Every exported function's body is one `ffi_guard!` block, which
 //! - catches a Rust panic so it never unwinds into C (`-1`/`EIO`, `NULL`, or `0`),
 //! - turns an `Err(Errno)` into the function's failure value with `errno` set,
 //! - lets the body use `?` on the argument checks below and on `io::Result`.
@@ -161,6 +161,28 @@ pub(crate) unsafe fn output<'a>(ptr: *mut u8, len: usize) -> Result<&'a mut [u8]
     }
     check(!ptr.is_null())?;
     Ok(std::slice::from_raw_parts_mut(ptr, len))
+}
+
+/// The object behind a handle C got from this library's `*_new`: NULL is
+/// `EINVAL`.
+///
+/// # Safety
+/// A non-NULL `handle` must come from the matching `*_new`, not be freed,
+/// and not be used through another reference for `'a`.
+pub(crate) unsafe fn handle_mut<'a, T>(handle: *mut T) -> Result<&'a mut T, Errno> {
+    check(!handle.is_null())?;
+    // SAFETY: as promised by the caller.
+    Ok(unsafe { &mut *handle })
+}
+
+/// [`handle_mut`] for reading only.
+///
+/// # Safety
+/// As [`handle_mut`], except that other shared references may exist.
+pub(crate) unsafe fn handle_ref<'a, T>(handle: *const T) -> Result<&'a T, Errno> {
+    check(!handle.is_null())?;
+    // SAFETY: as promised by the caller.
+    Ok(unsafe { &*handle })
 }
 
 /// A `size_t *done` out-parameter (may be NULL) that receives the final count

@@ -46,13 +46,17 @@ fn events_from(bits: c_int) -> Result<Events, Errno> {
     Events::from_bits(bits).ok_or(Errno(libc::EINVAL))
 }
 
-/// The selector behind a caller's pointer: NULL is `EINVAL`.
+/// The selector behind a caller's pointer: NULL is `EINVAL`. Not
+/// [`super::handle_mut`]: only the `selector` field is borrowed, since
+/// `sl_selector_wakeup` may read `waker` from another thread meanwhile.
 ///
 /// # Safety
 /// A non-NULL `sel` must come from `sl_selector_new` and not be freed.
 unsafe fn selector<'a>(sel: *mut sl_selector) -> Result<&'a mut Selector, Errno> {
     check(!sel.is_null())?;
-    Ok(&mut (*sel).selector)
+    // SAFETY: as promised by the caller; a place projection, no reference to
+    // the whole handle.
+    Ok(unsafe { &mut (*sel).selector })
 }
 
 /// Creates an empty selector.
@@ -170,7 +174,9 @@ pub unsafe extern "C" fn sl_selector_get(
 ) -> c_int {
     ffi_guard!({
         check(!sel.is_null() && fd >= 0)?;
-        let reg = (*sel).selector.get(fd).ok_or(Errno(libc::ENOENT))?;
+        // SAFETY: non-NULL, from sl_selector_new; the selector field only, as
+        // in `selector`.
+        let reg = unsafe { &(*sel).selector }.get(fd).ok_or(Errno(libc::ENOENT))?;
         if !events.is_null() {
             *events = reg.events.bits();
         }
