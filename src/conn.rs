@@ -199,6 +199,7 @@ impl Conn {
         self.prefix = prefix;
     }
 
+    /// The length prefix of frames.
     pub fn prefix(&self) -> Prefix {
         self.prefix
     }
@@ -212,6 +213,7 @@ impl Conn {
         self.update_room();
     }
 
+    /// The high-water mark (`usize::MAX`: none).
     pub fn high_water(&self) -> usize {
         self.high_water
     }
@@ -764,9 +766,13 @@ fn framed_len<C: Codec>(c: C, lens: &[usize]) -> io::Result<(usize, usize)> {
 #[inline(always)]
 unsafe fn write_frames<C: Codec>(c: C, mut dst: *mut u8, lens: &[usize], mut payload: impl FnMut(*mut u8, usize)) {
     for &len in lens {
-        c.write(len, dst);
-        payload(dst.add(c.width()), len);
-        dst = dst.add(c.width() + len);
+        // SAFETY: the caller sized dst for every header and payload, and each
+        // length fits the codec.
+        unsafe {
+            c.write(len, dst);
+            payload(dst.add(c.width()), len);
+            dst = dst.add(c.width() + len);
+        }
     }
 }
 

@@ -66,11 +66,17 @@ pub fn batch_payload_len(lens: &[usize], max: usize) -> io::Result<u64> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decoded {
     /// A whole frame: its payload is `buf[HEADER_LEN..HEADER_LEN + len]`.
-    Frame { len: usize },
+    Frame {
+        /// The payload's length.
+        len: usize,
+    },
     /// Not yet: the header or part of the payload is still to come.
     Incomplete,
     /// The header declares more than the limit; nothing else was looked at.
-    TooLarge { declared: u64 },
+    TooLarge {
+        /// The length the header declares.
+        declared: u64,
+    },
 }
 
 /// Decodes the frame at the start of `buf` (4-byte big-endian prefix), whose
@@ -136,7 +142,8 @@ impl Codec for Be32 {
     }
     #[inline(always)]
     unsafe fn write(self, len: usize, dst: *mut u8) {
-        dst.cast::<[u8; HEADER_LEN]>().write_unaligned((len as u32).to_be_bytes());
+        // SAFETY: the caller passes HEADER_LEN writable bytes at dst.
+        unsafe { dst.cast::<[u8; HEADER_LEN]>().write_unaligned((len as u32).to_be_bytes()) };
     }
 }
 
@@ -156,7 +163,9 @@ impl Codec for Prefix {
     #[inline(always)]
     unsafe fn write(self, len: usize, dst: *mut u8) {
         let bytes = self.encode(len).unwrap_or_default();
-        std::ptr::copy_nonoverlapping(bytes.as_ptr(), dst, self.width());
+        // SAFETY: the caller passes width() writable bytes at dst; `bytes`
+        // holds at least that many.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), dst, self.width()) };
     }
 }
 
@@ -174,6 +183,7 @@ pub struct DelimSearch {
 }
 
 impl DelimSearch {
+    /// A search that has looked at nothing yet.
     pub fn new() -> DelimSearch {
         DelimSearch::default()
     }
@@ -298,6 +308,7 @@ impl Prefix {
         self.width as usize
     }
 
+    /// True for a little-endian prefix.
     pub fn is_little_endian(self) -> bool {
         self.little_endian
     }

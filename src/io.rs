@@ -218,8 +218,8 @@ pub fn recv_exact(fd: BorrowedFd<'_>, buf: &mut [u8], deadline: Deadline, done: 
 fn recv_some_now(fd: BorrowedFd<'_>, call: Call, buf: &mut [u8]) -> io::Result<usize> {
     match call {
         Call::Socket { flags } => {
-            // SAFETY: buf is valid for writes of buf.len() bytes.
             let flags = flags & !libc::MSG_NOSIGNAL;
+            // SAFETY: buf is valid for writes of buf.len() bytes.
             cvt(unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), flags) })
         }
         Call::Stream { .. } => {
