@@ -349,7 +349,10 @@ miri:
 # cargo-fuzz and cargo-c, the nightly toolchain with miri (fuzzing, miri),
 # the rust-version toolchain (make msrv) and the extra targets (make test-ports).
 DEPS_APT   := libuv1-dev valgrind
-DEPS_CARGO := cargo-fuzz cargo-c
+# cargo-c pinned: its newer releases need a newer rustc than 1.95; raise it
+# with the toolchain.
+CARGO_C_VERSION ?= 0.10.24
+DEPS_CARGO := cargo-fuzz cargo-c@$(CARGO_C_VERSION)
 PORT_TARGETS := x86_64-unknown-linux-musl x86_64-apple-darwin x86_64-unknown-freebsd
 .PHONY: deps
 deps:
