@@ -155,13 +155,19 @@ test-rust: lib
 	$(CARGO) test --release --features poll-backend --target-dir $(TARGET_DIR)/poll-backend --test selector
 	@$(MAKE) --no-print-directory test-header
 
-$(BUILD)/tests/%: tests/c/%.c tests/c/harness.h include/sockloop.h c_examples/appmsg.h lib
+$(BUILD)/tests/%: tests/c/%.c tests/c/harness.h tests/c/far_ends.h include/sockloop.h c_examples/appmsg.h lib
 	@mkdir -p $(BUILD)/tests
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LINK_SHARED)
 	$(CC) $(ALL_CFLAGS) -o $@.static $< $(LINK_STATIC)
 	$(CC) $(ALL_CFLAGS) $(SANITIZE) -o $@.asan $< $(LINK_STATIC)
 
-test-c: $(addprefix $(BUILD)/tests/,$(C_TESTS))
+# The harness itself: a crash, a hang, a failure and a leak are each named.
+$(BUILD)/tests/harness_selftest: tests/c/selftest/harness_selftest.c tests/c/harness.h
+	@mkdir -p $(BUILD)/tests
+	$(CC) $(ALL_CFLAGS) -o $@ $<
+
+test-c: $(addprefix $(BUILD)/tests/,$(C_TESTS)) $(BUILD)/tests/harness_selftest
+	@sh tests/c/selftest/check.sh $(BUILD)/tests/harness_selftest
 	@set -e; for t in $(C_TESTS); do \
 	  echo "== $$t (shared)"; $(BUILD)/tests/$$t; \
 	  echo "== $$t (static)"; $(BUILD)/tests/$$t.static; \
@@ -174,7 +180,7 @@ test-c-valgrind: $(addprefix $(BUILD)/tests/,$(C_TESTS))
 	  echo "SKIP valgrind: not installed (make deps)"; exit 0; fi; \
 	set -e; for t in $(C_TESTS); do \
 	  echo "== $$t (valgrind memcheck)"; \
-	  SL_TEST_SLOW=1 valgrind -q --error-exitcode=99 --child-silent-after-fork=yes --leak-check=full --show-leak-kinds=definite,indirect \
+	  SL_TEST_SLOW=1 valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect \
 	    --errors-for-leak-kinds=definite,indirect $(BUILD)/tests/$$t; \
 	done
 

@@ -320,7 +320,7 @@ fn frame_rows() -> Vec<Row> {
             write_bytes(env.b, &FOUR_GIB_HEADER);
             fails!(sl_recv_frame(env.high, buf.as_mut_ptr().cast(), 16, 100, &mut done), libc::EMSGSIZE);
             assert_eq!(done, 4);
-            assert_eq!(sl_get_u32be(buf.as_ptr().cast()), u32::MAX);
+            assert_eq!(unsafe { sl_get_u32be(buf.as_ptr().cast()) }, u32::MAX);
             // capacity 0 with a NULL buffer: only an empty frame fits.
             write_bytes(env.b, &FOUR_GIB_HEADER);
             fails!(sl_recv_frame(env.a, null_mut(), 0, 100, &mut done), libc::EMSGSIZE);

@@ -130,7 +130,12 @@ pub unsafe extern "C" fn sl_tcp_listen(host: *const c_char, port: c_int, backlog
 /// Never waits.
 #[no_mangle]
 pub extern "C" fn sl_local_port(fd: c_int) -> c_int {
-    ffi_guard!({ Ok(c_int::from(net::local_port(borrow_fd(fd)?)?)) })
+    ffi_guard!({
+        // SAFETY: the C caller's fd, used only during this call (a closed or
+        // wrong one makes the system call fail with EBADF/ENOTSOCK).
+        let fd = unsafe { borrow_fd(fd)? };
+        Ok(c_int::from(net::local_port(fd)?))
+    })
 }
 
 /// Accepts one connection on the listening socket `listen_fd` (TCP or Unix)
