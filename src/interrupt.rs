@@ -95,7 +95,8 @@ mod tests {
     use super::*;
 
     unsafe extern "C" fn count_and_answer(ctx: *mut c_void) -> c_int {
-        let calls = &*(ctx as *const Cell<c_int>);
+        // SAFETY: ctx is the test's Cell, alive while the check is installed.
+        let calls = unsafe { &*(ctx as *const Cell<c_int>) };
         calls.set(calls.get() + 1);
         (calls.get() >= 2) as c_int
     }
