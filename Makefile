@@ -218,9 +218,14 @@ test-abi: lib
 abi-update: lib
 	@$(ABI_CHECK) update $(LIB)/libsockloop.so include/sockloop.h "$(CC)"
 
-# Clippy over the library, warnings as errors (the C side is -Werror everywhere).
+# rustfmt (rustfmt.toml) and clippy, warnings as errors (the C side is
+# -Werror everywhere), with Cargo.toml's [lints]: the library and its unit
+# tests in full; the integration tests, which call the C ABI as C does, without
+# a SAFETY note on each unsafe block.
 lint:
-	$(CARGO) clippy --release --lib -- -D warnings
+	$(CARGO) fmt --check
+	$(CARGO) clippy --release --lib --tests -- -D warnings
+	$(CARGO) clippy --release --all-targets -- -D warnings -A clippy::undocumented_unsafe_blocks
 
 # ---------------------------------------------------------------- chaos proxy
 # A loopback proxy that splits, delays, stalls and cuts (FIN or RST) streams.

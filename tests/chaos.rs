@@ -126,7 +126,7 @@ fn echo_server(connections: usize) -> (u16, thread::JoinHandle<()>) {
 }
 
 fn connect(port: i32) -> RawFd {
-    let fd = unsafe { sl_tcp_connect(b"127.0.0.1\0".as_ptr().cast(), port, 5000) };
+    let fd = unsafe { sl_tcp_connect(c"127.0.0.1".as_ptr(), port, 5000) };
     assert!(fd >= 0, "connect to the proxy: errno {}", errno());
     fd
 }

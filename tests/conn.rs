@@ -441,7 +441,9 @@ fn event_loop_stream(batched: bool) {
                 let lens: Vec<usize> = batch.iter().map(Vec::len).collect();
                 conn.queue_frames(&batch.concat(), &lens).unwrap();
             } else {
-                batch.iter().for_each(|p| drop(conn.queue_frame(p).unwrap()));
+                batch.iter().for_each(|p| {
+                    conn.queue_frame(p).unwrap();
+                });
             }
             if conn.pending() >= 64 * 1024 {
                 while conn.flush().unwrap() > 32 * 1024 {

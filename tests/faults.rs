@@ -267,10 +267,10 @@ fn fill_backlog(mut probe: impl FnMut() -> (i64, i32), keep: &mut Vec<OwnedFd>) 
 #[test]
 fn connects_wait_out_a_full_backlog_under_a_signal_storm() {
     // TCP: a full accept queue drops SYNs, so connect waits for a retransmit.
-    let listener = unsafe { sl_tcp_listen(b"127.0.0.1\0".as_ptr().cast(), 0, 0) };
+    let listener = unsafe { sl_tcp_listen(c"127.0.0.1".as_ptr(), 0, 0) };
     assert!(listener >= 0);
     let port = sl_local_port(listener);
-    let host = b"127.0.0.1\0".as_ptr().cast();
+    let host = c"127.0.0.1".as_ptr();
     let mut queued = Vec::new();
     fill_backlog(|| res(unsafe { sl_tcp_connect(host, port, 200) }), &mut queued);
     let ((rc, elapsed), (), signals) = under_storm(
@@ -532,7 +532,7 @@ fn child_runs_out_of_fds() {
     if !in_child() {
         return;
     }
-    let host = b"127.0.0.1\0".as_ptr().cast();
+    let host = c"127.0.0.1".as_ptr();
     let listener = unsafe { sl_tcp_listen(host, 0, 16) };
     assert!(listener >= 0);
     let port = sl_local_port(listener);
@@ -564,7 +564,7 @@ fn child_runs_out_of_fds() {
     assert_eq!(res(unsafe { sl_tcp_connect(host, port, 200) }), (-1, libc::EMFILE), "sl_tcp_connect");
     assert_eq!(res(unsafe { sl_tcp_listen(host, 0, 1) }), (-1, libc::EMFILE), "sl_tcp_listen");
     assert_eq!(res(unsafe { sl_unix_connect(unix_name.as_ptr().cast(), 200) }), (-1, libc::EMFILE), "sl_unix_connect");
-    assert_eq!(res(unsafe { sl_unix_listen(b"@sockloop-emfile-2\0".as_ptr().cast(), 1) }), (-1, libc::EMFILE));
+    assert_eq!(res(unsafe { sl_unix_listen(c"@sockloop-emfile-2".as_ptr(), 1) }), (-1, libc::EMFILE));
     let sel = sl_selector_new();
     assert!(sel.is_null() && errno() == libc::EMFILE, "sl_selector_new");
 

@@ -85,7 +85,9 @@ macro_rules! fails_with {
         clear_errno();
         let rc = unsafe { $call };
         let e = errno_now();
-        assert!(rc == $fail && e == $err, "{} returned {rc:?} errno {e}, wanted {:?} errno {}", stringify!($call), $fail, $err);
+        #[allow(clippy::cmp_null)] // $fail is NULL for constructors, 0 for getters
+        let failed = rc == $fail;
+        assert!(failed && e == $err, "{} returned {rc:?} errno {e}, wanted {:?} errno {}", stringify!($call), $fail, $err);
     }};
 }
 
@@ -794,12 +796,12 @@ fn selector_rows() -> Vec<Row> {
             unsafe { sl_selector_free(s) };
         }),
         ("sl_selector_get", |env| {
-            let (mut events, mut data) = (77, 1 as *mut c_void);
+            let (mut events, mut data) = (77, std::ptr::dangling_mut::<c_void>());
             fails!(sl_selector_get(null(), env.a, &mut events, &mut data), libc::EINVAL);
             let s = sl_selector_new();
             fails!(sl_selector_get(s, -1, &mut events, &mut data), libc::EINVAL);
             fails!(sl_selector_get(s, env.a, &mut events, &mut data), libc::ENOENT);
-            assert_eq!((events, data), (77, 1 as *mut c_void), "out-params untouched on error");
+            assert_eq!((events, data), (77, std::ptr::dangling_mut::<c_void>()), "out-params untouched on error");
             gives!(sl_selector_register(s, env.a, SL_WRITE, 5 as *mut c_void), 0);
             gives!(sl_selector_get(s, env.a, null_mut(), null_mut()), 0);
             unsafe { sl_selector_free(s) };

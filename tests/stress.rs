@@ -144,10 +144,10 @@ fn far_ends(port: i32, connections: usize, seconds: u64, seed: u64) {
     raise_nofile_limit();
     let mut fars: Vec<Far> = (0..connections)
         .map(|i| {
-            let fd = unsafe { sl_tcp_connect(b"127.0.0.1\0".as_ptr().cast(), port, 30_000) };
+            let fd = unsafe { sl_tcp_connect(c"127.0.0.1".as_ptr(), port, 30_000) };
             assert!(fd >= 0, "connect {i}: errno {}", errno());
             set_nonblocking(fd);
-            Far { fd, unsent: Vec::new(), awaiting: VecDeque::new(), verified: 0, rng: Rng(seed ^ (i as u64 + 1) * 0x9e37_79b9) }
+            Far { fd, unsent: Vec::new(), awaiting: VecDeque::new(), verified: 0, rng: Rng(seed ^ ((i as u64 + 1) * 0x9e37_79b9)) }
         })
         .collect();
     eprintln!("stress client: {connections} connections open");
@@ -222,7 +222,7 @@ fn ten_thousand_connections_through_selector_and_conn_every_byte_verified() {
     let connections = env_or("SL_STRESS_CONNECTIONS", 10_000);
     let seconds = env_or("SL_STRESS_SECONDS", 60);
     let seed = seed();
-    let listener = unsafe { sl_tcp_listen(b"127.0.0.1\0".as_ptr().cast(), 0, 4096) };
+    let listener = unsafe { sl_tcp_listen(c"127.0.0.1".as_ptr(), 0, 4096) };
     assert!(listener >= 0);
     sockloop::ffi::sockopt::sl_set_nonblocking(listener, 1);
     let port = sl_local_port(listener);

@@ -579,6 +579,7 @@ mod tests {
             // SAFETY: the first n entries point into the connection's buffer.
             out[..n].iter().map(|f| unsafe { std::slice::from_raw_parts(f.payload.cast::<u8>(), f.len) }.to_vec()).collect()
         };
+        // SAFETY: c is a live handle and out has room for the counts asked.
         unsafe {
             assert_eq!(sl_conn_next_frames(c, out.as_mut_ptr(), 2), 2);
             assert_eq!(taken(&out, 2), [b"one".to_vec(), vec![]]);

@@ -259,6 +259,8 @@ mod tests {
 
     #[test]
     fn buffer_checks() {
+        // SAFETY: every pointer is NULL or a live local of the length given,
+        // or refused before use.
         unsafe {
             assert_eq!(input::<u8>(std::ptr::null(), 0).unwrap().len(), 0);
             assert_eq!(input::<u8>(std::ptr::null(), 1).unwrap_err(), Errno(libc::EINVAL));
