@@ -219,12 +219,12 @@ abi-update: lib
 	@$(ABI_CHECK) update $(LIB)/libsockloop.so include/sockloop.h "$(CC)"
 
 # rustfmt (rustfmt.toml) and clippy, warnings as errors (the C side is
-# -Werror everywhere), with Cargo.toml's [lints]: the library and its unit
-# tests in full; the integration tests, which call the C ABI as C does, without
-# a SAFETY note on each unsafe block.
+# -Werror everywhere), with Cargo.toml's [lints]: the library in full; every
+# target, tests included (which call the C ABI as C does), without a SAFETY
+# note on each unsafe block.
 lint:
 	$(CARGO) fmt --check
-	$(CARGO) clippy --release --lib --tests -- -D warnings
+	$(CARGO) clippy --release --lib -- -D warnings
 	$(CARGO) clippy --release --all-targets -- -D warnings -A clippy::undocumented_unsafe_blocks
 
 # ---------------------------------------------------------------- chaos proxy

@@ -40,7 +40,9 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use crate::deadline::Deadline;
-use crate::frame::{batch_payload_len, decode_with, send_frame_with, Be32, Codec, DelimSearch, Decoded, Prefix, MAX_PAYLOAD};
+use crate::frame::{
+    batch_payload_len, decode_with, send_frame_with, Be32, Codec, Decoded, DelimSearch, Prefix, MAX_PAYLOAD,
+};
 use crate::io::{recv_some, send_all};
 
 const READ_CHUNK: usize = 64 * 1024;
@@ -672,7 +674,12 @@ impl Conn {
     }
 
     #[inline(always)]
-    fn reserve_frames_with<C: Codec>(&mut self, c: C, lens: &[usize], mut each: impl FnMut(&mut [u8])) -> io::Result<usize> {
+    fn reserve_frames_with<C: Codec>(
+        &mut self,
+        c: C,
+        lens: &[usize],
+        mut each: impl FnMut(&mut [u8]),
+    ) -> io::Result<usize> {
         let (_, framed) = framed_len(c, lens)?;
         self.reserve_output(framed)?;
         let at = self.output.len();
@@ -838,7 +845,10 @@ pub(crate) mod tests {
         assert_eq!(seen, [vec![0; 2], vec![], vec![0; 3]]);
         assert_eq!(conn.output, [&b"x"[..], &framed(&[b"bb", b"", b"ddd"])].concat());
         #[cfg(target_pointer_width = "64")]
-        assert_eq!(conn.reserve_frames(&[1, 1 << 32], |_| panic!("nothing")).unwrap_err().raw_os_error(), Some(libc::EMSGSIZE));
+        assert_eq!(
+            conn.reserve_frames(&[1, 1 << 32], |_| panic!("nothing")).unwrap_err().raw_os_error(),
+            Some(libc::EMSGSIZE)
+        );
         assert_eq!(conn.pending(), 18);
     }
 

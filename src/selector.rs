@@ -367,7 +367,12 @@ impl Selector {
     /// `EINTR` when the [`Waker`] was used (the wakeup is consumed; events
     /// already handed to `each` stay ready for the next select), or when the
     /// thread's interrupt check asked for it.
-    pub fn select(&mut self, max: usize, timeout: Option<Duration>, mut each: impl FnMut(usize, Event)) -> io::Result<usize> {
+    pub fn select(
+        &mut self,
+        max: usize,
+        timeout: Option<Duration>,
+        mut each: impl FnMut(usize, Event),
+    ) -> io::Result<usize> {
         if max == 0 {
             return Err(errno(libc::EINVAL));
         }

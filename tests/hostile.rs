@@ -87,7 +87,13 @@ macro_rules! fails_with {
         let e = errno_now();
         #[allow(clippy::cmp_null)] // $fail is NULL for constructors, 0 for getters
         let failed = rc == $fail;
-        assert!(failed && e == $err, "{} returned {rc:?} errno {e}, wanted {:?} errno {}", stringify!($call), $fail, $err);
+        assert!(
+            failed && e == $err,
+            "{} returned {rc:?} errno {e}, wanted {:?} errno {}",
+            stringify!($call),
+            $fail,
+            $err
+        );
     }};
 }
 
@@ -124,7 +130,15 @@ impl Env {
         let (r, w) = pipe();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let tcp_port = listener.local_addr().unwrap().port() as i32;
-        Env { a, b, high: HIGH_FD, pipe_r: r.into_raw_fd(), pipe_w: w.into_raw_fd(), tcp_listener: listener.into_raw_fd(), tcp_port }
+        Env {
+            a,
+            b,
+            high: HIGH_FD,
+            pipe_r: r.into_raw_fd(),
+            pipe_w: w.into_raw_fd(),
+            tcp_listener: listener.into_raw_fd(),
+            tcp_port,
+        }
     }
 
     /// A descriptor number that was open a moment ago and is closed now.
@@ -189,30 +203,37 @@ type Row = (&'static str, fn(&Env));
 
 fn byteorder_rows() -> Vec<Row> {
     macro_rules! conversion {
-        ($name:ident, $t:ty) => {
-            { let f: fn(&Env) = |_: &Env| {
+        ($name:ident, $t:ty) => {{
+            let f: fn(&Env) = |_: &Env| {
                 for v in [0 as $t, <$t>::MAX, 1] {
                     let round = $name($name(v));
                     assert_eq!(round, v, "{} is its own inverse", stringify!($name));
                 }
-            }; (stringify!($name), f) }
-        };
+            };
+            (stringify!($name), f)
+        }};
     }
     macro_rules! put {
         ($put:ident, $get:ident, $t:ty, $n:expr) => {
             (
-                { let f: fn(&Env) = |_: &Env| {
-                    fails_with!($put(null_mut(), <$t>::MAX), null_mut::<c_void>(), libc::EINVAL);
-                    let mut buf = [0u8; 9];
-                    let base = unsafe { buf.as_mut_ptr().add(1) }; // unaligned
-                    let end = unsafe { $put(base.cast(), <$t>::MAX) };
-                    assert_eq!(end.cast::<u8>(), unsafe { base.add($n) });
-                }; (stringify!($put), f) },
-                { let f: fn(&Env) = |_: &Env| {
-                    fails_with!($get(null()), 0, libc::EINVAL);
-                    let buf = [0xffu8; 9];
-                    gives!($get(buf[1..].as_ptr().cast()), <$t>::MAX);
-                }; (stringify!($get), f) },
+                {
+                    let f: fn(&Env) = |_: &Env| {
+                        fails_with!($put(null_mut(), <$t>::MAX), null_mut::<c_void>(), libc::EINVAL);
+                        let mut buf = [0u8; 9];
+                        let base = unsafe { buf.as_mut_ptr().add(1) }; // unaligned
+                        let end = unsafe { $put(base.cast(), <$t>::MAX) };
+                        assert_eq!(end.cast::<u8>(), unsafe { base.add($n) });
+                    };
+                    (stringify!($put), f)
+                },
+                {
+                    let f: fn(&Env) = |_: &Env| {
+                        fails_with!($get(null()), 0, libc::EINVAL);
+                        let buf = [0xffu8; 9];
+                        gives!($get(buf[1..].as_ptr().cast()), <$t>::MAX);
+                    };
+                    (stringify!($get), f)
+                },
             )
         };
     }
@@ -575,7 +596,10 @@ fn conn_rows() -> Vec<Row> {
             fails!(sl_conn_queue_frames(c, null(), lens.as_ptr(), 2), libc::EINVAL);
             fails!(sl_conn_queue_frames(c, buf.as_ptr().cast(), lens.as_ptr(), usize::MAX), libc::EINVAL);
             fails!(sl_conn_queue_frames(c, buf.as_ptr().cast(), [1usize << 32].as_ptr(), 1), libc::EMSGSIZE);
-            fails!(sl_conn_queue_frames(c, buf.as_ptr().cast(), [usize::MAX / 2, usize::MAX / 2].as_ptr(), 2), libc::EMSGSIZE);
+            fails!(
+                sl_conn_queue_frames(c, buf.as_ptr().cast(), [usize::MAX / 2, usize::MAX / 2].as_ptr(), 2),
+                libc::EMSGSIZE
+            );
             gives!(sl_conn_pending(c), 0);
             gives!(sl_conn_queue_frames(c, null(), null(), 0), 0);
             gives!(sl_conn_queue_frames(c, null(), [0usize; 2].as_ptr(), 2), 8);
@@ -739,11 +763,39 @@ fn ready_rows() -> Vec<Row> {
             fails!(select([env.closed()].as_ptr(), 1, 0, &mut n), libc::EBADF);
             assert_eq!(n, 0);
             gives!(
-                sl_select(null(), 0, null(), 0, null(), 0, 0, null_mut(), null_mut(), null_mut(), null_mut(), null_mut(), null_mut()),
+                sl_select(
+                    null(),
+                    0,
+                    null(),
+                    0,
+                    null(),
+                    0,
+                    0,
+                    null_mut(),
+                    null_mut(),
+                    null_mut(),
+                    null_mut(),
+                    null_mut(),
+                    null_mut()
+                ),
                 0
             );
             gives!(
-                sl_select(null(), 0, fds.as_ptr(), 2, null(), 0, 0, null_mut(), null_mut(), o, &mut n, null_mut(), null_mut()),
+                sl_select(
+                    null(),
+                    0,
+                    fds.as_ptr(),
+                    2,
+                    null(),
+                    0,
+                    0,
+                    null_mut(),
+                    null_mut(),
+                    o,
+                    &mut n,
+                    null_mut(),
+                    null_mut()
+                ),
                 2
             );
             assert_eq!(out, fds);

@@ -78,14 +78,22 @@ struct TcpOrUnix(RawFd);
 impl Read for TcpOrUnix {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = unsafe { libc::read(self.0, buf.as_mut_ptr().cast(), buf.len()) };
-        if n < 0 { Err(std::io::Error::last_os_error()) } else { Ok(n as usize) }
+        if n < 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        }
     }
 }
 
 impl Write for TcpOrUnix {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let n = unsafe { libc::send(self.0, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
-        if n < 0 { Err(std::io::Error::last_os_error()) } else { Ok(n as usize) }
+        if n < 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        }
     }
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
@@ -632,7 +640,9 @@ fn reply_then_close(close: impl FnOnce(OwnedFd) + Send + 'static) -> (usize, std
     let closer = thread::spawn(move || {
         let reply = vec![7u8; REPLY];
         let mut sent = 0;
-        let rc = unsafe { sockloop::ffi::io::sl_send_all(server.as_raw_fd(), reply.as_ptr().cast(), REPLY, 10_000, &mut sent) };
+        let rc = unsafe {
+            sockloop::ffi::io::sl_send_all(server.as_raw_fd(), reply.as_ptr().cast(), REPLY, 10_000, &mut sent)
+        };
         assert_eq!(rc, REPLY as isize);
         close(server);
     });

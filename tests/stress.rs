@@ -147,7 +147,13 @@ fn far_ends(port: i32, connections: usize, seconds: u64, seed: u64) {
             let fd = unsafe { sl_tcp_connect(c"127.0.0.1".as_ptr(), port, 30_000) };
             assert!(fd >= 0, "connect {i}: errno {}", errno());
             set_nonblocking(fd);
-            Far { fd, unsent: Vec::new(), awaiting: VecDeque::new(), verified: 0, rng: Rng(seed ^ ((i as u64 + 1) * 0x9e37_79b9)) }
+            Far {
+                fd,
+                unsent: Vec::new(),
+                awaiting: VecDeque::new(),
+                verified: 0,
+                rng: Rng(seed ^ ((i as u64 + 1) * 0x9e37_79b9)),
+            }
         })
         .collect();
     eprintln!("stress client: {connections} connections open");
@@ -171,7 +177,11 @@ fn far_ends(port: i32, connections: usize, seconds: u64, seed: u64) {
         }
         let mut pfds: Vec<libc::pollfd> = fars
             .iter()
-            .map(|f| libc::pollfd { fd: f.fd, events: libc::POLLIN | if f.unsent.is_empty() { 0 } else { libc::POLLOUT }, revents: 0 })
+            .map(|f| libc::pollfd {
+                fd: f.fd,
+                events: libc::POLLIN | if f.unsent.is_empty() { 0 } else { libc::POLLOUT },
+                revents: 0,
+            })
             .collect();
         let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, 100) };
         assert!(n >= 0 || errno() == libc::EINTR);
@@ -185,7 +195,12 @@ fn far_ends(port: i32, connections: usize, seconds: u64, seed: u64) {
             }
             if p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
                 let r = unsafe { libc::recv(f.fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
-                assert!(r > 0 || (r < 0 && errno() == libc::EAGAIN), "fd {}: server closed or failed: {r} errno {}", f.fd, errno());
+                assert!(
+                    r > 0 || (r < 0 && errno() == libc::EAGAIN),
+                    "fd {}: server closed or failed: {r} errno {}",
+                    f.fd,
+                    errno()
+                );
                 for &b in &buf[..r.max(0) as usize] {
                     let want = f.awaiting.pop_front().expect("an echo of bytes never sent");
                     assert_eq!(b, want, "echo differs on fd {} after {} bytes (seed {seed})", f.fd, f.verified);
@@ -277,11 +292,20 @@ fn long_signal_storm_over_large_transfers_and_frames() {
             thread::spawn(move || {
                 tx.send(unsafe { libc::pthread_self() } as usize).unwrap();
                 let len = data.len() as isize;
-                assert_eq!(unsafe { sl_send_all(a.as_raw_fd(), data.as_ptr().cast(), data.len(), -1, null_mut()) }, len);
-                assert_eq!(unsafe { sl_send_frame(a.as_raw_fd(), data.as_ptr().cast(), data.len(), 60_000, null_mut()) }, len);
+                assert_eq!(
+                    unsafe { sl_send_all(a.as_raw_fd(), data.as_ptr().cast(), data.len(), -1, null_mut()) },
+                    len
+                );
+                assert_eq!(
+                    unsafe { sl_send_frame(a.as_raw_fd(), data.as_ptr().cast(), data.len(), 60_000, null_mut()) },
+                    len
+                );
             })
         };
-        let storms = [storm(unsafe { libc::pthread_self() }, stop.clone()), storm(rx.recv().unwrap() as libc::pthread_t, stop.clone())];
+        let storms = [
+            storm(unsafe { libc::pthread_self() }, stop.clone()),
+            storm(rx.recv().unwrap() as libc::pthread_t, stop.clone()),
+        ];
         let mut got = vec![0u8; data.len()];
         let rc = unsafe { sl_recv_exact(b.as_raw_fd(), got.as_mut_ptr().cast(), got.len(), 60_000, null_mut()) };
         assert_eq!(rc, got.len() as isize, "errno {}", errno());

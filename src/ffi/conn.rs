@@ -4,8 +4,8 @@ use std::os::raw::{c_int, c_void};
 
 use super::{check, ffi_guard, handle_mut, handle_ref, input, output, Errno};
 use crate::conn::Conn;
-use crate::frame::batch_payload_len;
 use crate::deadline::Deadline;
+use crate::frame::batch_payload_len;
 
 /// `sl_conn_new` flag: `sl_conn_free` closes the fd.
 pub const SL_CONN_OWN_FD: c_int = 1;
@@ -487,7 +487,8 @@ pub unsafe extern "C" fn sl_conn_queue_frames(
     ffi_guard!({
         let conn = conn_mut(c)?;
         let lens = input(lens, count)?;
-        let total = usize::try_from(batch_payload_len(lens, crate::frame::MAX_PAYLOAD)?).map_err(|_| Errno(libc::EINVAL))?;
+        let total =
+            usize::try_from(batch_payload_len(lens, crate::frame::MAX_PAYLOAD)?).map_err(|_| Errno(libc::EINVAL))?;
         let payloads = input(payloads.cast::<u8>(), total)?;
         Ok(conn.queue_frames(payloads, lens)? as libc::ssize_t)
     })
@@ -574,10 +575,14 @@ mod tests {
     #[test]
     fn next_frames_and_queue_frames_through_the_c_abi() {
         let c = Box::into_raw(Box::new(sl_conn { conn: conn_holding(&framed(&[b"one", b"", b"three"]), 16) }));
-        let mut out = [sl_frame { payload: std::ptr::null(), len: 99 }, sl_frame { payload: std::ptr::null(), len: 99 }];
+        let mut out =
+            [sl_frame { payload: std::ptr::null(), len: 99 }, sl_frame { payload: std::ptr::null(), len: 99 }];
         let taken = |out: &[sl_frame], n: usize| -> Vec<Vec<u8>> {
             // SAFETY: the first n entries point into the connection's buffer.
-            out[..n].iter().map(|f| unsafe { std::slice::from_raw_parts(f.payload.cast::<u8>(), f.len) }.to_vec()).collect()
+            out[..n]
+                .iter()
+                .map(|f| unsafe { std::slice::from_raw_parts(f.payload.cast::<u8>(), f.len) }.to_vec())
+                .collect()
         };
         // SAFETY: c is a live handle and out has room for the counts asked.
         unsafe {

@@ -97,7 +97,12 @@ pub unsafe extern "C" fn sl_selector_free(sel: *mut sl_selector) {
 /// - `EPERM`: (epoll) the fd cannot be watched: a regular file or directory.
 /// - `ENOMEM`, `ENOSPC`: out of memory or over the epoll watch limit.
 #[no_mangle]
-pub unsafe extern "C" fn sl_selector_register(sel: *mut sl_selector, fd: c_int, events: c_int, data: *mut c_void) -> c_int {
+pub unsafe extern "C" fn sl_selector_register(
+    sel: *mut sl_selector,
+    fd: c_int,
+    events: c_int,
+    data: *mut c_void,
+) -> c_int {
     ffi_guard!({
         let sel = selector(sel)?;
         check(fd >= 0)?;
@@ -118,7 +123,12 @@ pub unsafe extern "C" fn sl_selector_register(sel: *mut sl_selector, fd: c_int, 
 ///   it. (A change of data alone still succeeds.)
 /// - `ENOMEM`: out of memory.
 #[no_mangle]
-pub unsafe extern "C" fn sl_selector_modify(sel: *mut sl_selector, fd: c_int, events: c_int, data: *mut c_void) -> c_int {
+pub unsafe extern "C" fn sl_selector_modify(
+    sel: *mut sl_selector,
+    fd: c_int,
+    events: c_int,
+    data: *mut c_void,
+) -> c_int {
     ffi_guard!({
         let sel = selector(sel)?;
         check(fd >= 0)?;
