@@ -1,0 +1,290 @@
+"""Selector: `selectors.DefaultSelector` on sl_selector (C: src/selector.rs).
+
+A drop-in: the same methods, keys (`selectors.SelectorKey`), events
+(EVENT_READ, EVENT_WRITE), exceptions and messages as Python's EpollSelector,
+held so by tests/python/test_selector_diff.py, which runs the same operation
+sequences on both. The C selector plays the part of `select.epoll`; the keys
+live in a dict, as in the standard library, so that lookups and `get_map()`
+cost the same.
+"""
+from __future__ import annotations
+
+import ctypes
+import math
+import os
+import selectors
+from collections.abc import Mapping
+from typing import Any, Iterator, List, Optional, Tuple
+
+from ._native import Event, lib
+from ._util import INT_MAX, make_error
+
+__all__ = ["Selector", "EVENT_READ", "EVENT_WRITE"]
+
+EVENT_READ: int = selectors.EVENT_READ    # 1, as SL_READ
+EVENT_WRITE: int = selectors.EVENT_WRITE  # 2, as SL_WRITE
+_BOTH = EVENT_READ | EVENT_WRITE
+SelectorKey = selectors.SelectorKey
+
+# sl_selector_select without argtypes: the arguments are passed as ready-made
+# ctypes objects, the cheapest call ctypes has (select(0) is on the hot path).
+_raw = ctypes.CDLL(lib._name, use_errno=True)
+_select_raw = _raw.sl_selector_select
+_select_raw.restype = ctypes.c_int
+
+
+def _fileobj_to_fd(fileobj: Any) -> int:
+    if isinstance(fileobj, int):
+        fd = fileobj
+    else:
+        try:
+            fd = int(fileobj.fileno())
+        except (AttributeError, TypeError, ValueError):
+            raise ValueError(f"Invalid file object: {fileobj!r}") from None
+    if fd < 0:
+        raise ValueError(f"Invalid file descriptor: {fd}")
+    return fd
+
+
+def _c_fd(fd: int) -> int:
+    if fd > INT_MAX:
+        raise OverflowError("Python int too large to convert to C int")
+    return fd
+
+
+def _closed() -> ValueError:
+    return ValueError("I/O operation on closed epoll object")
+
+
+class _SelectorMapping(Mapping):
+    """The live, read-only mapping get_map() returns: file objects (or fds)
+    to SelectorKeys, iterating over fds, as the standard library's."""
+
+    __slots__ = ("_selector",)
+
+    def __init__(self, selector: "Selector") -> None:
+        self._selector = selector
+
+    def __len__(self) -> int:
+        return len(self._selector._fd_to_key)
+
+    def __getitem__(self, fileobj: Any) -> selectors.SelectorKey:
+        try:
+            fd = self._selector._fileobj_lookup(fileobj)
+            return self._selector._fd_to_key[fd]
+        except KeyError:
+            raise KeyError(f"{fileobj!r} is not registered") from None
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._selector._fd_to_key)
+
+
+class Selector(selectors.BaseSelector):
+    """selectors.DefaultSelector's interface and behaviour on sl_selector
+    (epoll): register/modify/unregister(fileobj), select(timeout) returning
+    [(SelectorKey, events)] with every ready fd, get_key, get_map (a live
+    read-only mapping), fileno, close, and use as a context manager.
+
+    Blocking in select() follows PEP 475 on the main thread: a signal
+    handler runs at once; if it raises, select() raises that exception."""
+
+    def __init__(self) -> None:
+        probe = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        os.close(probe)  # the lowest free fd: where epoll_create1 puts its fd
+        sel = lib.sl_selector_new()
+        if not sel:
+            raise make_error(ctypes.get_errno())
+        self._sel: Optional[int] = sel
+        self._sel_arg = ctypes.c_void_p(sel)
+        self._epfd = self._find_epoll_fd(probe)
+        self._fd_to_key: dict = {}
+        self._map: Optional[_SelectorMapping] = _SelectorMapping(self)
+        self._idle: set = set()  # fds whose events have no READ/WRITE bit (see modify)
+        self._out = (Event * 64)()
+        self._cap = 64
+        self._nevents = ctypes.c_size_t(1)
+
+    @staticmethod
+    def _find_epoll_fd(first: int) -> Optional[int]:
+        for fd in range(first, first + 4):
+            try:
+                if os.readlink(f"/proc/self/fd/{fd}") == "anon_inode:[eventpoll]":
+                    return fd
+            except OSError:
+                pass
+        return None
+
+    def _fileobj_lookup(self, fileobj: Any) -> int:
+        try:
+            return _fileobj_to_fd(fileobj)
+        except ValueError:
+            for key in self._fd_to_key.values():  # a registered object closed since
+                if key.fileobj is fileobj:
+                    return key.fd
+            raise
+
+    # -- the C selector in the part of select.epoll
+    def _c_call(self, fn: Any, fd: int, *args: Any) -> None:
+        if self._sel is None:
+            raise _closed()
+        if fn(self._sel, _c_fd(fd), *args) < 0:
+            raise make_error(ctypes.get_errno())
+
+    def _c_register(self, fd: int, events: int) -> None:
+        self._c_call(lib.sl_selector_register, fd, events, None)
+
+    def _c_modify(self, fd: int, events: int) -> None:
+        bits = events & _BOTH
+        if fd in self._idle:
+            if bits:
+                self._c_register(fd, bits)
+                self._idle.discard(fd)
+            return
+        if not bits:
+            # epoll keeps an fd with an empty mask registered, reporting only
+            # errors and hang-ups; sl_selector has no empty mask, so the fd is
+            # taken out of the C selector until it asks for events again.
+            if self._sel is None:
+                raise _closed()
+            os.fstat(_c_fd(fd))  # EBADF as epoll_ctl would say it
+            lib.sl_selector_unregister(self._sel, fd)
+            self._idle.add(fd)
+            return
+        self._c_call(lib.sl_selector_modify, fd, bits, None)
+
+    def _c_unregister(self, fd: int) -> None:
+        if fd in self._idle:
+            self._idle.discard(fd)
+        elif self._sel is not None:
+            lib.sl_selector_unregister(self._sel, fd)
+
+    # -- the public interface
+    def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
+        """Starts watching `fileobj` (a socket, object with fileno(), or fd)
+        for `events` (EVENT_READ | EVENT_WRITE); returns its SelectorKey.
+        ValueError for bad events or a bad/closed file object, KeyError if
+        already registered, OSError from the system (EBADF, EPERM)."""
+        if (not events) or (events & ~_BOTH):
+            raise ValueError(f"Invalid events: {events!r}")
+        key = SelectorKey(fileobj, self._fileobj_lookup(fileobj), events, data)
+        if key.fd in self._fd_to_key:
+            raise KeyError(f"{fileobj!r} (FD {key.fd}) is already registered")
+        self._fd_to_key[key.fd] = key
+        try:
+            self._c_register(key.fd, events)
+        except BaseException:
+            del self._fd_to_key[key.fd]
+            raise
+        return key
+
+    def unregister(self, fileobj: Any) -> selectors.SelectorKey:
+        """Stops watching `fileobj` (also after it was closed); returns its
+        key. KeyError if it is not registered."""
+        try:
+            key = self._fd_to_key.pop(self._fileobj_lookup(fileobj))
+        except KeyError:
+            raise KeyError(f"{fileobj!r} is not registered") from None
+        self._c_unregister(key.fd)
+        return key
+
+    def modify(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
+        """Changes the events and data of a registered file object; returns
+        the new key. KeyError if it is not registered; on an OSError from
+        the system it is unregistered, as in the standard library."""
+        try:
+            key = self._fd_to_key[self._fileobj_lookup(fileobj)]
+        except KeyError:
+            raise KeyError(f"{fileobj!r} is not registered") from None
+        changed = False
+        if events != key.events:
+            wanted = (EVENT_READ if events & EVENT_READ else 0) | (EVENT_WRITE if events & EVENT_WRITE else 0)
+            try:
+                self._c_modify(key.fd, wanted)
+            except BaseException:
+                self._fd_to_key.pop(key.fd, None)
+                self._c_unregister(key.fd)
+                raise
+            changed = True
+        if data != key.data:
+            changed = True
+        if changed:
+            key = key._replace(events=events, data=data)
+            self._fd_to_key[key.fd] = key
+        return key
+
+    def select(self, timeout: Optional[float] = None) -> List[Tuple[selectors.SelectorKey, int]]:
+        """Waits until a registered file object is ready or `timeout` seconds
+        pass (None: forever; <= 0: just check); returns [(key, events)] for
+        every ready one (events masked with the key's)."""
+        if timeout is None:
+            ms = -1
+        elif timeout <= 0:
+            ms = 0
+        else:
+            ms = _timeout_ms(math.ceil(timeout * 1e3) * 1e-3)
+        n = len(self._fd_to_key) or 1
+        if n > self._cap:
+            self._cap = max(n, 2 * self._cap)
+            self._out = (Event * self._cap)()
+        if n != self._nevents.value:
+            self._nevents = ctypes.c_size_t(n)
+        if self._sel is None:
+            raise _closed()
+        got = _select_raw(self._sel_arg, self._out, self._nevents, ms)
+        if got <= 0:
+            if got == 0:
+                return []
+            raise make_error(ctypes.get_errno())
+        ready = []
+        fd_to_key = self._fd_to_key
+        for ev in self._out[:got]:
+            key = fd_to_key.get(ev.fd)
+            if key:
+                ready.append((key, ev.events & key.events))
+        return ready
+
+    def close(self) -> None:
+        """Frees the C selector; the registered file objects stay open.
+        Afterwards get_map() is None, get_key() RuntimeError, register() and
+        select() ValueError."""
+        if self._sel is not None:
+            lib.sl_selector_free(self._sel)
+            self._sel = None
+        self._fd_to_key.clear()
+        self._idle.clear()
+        self._map = None
+
+    def get_map(self) -> Optional[Mapping]:
+        """A live read-only mapping of registered file objects to keys (None
+        once closed): lookups by file object or fd, iteration over fds."""
+        return self._map
+
+    def get_key(self, fileobj: Any) -> selectors.SelectorKey:
+        """The SelectorKey of a registered file object. KeyError if it is not
+        registered, RuntimeError once the selector is closed."""
+        return super().get_key(fileobj)
+
+    def fileno(self) -> int:
+        """The epoll fd behind the selector (as EpollSelector.fileno())."""
+        if self._sel is None:
+            raise _closed()
+        if self._epfd is None:
+            raise OSError("the selector's epoll fd could not be identified")
+        return self._epfd
+
+    def __del__(self) -> None:
+        if getattr(self, "_sel", None) is not None:
+            lib.sl_selector_free(self._sel)
+            self._sel = None
+
+
+def _timeout_ms(seconds: float) -> int:
+    """A positive timeout in seconds to epoll's milliseconds, rounded up, with
+    select.epoll's errors for what does not fit."""
+    ns = math.ceil(seconds * 1e9)
+    if ns >= 2**63:
+        raise OverflowError("timestamp too large to convert to C _PyTime_t")
+    ms = -(-ns // 1_000_000)
+    if ms > INT_MAX:
+        raise OverflowError("timeout is too large")
+    return ms
