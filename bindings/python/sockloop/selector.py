@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import math
 import os
+import select as _poll_module
 import selectors
 from collections.abc import Mapping
 from typing import Any, Iterator, List, Optional, Tuple
@@ -99,7 +100,10 @@ class Selector(selectors.BaseSelector):
         self._epfd = self._find_epoll_fd(probe)
         self._fd_to_key: dict = {}
         self._map: Optional[_SelectorMapping] = _SelectorMapping(self)
-        self._idle: set = set()  # fds whose events have no READ/WRITE bit (see modify)
+        self._cbits: dict = {}  # fd -> the mask the C table holds (see _c_modify)
+        self._ep = None
+        if self._epfd is not None:
+            self._ep = _poll_module.epoll.fromfd(os.dup(self._epfd))  # the same interest list
         self._out = (Event * 64)()
         self._cap = 64
         self._nevents = ctypes.c_size_t(1)
@@ -132,30 +136,32 @@ class Selector(selectors.BaseSelector):
 
     def _c_register(self, fd: int, events: int) -> None:
         self._c_call(lib.sl_selector_register, fd, events, None)
+        self._cbits[fd] = events
 
-    def _c_modify(self, fd: int, events: int) -> None:
+    def _c_modify(self, fd: int, events: int, old: int) -> None:
+        """epoll_ctl(MOD) as select.epoll.modify does it, errors included.
+
+        sl_selector has no empty mask and skips the system call when the mask
+        stays, so the kernel side goes through a dup of its own epoll fd: the
+        mask (even 0: errors and hang-ups only) and the errors (EBADF, ENOENT
+        for a number closed or reused since) are then the kernel's, as with
+        EpollSelector; the C table follows whenever there are events."""
         bits = events & _BOTH
-        if fd in self._idle:
-            if bits:
-                self._c_register(fd, bits)
-                self._idle.discard(fd)
-            return
-        if not bits:
-            # epoll keeps an fd with an empty mask registered, reporting only
-            # errors and hang-ups; sl_selector has no empty mask, so the fd is
-            # taken out of the C selector until it asks for events again.
-            if self._sel is None:
-                raise _closed()
-            os.fstat(_c_fd(fd))  # EBADF as epoll_ctl would say it
-            lib.sl_selector_unregister(self._sel, fd)
-            self._idle.add(fd)
-            return
-        self._c_call(lib.sl_selector_modify, fd, bits, None)
+        if self._sel is None:
+            raise _closed()
+        _c_fd(fd)
+        if self._ep is not None:
+            self._ep.modify(fd, (_poll_module.EPOLLIN if bits & EVENT_READ else 0) |
+                            (_poll_module.EPOLLOUT if bits & EVENT_WRITE else 0))
+        elif bits == old & _BOTH or not bits:
+            os.fstat(fd)  # no epoll fd to ask: EBADF at least, as epoll_ctl would say it
+        if bits and bits != self._cbits.get(fd):
+            self._c_call(lib.sl_selector_modify, fd, bits, None)
+            self._cbits[fd] = bits
 
     def _c_unregister(self, fd: int) -> None:
-        if fd in self._idle:
-            self._idle.discard(fd)
-        elif self._sel is not None:
+        self._cbits.pop(fd, None)
+        if self._sel is not None:
             lib.sl_selector_unregister(self._sel, fd)
 
     # -- the public interface
@@ -199,7 +205,7 @@ class Selector(selectors.BaseSelector):
         if events != key.events:
             wanted = (EVENT_READ if events & EVENT_READ else 0) | (EVENT_WRITE if events & EVENT_WRITE else 0)
             try:
-                self._c_modify(key.fd, wanted)
+                self._c_modify(key.fd, wanted, key.events)
             except BaseException:
                 self._fd_to_key.pop(key.fd, None)
                 self._c_unregister(key.fd)
@@ -250,8 +256,11 @@ class Selector(selectors.BaseSelector):
         if self._sel is not None:
             lib.sl_selector_free(self._sel)
             self._sel = None
+        if self._ep is not None:
+            self._ep.close()
+            self._ep = None
         self._fd_to_key.clear()
-        self._idle.clear()
+        self._cbits.clear()
         self._map = None
 
     def get_map(self) -> Optional[Mapping]:
@@ -274,8 +283,7 @@ class Selector(selectors.BaseSelector):
 
     def __del__(self) -> None:
         if getattr(self, "_sel", None) is not None:
-            lib.sl_selector_free(self._sel)
-            self._sel = None
+            self.close()
 
 
 def _timeout_ms(seconds: float) -> int:
@@ -283,7 +291,7 @@ def _timeout_ms(seconds: float) -> int:
     select.epoll's errors for what does not fit."""
     ns = math.ceil(seconds * 1e9)
     if ns >= 2**63:
-        raise OverflowError("timestamp too large to convert to C _PyTime_t")
+        raise OverflowError("timestamp out of range for platform time_t")
     ms = -(-ns // 1_000_000)
     if ms > INT_MAX:
         raise OverflowError("timeout is too large")
