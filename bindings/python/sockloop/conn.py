@@ -23,18 +23,26 @@ _OWN_FD = 1
 # Frames taken per sl_conn_next_frames call: one ctypes call (about a
 # microsecond) then serves this many frames.
 _FRAME_BATCH = 256
+_INT_S = (2**31 - 1) // 1000  # whole seconds whose milliseconds fit a C int
 # An array typecode the size of size_t, for the lengths of a queued batch.
 _SIZE_T = next(code for code in "LQI" if array.array(code).itemsize == ctypes.sizeof(ctypes.c_size_t))
 
 # The per-message steps without argtypes: arguments are passed as ready-made
 # ctypes objects, the cheapest call ctypes has.
+# The steps that make no system call (next_frame, next_record) keep the GIL
+# and skip the errno copy: their only failure with valid arguments is
+# EMSGSIZE (an oversized message, skipped).
 _raw = ctypes.CDLL(lib._name, use_errno=True)
-_next_frame, _next_record, _fill = _raw.sl_conn_next_frame, _raw.sl_conn_next_record, _raw.sl_conn_fill
+_now = ctypes.PyDLL(lib._name)
+_next_frame, _next_record = _now.sl_conn_next_frame, _now.sl_conn_next_record
 _next_frame.restype = _next_record.restype = ctypes.c_int
+_fill = _raw.sl_conn_fill
 _fill.restype = ctypes.c_ssize_t
 _wait_readable = _raw.sl_wait_readable
 _wait_readable.restype = ctypes.c_int
-_string_at = ctypes.string_at
+# bytes from (address, size) in one C call (what ctypes.string_at wraps).
+_string_at = ctypes.PyDLL(None).PyBytes_FromStringAndSize  # a fresh function object: own argtypes
+_string_at.restype, _string_at.argtypes = ctypes.py_object, [ctypes.c_void_p, ctypes.c_ssize_t]
 
 
 class Conn:
@@ -132,15 +140,14 @@ class Conn:
         c = self._c_arg
         if not self._c:
             self._live()
-        ms = timeout_ms(timeout)
+        ms = timeout * 1000 if timeout.__class__ is int and 0 <= timeout <= _INT_S else timeout_ms(timeout)
         deadline = None
         while True:
             r = step(c, *args, self._ptr_ref, self._len_ref)
             if r == 1:
-                size = self._len.value
-                return _string_at(self._ptr.value, size) if size else b""
+                return _string_at(self._ptr, self._len.value)
             if r < 0:
-                raise make_error(ctypes.get_errno(), 0, b"")  # EMSGSIZE: skipped, the next one follows
+                raise make_error(errno.EMSGSIZE, 0, b"")  # skipped; the next message follows
             n = _fill(c)
             if n > 0:
                 continue
