@@ -8,7 +8,9 @@
  * already in use", sl_send_all so a partial send is finished, no SIGPIPE when
  * the client leaves early, the accepted socket is always closed, and a client
  * that goes silent is dropped after 5 s instead of blocking the next forever.
- * Ctrl-C (SIGINT) or SIGTERM stops it cleanly.
+ * Ctrl-C (SIGINT) or SIGTERM stops it at once, even while it waits: an
+ * interrupt check (sl_set_interrupt_check) lets the signal end the blocked
+ * call; the reply being sent is finished first.
  */
 #include <errno.h>
 #include <signal.h>
@@ -21,6 +23,8 @@
 
 static volatile sig_atomic_t stop;
 static void on_signal(int sig) { (void)sig; stop = 1; }
+/* Asked by sockloop after a signal interrupts a blocking call: stop then. */
+static int should_stop(void *ctx) { (void)ctx; return stop; }
 
 /* One connection at a time: a client silent this long is dropped, so that a
  * stalled client cannot keep the next one waiting forever. */
@@ -30,14 +34,14 @@ static void on_signal(int sig) { (void)sig; stop = 1; }
  * sent: an echo server does not care where messages end. */
 static void echo(int conn) {
     char buf[1024];
-    for (;;) {
+    while (!stop) {
         int ready = sl_wait_readable(conn, IDLE_MS);
         if (ready == 0) {
             fprintf(stderr, "echo_server: client idle for %d ms, dropping it\n", IDLE_MS);
             return;
         }
         if (ready < 0) {
-            perror("echo_server: wait");
+            if (errno != EINTR) perror("echo_server: wait"); /* EINTR: stopping */
             return;
         }
         ssize_t n = recv(conn, buf, sizeof buf, 0);
@@ -47,9 +51,13 @@ static void echo(int conn) {
             perror("echo_server: recv");
             return;
         }
-        if (sl_send_all(conn, buf, (size_t)n, 10000, NULL) < 0) {
-            perror("echo_server: send");
-            return;
+        size_t sent = 0;
+        if (sl_send_all(conn, buf, (size_t)n, 10000, &sent) < 0) {
+            /* Stopping mid-reply: finish it (briefly), nothing is lost. */
+            if (errno != EINTR || sl_send_all(conn, buf + sent, (size_t)n - sent, 100, NULL) < 0) {
+                perror("echo_server: send");
+                return;
+            }
         }
     }
 }
@@ -61,9 +69,12 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s [host] [port]\n", argv[0]);
         return 2;
     }
-    struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART: waits wake up */
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    struct sigaction sa = {.sa_handler = on_signal};
+    if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0) {
+        perror("echo_server: sigaction");
+        return 1;
+    }
+    sl_set_interrupt_check(should_stop, NULL);
 
     int lsock = sl_tcp_listen(host, port, 16); /* SO_REUSEADDR, close-on-exec */
     if (lsock < 0) {
@@ -75,10 +86,9 @@ int main(int argc, char **argv) {
 
     while (!stop) {
         char peer[SL_ADDRSTRLEN];
-        /* A bounded wait, so the stop flag is seen within half a second. */
-        int conn = sl_accept(lsock, 0, 500, peer, sizeof peer);
+        int conn = sl_accept(lsock, 0, -1, peer, sizeof peer);
         if (conn < 0) {
-            if (errno == ETIMEDOUT || errno == EINTR) continue;
+            if (errno == EINTR) continue; /* a signal: the loop looks at `stop` */
             perror("echo_server: accept");
             break;
         }

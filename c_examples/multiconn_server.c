@@ -10,12 +10,15 @@
  * - accept is retried until EAGAIN, so a burst of connections is taken at once;
  * - sl_conn keeps the buffers, and its flush keeps whatever the socket did not
  *   take (the tutorial's `data.outb = data.outb[sent:]`).
- * Ctrl-C (SIGINT) or SIGTERM stops it.
+ * Ctrl-C (SIGINT) or SIGTERM stops it at once, even while it waits: the signal
+ * handler wakes the selector (sl_selector_wakeup). The echoes already queued
+ * are sent (within STOP_MS), then every connection is closed.
  */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sockloop.h"
@@ -23,6 +26,7 @@
 #define MAX_EVENTS 64
 #define CONN_LIMIT 65536 /* sl_conn's buffer limit per connection */
 #define HIGH_WATER (1 << 20) /* stop reading a client while this much waits to go out */
+#define STOP_MS 80 /* at most this long to send what is queued when stopping */
 
 struct client {
     sl_conn *conn;
@@ -32,9 +36,21 @@ struct client {
 };
 
 static struct client *clients;
+static unsigned long long echoed; /* bytes read and queued back, over all clients */
+
+static long long now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
 
 static volatile sig_atomic_t stop;
-static void on_signal(int sig) { (void)sig; stop = 1; }
+static sl_selector *loop_sel; /* woken by the signal handler */
+static void on_signal(int sig) {
+    (void)sig;
+    stop = 1;
+    sl_selector_wakeup(loop_sel); /* async-signal-safe: ends the select at once */
+}
 
 static void accept_wrapper(sl_selector *sel, int lsock) {
     for (;;) {
@@ -64,6 +80,16 @@ static void accept_wrapper(sl_selector *sel, int lsock) {
     }
 }
 
+/* Sends what is queued for `c`, waiting for the socket until `deadline_ms`
+ * (a CLOCK_MONOTONIC time in ms) at most. */
+static void finish_replies(struct client *c, long long deadline_ms) {
+    ssize_t pending;
+    while ((pending = sl_conn_flush(c->conn)) > 0) {
+        long long left = deadline_ms - now_ms();
+        if (left <= 0 || sl_wait_writable(sl_conn_fd(c->conn), (int)left) <= 0) return;
+    }
+}
+
 static void close_client(sl_selector *sel, struct client *c) {
     sl_selector_unregister(sel, sl_conn_fd(c->conn));
     sl_conn_free(c->conn); /* closes the socket: SL_CONN_OWN_FD */
@@ -84,6 +110,7 @@ static int service_connection(sl_selector *sel, struct client *c, int mask) {
         while ((have = sl_conn_buffered(c->conn)) > 0) { /* echo: input becomes output */
             size_t take = have < sizeof buf ? have : sizeof buf;
             if (sl_conn_read_exact(c->conn, buf, take, 0) < 0 || sl_conn_queue(c->conn, buf, take) < 0) return -1;
+            echoed += take;
         }
     }
     ssize_t pending = sl_conn_flush(c->conn); /* what the socket takes; the rest stays queued */
@@ -105,10 +132,6 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s [host] [port]\n", argv[0]);
         return 2;
     }
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-
     int lsock = sl_tcp_listen(host, port, 1024);
     if (lsock < 0 || sl_set_nonblocking(lsock, 1) < 0) {
         perror("multiconn_server: listen");
@@ -121,12 +144,18 @@ int main(int argc, char **argv) {
         perror("multiconn_server: selector");
         return 1;
     }
+    loop_sel = sel; /* before the handlers, which wake it */
+    struct sigaction sa = {.sa_handler = on_signal};
+    if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0) {
+        perror("multiconn_server: sigaction");
+        return 1;
+    }
     sl_event events[MAX_EVENTS];
     int status = 0;
     while (!stop) {
-        /* A bounded wait, so that the stop flag is seen when idle. */
-        int n = sl_selector_select(sel, events, MAX_EVENTS, 500);
+        int n = sl_selector_select(sel, events, MAX_EVENTS, -1);
         if (n < 0) {
+            if (errno == EINTR) continue; /* woken: the loop looks at `stop` */
             perror("multiconn_server: select");
             status = 1;
             break;
@@ -137,8 +166,13 @@ int main(int argc, char **argv) {
             else if (service_connection(sel, c, events[i].events) < 0) close_client(sel, c);
         }
     }
+    long long deadline = now_ms() + STOP_MS;
+    for (struct client *c = clients; c; c = c->next) finish_replies(c, deadline);
     while (clients) close_client(sel, clients);
+    signal(SIGINT, SIG_DFL); /* no handler may wake a freed selector */
+    signal(SIGTERM, SIG_DFL);
     sl_selector_free(sel);
     close(lsock);
+    printf("stopped: %llu bytes echoed\n", echoed);
     return status;
 }

@@ -68,8 +68,9 @@ typedef struct sl_conn sl_conn;
  * `sl_selector_free`.
  *
  * Not thread-safe: one selector must not be used by two threads at once
- * (a select in one thread and a register in another included). Different
- * selectors are independent.
+ * (a select in one thread and a register in another included), except for
+ * `sl_selector_wakeup`, which any thread or signal handler may call at any
+ * time. Different selectors are independent.
  */
 typedef struct sl_selector sl_selector;
 
@@ -86,6 +87,13 @@ typedef struct {
    */
   size_t len;
 } sl_frame;
+
+/**
+ * The type of an interrupt check: returns nonzero to end the blocked call
+ * with `EINTR`, `0` to let it go on. `ctx` is the pointer given to
+ * `sl_set_interrupt_check`.
+ */
+typedef int (*sl_interrupt_check_fn)(void *ctx);
 
 /**
  * One ready fd, filled in by `sl_selector_select`.
@@ -581,11 +589,57 @@ ssize_t sl_send_frame(int fd, const void *payload, size_t len, int timeout_ms, s
 ssize_t sl_recv_frame(int fd, void *buf, size_t capacity, int timeout_ms, size_t *received);
 
 /**
+ * Installs `check` as the calling thread's interrupt check, so that a
+ * signal can end a blocked call; `check == NULL` removes it. Per thread:
+ * other threads, and other libraries' checks in their own threads, are not
+ * affected.
+ *
+ * A signal never loses data and never ends a call by itself: every blocking
+ * call (transfer loops, frames, `sl_conn` blocking reads and writes, waits,
+ * `sl_select`, `sl_selector_select`, connect, accept, Unix connect,
+ * graceful close) retries `EINTR` with the time that is left. With a check
+ * installed, after every `EINTR` the call first runs `check(ctx)` on its
+ * own thread, in normal context (never inside the signal handler, so the
+ * check may do anything a normal function may, including calling this
+ * library; it must return, not `longjmp` out).
+ * - `0`: the call goes on with the time left, as without a check.
+ * - nonzero: the call returns `-1` with errno `EINTR`. Its progress is
+ *   reported exactly as after `ETIMEDOUT` (`*sent`, `*received`, bytes kept
+ *   in an `sl_conn`), so calling again resumes it with nothing lost.
+ *
+ * The usual check reads a flag that a signal handler sets:
+ *
+ * ```c
+ * static volatile sig_atomic_t stop;
+ * static void on_term(int sig) { (void)sig; stop = 1; }
+ * static int should_stop(void *ctx) { (void)ctx; return stop; }
+ * ...
+ * sl_set_interrupt_check(should_stop, NULL);
+ * ```
+ *
+ * Handlers installed with or without `SA_RESTART` (as by `signal()`) both
+ * work: while a check is installed, blocking calls never block inside a
+ * system call that the kernel would restart (they wait in poll(2) or
+ * epoll_wait(2), which a handled signal always interrupts). The signal must
+ * be delivered to the blocked thread: block it in the others
+ * (`pthread_sigmask`).
+ *
+ * The check runs only after an `EINTR`: a signal that arrives after the
+ * program looked at its flag but before the call blocks is seen at the
+ * next signal or when the timeout ends the call. A loop that sleeps in
+ * `sl_selector_select` closes that window with `sl_selector_wakeup`.
+ *
+ * Returns 0 (it cannot fail).
+ */
+int sl_set_interrupt_check(sl_interrupt_check_fn check, void *ctx);
+
+/**
  * Sends all `len` bytes of `buf` on `fd`, looping over partial sends.
  *
  * Works on sockets (with `MSG_NOSIGNAL`: `SIGPIPE` is never raised) and on pipes
  * and other stream fds, blocking or non-blocking; the fd's flags are never
- * changed. `EINTR` is retried. On a non-blocking fd, `EAGAIN` waits for
+ * changed. `EINTR` is retried (see `sl_set_interrupt_check`). On a
+ * non-blocking fd, `EAGAIN` waits for
  * readiness within the time left.
  *
  * Timeout: `timeout_ms` is the budget for the whole call: `-1` waits forever,
@@ -603,7 +657,11 @@ ssize_t sl_recv_frame(int fd, void *buf, size_t capacity, int timeout_ms, size_t
  * - `EPIPE` or `ECONNRESET`: the peer is gone.
  * - `EINVAL`: `buf` is NULL with `len > 0`, `len > SSIZE_MAX`, `fd < 0`, or
  *   `timeout_ms < -1`.
- * - `EBADF`: `fd` is not open; any other error of send(2)/write(2).
+ * - `EBADF`: `fd` is not open, or open for reading only (a pipe's read
+ *   end): at once, whatever the timeout; any other error of send(2)/write(2).
+ * - `EINTR`: the thread's interrupt check ended the call after a signal
+ *   (`sl_set_interrupt_check`); `*sent` is exact, resume as after
+ *   `ETIMEDOUT`. Without a check, signals never end the call.
  */
 ssize_t sl_send_all(int fd, const void *buf, size_t len, int timeout_ms, size_t *sent);
 
@@ -611,7 +669,8 @@ ssize_t sl_send_all(int fd, const void *buf, size_t len, int timeout_ms, size_t 
  * Receives exactly `len` bytes from `fd` into `buf`, looping over short reads.
  *
  * Works on sockets, pipes and other stream fds, blocking or non-blocking; the
- * fd's flags are never changed. `EINTR` is retried. A message that ends early
+ * fd's flags are never changed. `EINTR` is retried (see
+ * `sl_set_interrupt_check`). A message that ends early
  * is an error, never a short success.
  *
  * Timeout: as `sl_send_all`: `-1` forever, `0` one attempt, `> 0` the budget
@@ -625,8 +684,10 @@ ssize_t sl_send_all(int fd, const void *buf, size_t len, int timeout_ms, size_t 
  * Errors (`-1`, errno):
  * - `EPIPE`: end of stream before `len` bytes (`*received` says how many came,
  *   0 when the stream ended before the first byte).
- * - `ETIMEDOUT`, `EAGAIN`, `EINVAL`, `EBADF`: as `sl_send_all`;
+ * - `ETIMEDOUT`, `EAGAIN`, `EINVAL`, `EINTR`: as `sl_send_all`;
  *   `ECONNRESET` and any other error of recv(2)/read(2).
+ * - `EBADF`: `fd` is not open, or open for writing only (a pipe's write
+ *   end): at once, whatever the timeout.
  */
 ssize_t sl_recv_exact(int fd, void *buf, size_t len, int timeout_ms, size_t *received);
 
@@ -738,8 +799,10 @@ int sl_local_port(int fd);
  * takes first makes this call wait for the next, within the timeout.)
  *
  * A connection that died in the queue (`ECONNABORTED`, `EPROTO`), a signal
- * (`EINTR`) and the network errors Linux passes through accept(2) are retried
- * within the timeout, never returned.
+ * (`EINTR`, unless the interrupt check ends the call) and the network errors
+ * Linux passes through accept(2) for the new connection are retried within
+ * the timeout, never returned. An error about the listener itself is
+ * returned at once, whatever the timeout.
  *
  * `peer` (may be NULL, then `peer_capacity` is ignored) receives the peer's
  * address as NUL-terminated text: `"127.0.0.1:54321"`, `"[::1]:54321"`, a Unix
@@ -755,8 +818,11 @@ int sl_local_port(int fd);
  *   `timeout_ms == 0`).
  * - `EINVAL`: `listen_fd < 0`, unknown `flags` bits, `peer` non-NULL with
  *   `peer_capacity < SL_ADDRSTRLEN`, `timeout_ms < -1`, or `listen_fd` is
- *   not listening.
- * - `EBADF`, `ENOTSOCK`, `EOPNOTSUPP`: not an open, listening stream socket.
+ *   a stream socket that is not listening.
+ * - `EBADF` (not open), `ENOTSOCK` (not a socket), `EOPNOTSUPP` (a
+ *   datagram socket).
+ * - `EINTR`: the thread's interrupt check ended the wait
+ *   (`sl_set_interrupt_check`).
  * - `EMFILE`/`ENFILE`: no fd left (the connection stays queued).
  */
 int sl_accept(int listen_fd, int flags, int timeout_ms, char *peer, size_t peer_capacity);
@@ -782,10 +848,16 @@ const char *sl_resolve_strerror(int errnum);
  * Timeout: `-1` waits forever, `0` checks once without waiting, `> 0` is the
  * budget for the whole call (a deadline on the monotonic clock taken at
  * entry, rounded up to whole milliseconds). `EINTR` is retried with the time
- * left, so a signal never ends the wait early.
+ * left, so a signal never ends the wait early, unless the thread's
+ * interrupt check says to (`sl_set_interrupt_check`: then `-1`/`EINTR`).
+ *
+ * A wait asks the kernel only: a pipe's write end is never readable, and
+ * waiting for it ends only with an error condition (its reader closed) or
+ * the timeout, as with poll(2).
  *
  * Returns `1` ready, `0` timed out (also for `timeout_ms == 0`: never
  * `EAGAIN`). Errors (`-1`, errno):
+ * - `EINTR`: the interrupt check ended the wait.
  * - `EINVAL`: `fd < 0` or `timeout_ms < -1`.
  * - `EBADF`: `fd` is not open.
  * - `ENOMEM`: from poll(2).
@@ -826,7 +898,8 @@ int sl_wait_writable(int fd, int timeout_ms);
  *
  * Timeout: as `sl_wait_readable` (`-1` forever, `0` check once, `> 0` the
  * budget for the whole call, rounded up to whole milliseconds; `EINTR` is
- * retried with the time left).
+ * retried with the time left, unless the interrupt check ends the call with
+ * `-1`/`EINTR`).
  *
  * Returns the number of ready entries over all three lists, `0` on timeout
  * (also for `timeout_ms == 0`: never `EAGAIN`). Errors (`-1`, errno):
@@ -842,9 +915,9 @@ int sl_select(const int *readers, size_t nreaders, const int *writers, size_t nw
 /**
  * Creates an empty selector.
  *
- * Returns the selector, or NULL with errno set: `EMFILE`/`ENFILE` (with epoll
- * it holds one fd, close-on-exec), `ENOMEM`. Release it with
- * `sl_selector_free`.
+ * Returns the selector, or NULL with errno set: `EMFILE`/`ENFILE` (it holds
+ * two fds, close-on-exec: an eventfd for `sl_selector_wakeup` and, with
+ * epoll, the epoll set), `ENOMEM`. Release it with `sl_selector_free`.
  */
 sl_selector *sl_selector_new(void);
 
@@ -877,6 +950,9 @@ int sl_selector_register(sl_selector *sel, int fd, int events, void *data);
  * Returns 0. Errors (`-1`, errno; the registration is unchanged):
  * - `EINVAL`: `sel` is NULL, `fd < 0`, or `events` is 0 or has other bits.
  * - `ENOENT`: `fd` is not registered.
+ * - `EBADF`: a change of events, and `fd` was closed since it was
+ *   registered (also when its number now names another file): unregister
+ *   it. (A change of data alone still succeeds.)
  * - `ENOMEM`: out of memory.
  */
 int sl_selector_modify(sl_selector *sel, int fd, int events, void *data);
@@ -888,12 +964,17 @@ int sl_selector_modify(sl_selector *sel, int fd, int events, void *data);
  * which still succeeds (and must be made before the same number is
  * registered again, or that is `EEXIST`). Meanwhile, with poll, the closed
  * fd is reported ready for its events and the next recv/send fails with
- * `EBADF`. With epoll, the kernel drops the watch once the last descriptor
- * of the open file is closed; but if the file is still open elsewhere (a
- * `dup`, a forked child), its events keep being reported under the old
- * number, and after this call they can no longer be removed from the kernel
- * (that needs the fd): selects then wake for them without reporting them,
- * spinning until their timeout, for as long as that file stays open.
+ * `EBADF`; with epoll, if its file is still open elsewhere (a `dup`, a
+ * forked child), that file's readiness is reported under the fd.
+ *
+ * After this call nothing of that fd is ever reported again, not even
+ * when the same number is registered anew as another file: every
+ * registration carries a generation number in the kernel, and an event of
+ * an older one is dropped. With epoll, a watch whose fd was closed cannot
+ * be removed by number; the first event it causes makes the next select
+ * rebuild the kernel set from the registrations (one `epoll_ctl` each:
+ * about 60 ms for 10,000 fds on a 2-core VM, once per stale watch that
+ * fires), so it never makes selects spin.
  *
  * Returns 0. Errors (`-1`, errno):
  * - `EINVAL`: `sel` is NULL or `fd < 0`.
@@ -924,18 +1005,61 @@ int sl_selector_get(const sl_selector *sel, int fd, int *events, void **data);
  *
  * Timeout: `-1` waits forever, `0` checks once, `> 0` is the budget for the
  * whole call (a deadline on the monotonic clock taken at entry, rounded up
- * to whole milliseconds). `EINTR` is retried with the time left. With
- * nothing registered the call just waits out its timeout (forever for `-1`).
+ * to whole milliseconds). A signal's `EINTR` is retried with the time left,
+ * unless the thread's interrupt check ends the call (`sl_set_interrupt_check`).
+ * With nothing registered the call just waits out its timeout (forever for
+ * `-1`).
  *
  * Returns `n`, the number of events stored (`1..=capacity`), or `0` when the
- * timeout passed (also for `timeout_ms == 0`: never `EAGAIN`). Errors (`-1`,
- * errno; `out` may have been partly written):
+ * timeout passed (also for `timeout_ms == 0`: never `EAGAIN`); `0` only
+ * then, even when stale kernel watches woke the wait. Errors (`-1`, errno;
+ * `out` may have been partly written):
+ * - `EINTR`: `sl_selector_wakeup` was called (before or during this call;
+ *   the wakeup is consumed), or the interrupt check asked to stop. Ready fds
+ *   stay ready for the next call: nothing is lost.
  * - `EINVAL`: `sel` or `out` is NULL, `capacity` is 0, or `timeout_ms < -1`.
- * - `ENOMEM`: out of memory.
+ * - `ENOMEM`, `ENOSPC`, `EMFILE`: out of memory, or of fds or epoll watches
+ *   for a rebuild of the kernel set (see `sl_selector_unregister`).
  *
  * Capacities over `INT_MAX` are treated as `INT_MAX`.
  */
 int sl_selector_select(sl_selector *sel, sl_event *out, size_t capacity, int timeout_ms);
+
+/**
+ * Wakes the selector: its `sl_selector_select` running in another thread,
+ * or its next one, returns `-1` with errno `EINTR`. Wakeups made before a
+ * select sees them count as one; none is ever lost.
+ *
+ * Async-signal-safe and callable from any thread at any time (one write(2)
+ * to an eventfd; errno is left as it was), so it is the C counterpart of
+ * Python's `signal.set_wakeup_fd` and asyncio's self-pipe:
+ *
+ * ```c
+ * static sl_selector *loop_sel;
+ * static volatile sig_atomic_t stop;
+ * static void on_term(int sig) { (void)sig; stop = 1; sl_selector_wakeup(loop_sel); }
+ * ...
+ * while (!stop) {
+ *     int n = sl_selector_select(loop_sel, ev, 64, -1);
+ *     if (n < 0 && errno == EINTR) continue;   // woken: look at `stop`
+ *     ...
+ * }
+ * ```
+ *
+ * Which to use: `sl_set_interrupt_check` ends any blocking call, but it runs
+ * only after an `EINTR`, so a signal that arrives after the loop looked at
+ * its flag and before the thread blocks is seen only at the next signal or
+ * timeout. A wakeup closes that window for a loop that sleeps in
+ * `sl_selector_select`: the wakeup stays pending until a select consumes it.
+ * A program whose loop is a selector needs only the wakeup; one that blocks
+ * in other calls needs the check too.
+ *
+ * The selector must not be freed while another thread or a handler may call
+ * this.
+ *
+ * Returns 0. Errors (`-1`, errno): `EINVAL`: `sel` is NULL.
+ */
+int sl_selector_wakeup(sl_selector *sel);
 
 /**
  * Turns `O_NONBLOCK` on (`on != 0`) or off for `fd`. Works on any fd
@@ -1037,7 +1161,11 @@ int sl_get_buffer_sizes(int fd, int *sndbuf, int *rcvbuf);
  * - `ETIMEDOUT`: no end of stream within the timeout (`EAGAIN` for
  *   `timeout_ms == 0`).
  * - `ECONNRESET`: the peer reset the connection.
- * - `ENOTCONN`: the socket was not connected; `ENOTSOCK`: not a socket.
+ * - `ENOTCONN`: the socket was not connected; `ENOTSOCK`: not a socket;
+ *   `EOPNOTSUPP`: a datagram socket, which has no end of stream to wait for
+ *   (checked before anything else, whatever the timeout).
+ * - `EINTR`: the thread's interrupt check ended the drain
+ *   (`sl_set_interrupt_check`).
  *
  * Errors with the fd left open: `EINVAL` (`fd < 0`, `timeout_ms < -1`),
  * `EBADF` (not open).

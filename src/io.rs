@@ -16,6 +16,7 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 use socket2::SockRef;
 
 use crate::deadline::Deadline;
+use crate::interrupt;
 use crate::ready::{self, Interest};
 
 /// How the next system call may be made.
@@ -47,8 +48,11 @@ fn drive(
 ) -> io::Result<()> {
     let raw = fd.as_raw_fd();
     // A bounded call never lets the kernel block: MSG_DONTWAIT per call, not
-    // O_NONBLOCK on the fd, which belongs to the caller.
-    let flags = libc::MSG_NOSIGNAL | if deadline.is_bounded() { libc::MSG_DONTWAIT } else { 0 };
+    // O_NONBLOCK on the fd, which belongs to the caller. Nor does a call under
+    // an interrupt check: SA_RESTART would restart a blocked recv/send without
+    // an EINTR to check, where the wait in poll always sees the signal.
+    let never_block = deadline.is_bounded() || interrupt::is_set();
+    let flags = libc::MSG_NOSIGNAL | if never_block { libc::MSG_DONTWAIT } else { 0 };
     let mut call = Call::Socket { flags };
     // Only a blocking non-socket fd under a bounded deadline must poll first.
     let mut poll_first = false;
@@ -59,7 +63,7 @@ fn drive(
         match step(call, *done) {
             Ok(0) => return Err(io::Error::from_raw_os_error(libc::EPIPE)),
             Ok(n) => *done += n,
-            Err(err) => after_error(err, raw, interest, deadline, &mut call, &mut poll_first)?,
+            Err(err) => after_error(err, raw, interest, deadline, never_block, &mut call, &mut poll_first)?,
         }
     }
     Ok(())
@@ -75,11 +79,12 @@ fn after_error(
     raw: libc::c_int,
     interest: Interest,
     deadline: Deadline,
+    never_block: bool,
     call: &mut Call,
     poll_first: &mut bool,
 ) -> io::Result<()> {
     match err.raw_os_error() {
-        Some(libc::EINTR) => Ok(()),
+        Some(libc::EINTR) => interrupt::after_eintr(),
         // One attempt means one: a poll(0) here would only cost a system
         // call per EAGAIN in every event loop.
         Some(libc::EAGAIN) if deadline == Deadline::Immediate => Err(deadline.expired()),
@@ -88,8 +93,8 @@ fn after_error(
             false => Err(deadline.expired()),
         },
         Some(libc::ENOTSOCK) if matches!(call, Call::Socket { .. }) => {
-            let blocking = !is_nonblocking(raw)?;
-            *poll_first = blocking && deadline.is_bounded();
+            let blocking = stream_flags(raw, interest)? & libc::O_NONBLOCK == 0;
+            *poll_first = blocking && never_block;
             let max_len = if *poll_first { libc::PIPE_BUF } else { usize::MAX };
             *call = Call::Stream { max_len };
             Ok(())
@@ -98,13 +103,24 @@ fn after_error(
     }
 }
 
-fn is_nonblocking(fd: libc::c_int) -> io::Result<bool> {
+/// The status flags of a non-socket fd about to be read or written; `EBADF`
+/// when it was opened for the other direction only (a pipe's other end),
+/// which no wait could ever make ready: the kernel's answer at once, whatever
+/// the timeout.
+fn stream_flags(fd: libc::c_int, interest: Interest) -> io::Result<libc::c_int> {
     // SAFETY: F_GETFL takes no argument and reads only the fd's flags.
     let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
     if flags < 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok(flags & libc::O_NONBLOCK != 0)
+    let wrong_way = match interest {
+        Interest::Readable => libc::O_WRONLY,
+        Interest::Writable => libc::O_RDONLY,
+    };
+    if flags & libc::O_ACCMODE == wrong_way {
+        return Err(io::Error::from_raw_os_error(libc::EBADF));
+    }
+    Ok(flags)
 }
 
 fn cvt(n: isize) -> io::Result<usize> {

@@ -9,6 +9,7 @@
 //!
 //! Module map (safe Rust in `src/<area>.rs`, C shims in `src/ffi/<area>.rs`):
 //! - [`deadline`]: `timeout_ms` as a whole-call deadline on the monotonic clock.
+//! - [`interrupt`]: the per-thread check that lets a signal end a blocked call.
 //! - [`io`]: send-all / recv-exact / vectored send-all loops.
 //! - [`frame`]: length-prefixed frames and the resumable delimiter search.
 //! - [`conn`]: `sl_conn`, the buffered reader/writer for blocking code and event loops.
@@ -26,6 +27,7 @@ pub mod conn;
 pub mod deadline;
 pub mod ffi;
 pub mod frame;
+pub mod interrupt;
 pub mod io;
 pub mod net;
 pub mod ready;

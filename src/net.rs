@@ -15,6 +15,7 @@ use std::os::unix::ffi::OsStrExt;
 use socket2::{Domain, SockAddr, SockRef, Socket, Type};
 
 use crate::deadline::Deadline;
+use crate::interrupt;
 use crate::ready::{self, Interest};
 use crate::sockopt::make_blocking;
 
@@ -163,6 +164,8 @@ pub fn connect_any(addrs: &[SocketAddr], deadline: Deadline) -> io::Result<Owned
         let socket = Socket::new(Domain::for_address(addr), Type::STREAM.nonblocking(), None)?;
         match connect_within(&socket, &addr.into(), deadline) {
             Ok(()) => return Ok(socket.into()),
+            // The interrupt check ends the whole call, not one address.
+            Err(err) if err.raw_os_error() == Some(libc::EINTR) => return Err(err),
             Err(err) => {
                 if deadline.poll_timeout_ms().is_none() {
                     return Err(deadline.expired());
@@ -217,39 +220,48 @@ pub fn local_port(fd: BorrowedFd<'_>) -> io::Result<u16> {
     addr.as_socket().map(|a| a.port()).ok_or_else(|| os_error(libc::EAFNOSUPPORT))
 }
 
-/// Errors after which `accept` should simply be tried again: the pending
-/// connection died before it was taken (`ECONNABORTED`, `EPROTO`), a signal,
-/// or, on Linux, a network error of the new connection that accept(2) passes
-/// on ("should be treated like EAGAIN", says the manual).
+/// Errors of accept(2) about the pending connection, not the listener, after
+/// which `accept` is simply tried again: the connection died before it was
+/// taken (`ECONNABORTED`, `EPROTO`), or, on Linux, a network error of the new
+/// connection that accept(2) passes on ("should be treated like EAGAIN", says
+/// the manual). That list also has `EOPNOTSUPP`, which is as well what a
+/// datagram socket answers: [`accept`] retries it only on a listener.
 fn accept_retryable(code: libc::c_int) -> bool {
     matches!(
         code,
         libc::ECONNABORTED
-            | libc::EINTR
             | libc::EPROTO
             | libc::ENETDOWN
             | libc::ENOPROTOOPT
             | libc::EHOSTDOWN
             | libc::ENONET
             | libc::EHOSTUNREACH
-            | libc::EOPNOTSUPP
             | libc::ENETUNREACH
     )
+}
+
+/// What accept(2) says of a socket that is not listening: `EINVAL` for a
+/// connection-oriented socket, `EOPNOTSUPP` for a datagram one.
+fn not_listening(socket: &SockRef<'_>) -> io::Error {
+    let datagram = matches!(socket.r#type(), Ok(t) if t == Type::DGRAM || t == Type::RAW);
+    os_error(if datagram { libc::EOPNOTSUPP } else { libc::EINVAL })
 }
 
 /// Accepts one connection within `deadline`. The new fd is close-on-exec, and
 /// non-blocking if asked. Works on TCP and Unix-domain listeners.
 ///
-/// A blocking listener under a bounded deadline waits for readiness first,
-/// so that `accept` itself never blocks; the listener's flags are not touched.
+/// A blocking listener under a bounded deadline (or an interrupt check) waits
+/// for readiness first, so that `accept` itself never blocks; the listener's
+/// flags are not touched. A socket that is not listening fails at once with
+/// accept(2)'s own errno, whatever the deadline.
 pub fn accept(listener: BorrowedFd<'_>, deadline: Deadline, nonblocking: bool) -> io::Result<(OwnedFd, SockAddr)> {
     let socket = SockRef::from(&listener);
     let flags = libc::SOCK_CLOEXEC | if nonblocking { libc::SOCK_NONBLOCK } else { 0 };
-    let wait_first = deadline.is_bounded() && !socket.nonblocking()?;
+    let wait_first = (deadline.is_bounded() || interrupt::is_set()) && !socket.nonblocking()?;
     // Polling a socket that does not listen would wait out the whole timeout
-    // before accept(2) could say EINVAL (ENOTSOCK for a pipe): ask first.
+    // before accept(2) could answer: ask first.
     if wait_first && !socket.is_listener()? {
-        return Err(os_error(libc::EINVAL));
+        return Err(not_listening(&socket));
     }
     loop {
         if wait_first && !ready::wait(listener.as_raw_fd(), Interest::Readable, deadline)? {
@@ -264,6 +276,8 @@ pub fn accept(listener: BorrowedFd<'_>, deadline: Deadline, nonblocking: bool) -
                         return Err(deadline.expired());
                     }
                 }
+                Some(libc::EINTR) => interrupt::after_eintr()?,
+                Some(libc::EOPNOTSUPP) if socket.is_listener()? => {}
                 Some(code) if accept_retryable(code) => {}
                 _ => return Err(err),
             },

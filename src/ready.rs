@@ -8,6 +8,7 @@ use std::io;
 use std::os::fd::RawFd;
 
 use crate::deadline::Deadline;
+use crate::interrupt;
 
 /// What to wait for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,8 +35,9 @@ impl Interest {
 /// second clock read (about a tenth of an `epoll_wait` that finds an fd ready).
 ///
 /// Returns the count, or 0 once the deadline has passed. `EINTR` is retried
-/// with the time that is left, and an early timeout (the kernel rounds) is
-/// retried too, so 0 means the time really ran out.
+/// with the time that is left unless the thread's interrupt check says to
+/// stop ([`interrupt::after_eintr`]), and an early timeout (the kernel
+/// rounds) is retried too, so 0 means the time really ran out.
 pub(crate) fn wait_loop(
     deadline: Deadline,
     mut first_timeout: Option<libc::c_int>,
@@ -49,6 +51,7 @@ pub(crate) fn wait_loop(
         if n < 0 {
             let err = io::Error::last_os_error();
             if err.kind() == io::ErrorKind::Interrupted {
+                interrupt::after_eintr()?;
                 continue;
             }
             return Err(err);

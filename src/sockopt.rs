@@ -9,9 +9,10 @@ use std::net::Shutdown;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::time::Duration;
 
-use socket2::{SockRef, TcpKeepalive};
+use socket2::{SockRef, TcpKeepalive, Type};
 
 use crate::deadline::Deadline;
+use crate::interrupt;
 use crate::ready::{self, Interest};
 
 /// Turns `O_NONBLOCK` on or off (any fd, not only sockets).
@@ -94,19 +95,25 @@ pub fn buffer_sizes(fd: BorrowedFd<'_>) -> io::Result<(usize, usize)> {
 /// (`deadline.expired()`, `ECONNRESET`, `ENOTCONN`, ...).
 pub fn close_graceful(fd: OwnedFd, deadline: Deadline) -> io::Result<()> {
     let socket = SockRef::from(&fd);
+    // A connected datagram socket would wait for an end of stream that no
+    // datagram socket has: say so at once, whatever the deadline.
+    if matches!(socket.r#type(), Ok(t) if t == Type::DGRAM || t == Type::RAW) {
+        return Err(io::Error::from_raw_os_error(libc::EOPNOTSUPP));
+    }
     if let Err(err) = socket.shutdown(Shutdown::Write) {
         // A connection the peer already reset is "not connected" any more;
         // the reset itself is the better answer.
         return Err(socket.take_error()?.unwrap_or(err));
     }
-    let flags = if deadline.is_bounded() { libc::MSG_DONTWAIT } else { 0 };
+    let never_block = deadline.is_bounded() || interrupt::is_set();
+    let flags = if never_block { libc::MSG_DONTWAIT } else { 0 };
     let mut sink = [MaybeUninit::<u8>::uninit(); 4096];
     loop {
         match socket.recv_with_flags(&mut sink, flags) {
             Ok(0) => return Ok(()),
             Ok(_) => {}
             Err(err) => match err.raw_os_error() {
-                Some(libc::EINTR) => {}
+                Some(libc::EINTR) => interrupt::after_eintr()?,
                 Some(libc::EAGAIN) => {
                     if !ready::wait(fd.as_raw_fd(), Interest::Readable, deadline)? {
                         return Err(deadline.expired());

@@ -14,6 +14,7 @@ use std::time::Duration;
 use socket2::{Domain, SockAddr, Socket, Type};
 
 use crate::deadline::Deadline;
+use crate::interrupt;
 use crate::net::os_error;
 use crate::sockopt::make_blocking;
 
@@ -74,11 +75,20 @@ fn is_stale(addr: &SockAddr, path: &std::path::Path) -> io::Result<bool> {
 /// bare connect when it succeeds, as it usually does); `0` stops there. After
 /// that a blocking connect waits: on Linux at most `SO_SNDTIMEO`, then it
 /// fails with `EAGAIN`, so the remaining time goes there (reset afterwards).
+/// An unbounded connect under an interrupt check takes the same path, in
+/// chunks: with a timeout set on the socket the kernel never restarts the
+/// connect after a signal, so the check sees every `EINTR`.
 pub fn unix_connect(name: &[u8], deadline: Deadline) -> io::Result<OwnedFd> {
+    /// How long one wait of an unbounded connect lasts before it is renewed.
+    const FOREVER_CHUNK_MS: i32 = 60_000;
     let addr = unix_address(name)?;
-    if deadline.poll_timeout_ms() == Some(-1) {
+    if deadline == Deadline::Never && !interrupt::is_set() {
         let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
-        socket.connect(&addr)?;
+        while let Err(err) = socket.connect(&addr) {
+            if err.raw_os_error() != Some(libc::EINTR) {
+                return Err(err);
+            }
+        }
         return Ok(socket.into());
     }
     let socket = Socket::new(Domain::UNIX, Type::STREAM.nonblocking(), None)?;
@@ -92,12 +102,18 @@ pub fn unix_connect(name: &[u8], deadline: Deadline) -> io::Result<OwnedFd> {
     let result = loop {
         let ms = match deadline.poll_timeout_ms() {
             None | Some(0) => break Err(deadline.expired()),
+            Some(-1) => FOREVER_CHUNK_MS,
             Some(ms) => ms,
         };
         socket.set_write_timeout(Some(Duration::from_millis(ms as u64)))?;
         match socket.connect(&addr) {
             Ok(()) => break Ok(()),
-            Err(err) if matches!(err.raw_os_error(), Some(libc::EINTR | libc::EAGAIN)) => {} // the loop checks the time
+            Err(err) if err.raw_os_error() == Some(libc::EINTR) => {
+                if let Err(err) = interrupt::after_eintr() {
+                    break Err(err);
+                }
+            }
+            Err(err) if err.raw_os_error() == Some(libc::EAGAIN) => {} // the loop checks the time
             Err(err) => break Err(err),
         }
     };

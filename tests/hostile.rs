@@ -21,6 +21,7 @@ use common::*;
 use sockloop::ffi::byteorder::*;
 use sockloop::ffi::conn::*;
 use sockloop::ffi::frame::*;
+use sockloop::ffi::interrupt::*;
 use sockloop::ffi::io::*;
 use sockloop::ffi::net::*;
 use sockloop::ffi::ready::*;
@@ -143,15 +144,6 @@ impl Drop for Env {
         for fd in [self.a, self.b, self.high, self.pipe_r, self.pipe_w, self.tcp_listener] {
             unsafe { libc::close(fd) };
         }
-    }
-}
-
-fn raise_nofile_limit(want: u64) {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
-    if lim.rlim_cur < want {
-        lim.rlim_cur = want.min(lim.rlim_max);
-        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) }, 0);
     }
 }
 
@@ -716,7 +708,75 @@ fn selector_rows() -> Vec<Row> {
             assert_eq!((out[0].fd, out[0].events), (env.high, SL_WRITE));
             unsafe { sl_selector_free(s) };
         }),
+        ("sl_selector_wakeup", |env| {
+            fails!(sl_selector_wakeup(null_mut()), libc::EINVAL);
+            let s = sl_selector_new();
+            let mut out: [sl_event; 2] = std::array::from_fn(|_| sl_event { fd: -1, events: 0, data: null_mut() });
+            gives!(sl_selector_register(s, env.high, SL_WRITE, null_mut()), 0);
+            // Many wakeups before a select count as one; errno is left alone.
+            for _ in 0..3 {
+                unsafe { *libc::__errno_location() = libc::ERANGE };
+                gives!(sl_selector_wakeup(s), 0);
+                assert_eq!(errno_now(), libc::ERANGE, "errno untouched");
+            }
+            fails!(sl_selector_select(s, out.as_mut_ptr(), 2, -1), libc::EINTR);
+            gives!(sl_selector_select(s, out.as_mut_ptr(), 2, 0), 1);
+            unsafe { sl_selector_free(s) };
+        }),
     ]
+}
+
+fn interrupt_rows() -> Vec<Row> {
+    unsafe extern "C" fn always(_: *mut c_void) -> c_int {
+        1
+    }
+    vec![("sl_set_interrupt_check", |env| {
+        gives!(sl_set_interrupt_check(None, null_mut()), 0); // clearing nothing
+        gives!(sl_set_interrupt_check(Some(always), null_mut()), 0);
+        // No EINTR, no check: the calls behave as without one.
+        let mut byte = [0u8; 1];
+        fails!(sl_recv_exact(env.a, byte.as_mut_ptr().cast(), 1, 0, null_mut()), libc::EAGAIN);
+        gives!(sl_set_interrupt_check(None, null_mut()), 0);
+    })]
+}
+
+/// Fds that can never become ready for a call fail at once with the kernel's
+/// errno, whatever the timeout: a pipe's other end, a socket that does not
+/// listen, a datagram socket for accept.
+fn wrong_kind_rows() -> Vec<Row> {
+    vec![("wrong-direction and wrong-kind fds, timeout -1 and 200", |env| {
+        let mut buf = [0u8; 8];
+        for timeout in [-1, 0, 200] {
+            fails!(sl_send_all(env.pipe_r, buf.as_ptr().cast(), 8, timeout, null_mut()), libc::EBADF);
+            fails!(sl_send_frame(env.pipe_r, buf.as_ptr().cast(), 8, timeout, null_mut()), libc::EBADF);
+            fails!(sl_recv_exact(env.pipe_w, buf.as_mut_ptr().cast(), 8, timeout, null_mut()), libc::EBADF);
+            fails!(sl_recv_frame(env.pipe_w, buf.as_mut_ptr().cast(), 8, timeout, null_mut()), libc::EBADF);
+            let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            fails!(sl_accept(udp.as_raw_fd(), 0, timeout, null_mut(), 0), libc::EOPNOTSUPP);
+            let tcp = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+            fails!(sl_accept(tcp.as_raw_fd(), 0, timeout, null_mut(), 0), libc::EINVAL);
+            fails!(sl_accept(env.pipe_r, 0, timeout, null_mut(), 0), libc::ENOTSOCK);
+            let iov = [libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: 8 }];
+            fails!(sl_send_allv(env.pipe_r, iov.as_ptr().cast(), 1, timeout, null_mut()), libc::EBADF);
+            let connected_udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            connected_udp.connect(udp.local_addr().unwrap()).unwrap();
+            fails!(sl_close_graceful(connected_udp.into_raw_fd(), timeout), libc::EOPNOTSUPP);
+        }
+        for (fd, write) in [(env.pipe_w, false), (env.pipe_r, true)] {
+            let c = conn(fd, 16);
+            if write {
+                gives!(sl_conn_queue(c, buf.as_ptr().cast(), 8), 8);
+                fails!(sl_conn_flush(c), libc::EBADF);
+                fails!(sl_conn_write_frame(c, buf.as_ptr().cast(), 8, -1), libc::EBADF);
+            } else {
+                fails!(sl_conn_fill(c), libc::EBADF);
+                fails!(sl_conn_read_exact(c, buf.as_mut_ptr().cast(), 8, -1), libc::EBADF);
+                fails!(sl_conn_read_frame(c, buf.as_mut_ptr().cast(), 8, 200), libc::EBADF);
+                fails!(sl_conn_read_until(c, b"\n".as_ptr().cast(), 1, buf.as_mut_ptr().cast(), 8, -1), libc::EBADF);
+            }
+            unsafe { sl_conn_free(c) };
+        }
+    })]
 }
 
 fn sockopt_rows() -> Vec<Row> {
@@ -804,8 +864,19 @@ fn unix_rows() -> Vec<Row> {
 }
 
 fn table() -> Vec<Row> {
-    [byteorder_rows(), transfer_rows(), frame_rows(), conn_rows(), net_rows(), ready_rows(), selector_rows(), sockopt_rows(), unix_rows()]
-        .concat()
+    [
+        byteorder_rows(),
+        transfer_rows(),
+        frame_rows(),
+        conn_rows(),
+        net_rows(),
+        ready_rows(),
+        selector_rows(),
+        interrupt_rows(),
+        sockopt_rows(),
+        unix_rows(),
+    ]
+    .concat()
 }
 
 /// The functions `include/sockloop.h` declares: each `sl_` word before a `(`
@@ -839,7 +910,7 @@ fn every_function_in_the_header_has_a_row() {
 fn every_function_returns_its_documented_errno_on_hostile_input() {
     let env = Env::new();
     let mut failed = Vec::new();
-    for (name, row) in table() {
+    for (name, row) in [table(), wrong_kind_rows()].concat() {
         LARGEST.store(0, Ordering::Relaxed);
         if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| row(&env))) {
             let msg = panic.downcast_ref::<String>().cloned().unwrap_or_default();

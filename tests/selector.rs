@@ -394,3 +394,133 @@ fn ten_thousand_idle_connections_and_one_active() {
     assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
     assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "child status {status:#x}");
 }
+
+/// CPU time (user + system) the calling thread has used.
+fn cpu_time() -> Duration {
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) }, 0);
+    let us = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+    Duration::from_micros(us(ru.ru_utime) + us(ru.ru_stime))
+}
+
+/// A registered fd closed while a dup of its file stays open and readable,
+/// then unregistered: the stale-watch state (with epoll the kernel keeps
+/// watching that file under the old number). Returns the fd number and the
+/// dup that keeps the file alive, with a byte to read waiting on it.
+fn stale_watch(sel: &Sel) -> (RawFd, OwnedFd, OwnedFd) {
+    let (x, peer) = socketpair();
+    let dup = x.try_clone().unwrap();
+    let fd = x.as_raw_fd();
+    assert_eq!(sel.register(fd, SL_READ, 0x5a1e), (0, 0));
+    send_byte(&peer); // the old file is readable, forever
+    drop(x);
+    assert_eq!(sel.unregister(fd), (0, 0));
+    (fd, dup, peer)
+}
+
+#[test]
+fn a_stale_watch_never_hides_a_ready_fd() {
+    let sel = Sel::new();
+    let (live, live_peer) = socketpair();
+    assert_eq!(sel.register(live.as_raw_fd(), SL_READ, 7), (0, 0));
+    let _stale = stale_watch(&sel);
+    send_byte(&live_peer);
+    let want = Ok(vec![(live.as_raw_fd(), SL_READ, 7)]);
+    for round in 0..50 {
+        assert_eq!(sel.select(16, 0), want, "timeout 0, round {round}");
+        assert_eq!(sel.select(16, 10), want, "timeout 10, round {round}");
+        assert_eq!(sel.select(1, 0), want, "capacity 1, round {round}");
+    }
+    // Drained: nothing but the stale file is ready, and that is never reported.
+    let mut byte = [0u8; 1];
+    assert_eq!(unsafe { libc::read(live.as_raw_fd(), byte.as_mut_ptr().cast(), 1) }, 1);
+    assert_eq!(sel.select(16, 0), Ok(vec![]));
+    // Timeout -1 with a later event.
+    let writer = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(50));
+        send_byte(&live_peer);
+        live_peer
+    });
+    assert_eq!(sel.select(16, -1), want);
+    drop(writer.join());
+}
+
+#[test]
+fn a_stale_watch_is_never_reported_as_a_new_registration() {
+    let sel = Sel::new();
+    let (fd, _dup, _peer) = stale_watch(&sel);
+    // The same number again, as a new idle socket: its own registration
+    // must not inherit the old file's readiness.
+    let (fresh, _fresh_peer) = socketpair();
+    assert_eq!(unsafe { libc::dup2(fresh.as_raw_fd(), fd) }, fd);
+    let renumbered = unsafe { OwnedFd::from_raw_fd(fd) };
+    assert_eq!(sel.register(fd, SL_READ, 0xf2e5), (0, 0));
+    for timeout in [0, 10, 0, 50] {
+        assert_eq!(sel.select(8, timeout), Ok(vec![]), "a new idle socket is never reported ready");
+    }
+    send_byte(&_fresh_peer);
+    assert_eq!(sel.select(8, 1000), Ok(vec![(fd, SL_READ, 0xf2e5)]));
+    assert_eq!(sel.unregister(fd), (0, 0));
+    drop(renumbered);
+}
+
+#[test]
+fn a_stale_watch_never_makes_select_spin() {
+    let sel = Sel::new();
+    let _stale = stale_watch(&sel);
+    let (idle, _idle_peer) = socketpair();
+    assert_eq!(sel.register(idle.as_raw_fd(), SL_READ, 1), (0, 0));
+    let (cpu, wall) = (cpu_time(), Instant::now());
+    assert_eq!(sel.select(8, 1000), Ok(vec![]));
+    let (cpu, wall) = (cpu_time() - cpu, wall.elapsed());
+    assert!(wall >= Duration::from_millis(1000), "waited its whole timeout: {wall:?}");
+    assert!(cpu < Duration::from_millis(10), "a 1 s select burned {cpu:?} of CPU");
+}
+
+#[test]
+fn the_rebuild_keeps_every_live_registration() {
+    const N: usize = 300;
+    let sel = Sel::new();
+    let pairs: Vec<(OwnedFd, OwnedFd)> = (0..N).map(|_| socketpair()).collect();
+    for (i, (a, _)) in pairs.iter().enumerate() {
+        let events = if i % 3 == 0 { SL_READ | SL_WRITE } else { SL_READ };
+        assert_eq!(sel.register(a.as_raw_fd(), events, 1000 + i), (0, 0));
+    }
+    let _stale = stale_watch(&sel);
+    // Every third is writable: those are reported, with their data, the
+    // stale one never; the rebuild happens in the first select.
+    let mut got: Vec<_> = sel.select(N + 8, 1000).unwrap();
+    got.sort();
+    let want: Vec<_> = (0..N).step_by(3).map(|i| (pairs[i].0.as_raw_fd(), SL_WRITE, 1000 + i)).collect();
+    let mut want_sorted = want.clone();
+    want_sorted.sort();
+    assert_eq!(got, want_sorted);
+    // Reads still come through for every registration after the rebuild.
+    for (i, (a, b)) in pairs.iter().enumerate() {
+        send_byte(b);
+        let events = if i % 3 == 0 { SL_READ | SL_WRITE } else { SL_READ };
+        let got = sel.select(N + 8, 1000).unwrap();
+        assert!(got.contains(&(a.as_raw_fd(), events, 1000 + i)), "registration {i} after the rebuild: {got:?}");
+        let mut byte = [0u8; 1];
+        assert_eq!(unsafe { libc::read(a.as_raw_fd(), byte.as_mut_ptr().cast(), 1) }, 1);
+    }
+}
+
+/// Not a timing assertion: prints what one rebuild costs at 10,000
+/// registrations (the header quotes it).
+#[test]
+fn rebuild_cost_at_ten_thousand_registrations() {
+    raise_nofile_limit(12_000);
+    let sel = Sel::new();
+    let pairs: Vec<(OwnedFd, OwnedFd)> = (0..5_000).map(|_| socketpair()).collect();
+    for (i, fd) in pairs.iter().flat_map(|(a, b)| [a, b]).enumerate() {
+        assert_eq!(sel.register(fd.as_raw_fd(), SL_READ, i), (0, 0));
+    }
+    let _stale = stale_watch(&sel);
+    let start = Instant::now();
+    assert_eq!(sel.select(64, 0), Ok(vec![]));
+    let first = start.elapsed();
+    let start = Instant::now();
+    assert_eq!(sel.select(64, 0), Ok(vec![]));
+    println!("select with a stale watch at 10,000 registrations: {first:?} (rebuild), then {:?}", start.elapsed());
+}

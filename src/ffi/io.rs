@@ -11,7 +11,8 @@ use crate::io;
 ///
 /// Works on sockets (with `MSG_NOSIGNAL`: `SIGPIPE` is never raised) and on pipes
 /// and other stream fds, blocking or non-blocking; the fd's flags are never
-/// changed. `EINTR` is retried. On a non-blocking fd, `EAGAIN` waits for
+/// changed. `EINTR` is retried (see `sl_set_interrupt_check`). On a
+/// non-blocking fd, `EAGAIN` waits for
 /// readiness within the time left.
 ///
 /// Timeout: `timeout_ms` is the budget for the whole call: `-1` waits forever,
@@ -29,7 +30,11 @@ use crate::io;
 /// - `EPIPE` or `ECONNRESET`: the peer is gone.
 /// - `EINVAL`: `buf` is NULL with `len > 0`, `len > SSIZE_MAX`, `fd < 0`, or
 ///   `timeout_ms < -1`.
-/// - `EBADF`: `fd` is not open; any other error of send(2)/write(2).
+/// - `EBADF`: `fd` is not open, or open for reading only (a pipe's read
+///   end): at once, whatever the timeout; any other error of send(2)/write(2).
+/// - `EINTR`: the thread's interrupt check ended the call after a signal
+///   (`sl_set_interrupt_check`); `*sent` is exact, resume as after
+///   `ETIMEDOUT`. Without a check, signals never end the call.
 #[no_mangle]
 pub unsafe extern "C" fn sl_send_all(
     fd: c_int,
@@ -54,7 +59,8 @@ pub unsafe extern "C" fn sl_send_all(
 /// Receives exactly `len` bytes from `fd` into `buf`, looping over short reads.
 ///
 /// Works on sockets, pipes and other stream fds, blocking or non-blocking; the
-/// fd's flags are never changed. `EINTR` is retried. A message that ends early
+/// fd's flags are never changed. `EINTR` is retried (see
+/// `sl_set_interrupt_check`). A message that ends early
 /// is an error, never a short success.
 ///
 /// Timeout: as `sl_send_all`: `-1` forever, `0` one attempt, `> 0` the budget
@@ -68,8 +74,10 @@ pub unsafe extern "C" fn sl_send_all(
 /// Errors (`-1`, errno):
 /// - `EPIPE`: end of stream before `len` bytes (`*received` says how many came,
 ///   0 when the stream ended before the first byte).
-/// - `ETIMEDOUT`, `EAGAIN`, `EINVAL`, `EBADF`: as `sl_send_all`;
+/// - `ETIMEDOUT`, `EAGAIN`, `EINVAL`, `EINTR`: as `sl_send_all`;
 ///   `ECONNRESET` and any other error of recv(2)/read(2).
+/// - `EBADF`: `fd` is not open, or open for writing only (a pipe's write
+///   end): at once, whatever the timeout.
 #[no_mangle]
 pub unsafe extern "C" fn sl_recv_exact(
     fd: c_int,

@@ -18,6 +18,7 @@ use std::os::raw::c_int;
 pub mod byteorder;
 pub mod conn;
 pub mod frame;
+pub mod interrupt;
 pub mod io;
 pub mod net;
 pub mod ready;

@@ -147,8 +147,10 @@ pub extern "C" fn sl_local_port(fd: c_int) -> c_int {
 /// takes first makes this call wait for the next, within the timeout.)
 ///
 /// A connection that died in the queue (`ECONNABORTED`, `EPROTO`), a signal
-/// (`EINTR`) and the network errors Linux passes through accept(2) are retried
-/// within the timeout, never returned.
+/// (`EINTR`, unless the interrupt check ends the call) and the network errors
+/// Linux passes through accept(2) for the new connection are retried within
+/// the timeout, never returned. An error about the listener itself is
+/// returned at once, whatever the timeout.
 ///
 /// `peer` (may be NULL, then `peer_capacity` is ignored) receives the peer's
 /// address as NUL-terminated text: `"127.0.0.1:54321"`, `"[::1]:54321"`, a Unix
@@ -164,8 +166,11 @@ pub extern "C" fn sl_local_port(fd: c_int) -> c_int {
 ///   `timeout_ms == 0`).
 /// - `EINVAL`: `listen_fd < 0`, unknown `flags` bits, `peer` non-NULL with
 ///   `peer_capacity < SL_ADDRSTRLEN`, `timeout_ms < -1`, or `listen_fd` is
-///   not listening.
-/// - `EBADF`, `ENOTSOCK`, `EOPNOTSUPP`: not an open, listening stream socket.
+///   a stream socket that is not listening.
+/// - `EBADF` (not open), `ENOTSOCK` (not a socket), `EOPNOTSUPP` (a
+///   datagram socket).
+/// - `EINTR`: the thread's interrupt check ended the wait
+///   (`sl_set_interrupt_check`).
 /// - `EMFILE`/`ENFILE`: no fd left (the connection stays queued).
 #[no_mangle]
 pub unsafe extern "C" fn sl_accept(

@@ -15,10 +15,16 @@ use crate::ready;
 /// Timeout: `-1` waits forever, `0` checks once without waiting, `> 0` is the
 /// budget for the whole call (a deadline on the monotonic clock taken at
 /// entry, rounded up to whole milliseconds). `EINTR` is retried with the time
-/// left, so a signal never ends the wait early.
+/// left, so a signal never ends the wait early, unless the thread's
+/// interrupt check says to (`sl_set_interrupt_check`: then `-1`/`EINTR`).
+///
+/// A wait asks the kernel only: a pipe's write end is never readable, and
+/// waiting for it ends only with an error condition (its reader closed) or
+/// the timeout, as with poll(2).
 ///
 /// Returns `1` ready, `0` timed out (also for `timeout_ms == 0`: never
 /// `EAGAIN`). Errors (`-1`, errno):
+/// - `EINTR`: the interrupt check ended the wait.
 /// - `EINVAL`: `fd < 0` or `timeout_ms < -1`.
 /// - `EBADF`: `fd` is not open.
 /// - `ENOMEM`: from poll(2).
@@ -80,7 +86,8 @@ unsafe fn write_out(out: *mut c_int, fds: impl Iterator<Item = c_int>, count: &m
 ///
 /// Timeout: as `sl_wait_readable` (`-1` forever, `0` check once, `> 0` the
 /// budget for the whole call, rounded up to whole milliseconds; `EINTR` is
-/// retried with the time left).
+/// retried with the time left, unless the interrupt check ends the call with
+/// `-1`/`EINTR`).
 ///
 /// Returns the number of ready entries over all three lists, `0` on timeout
 /// (also for `timeout_ms == 0`: never `EAGAIN`). Errors (`-1`, errno):

@@ -5,8 +5,8 @@
 
 use std::os::raw::{c_int, c_void};
 
-use super::{check, ffi_guard, Errno};
-use crate::selector::{Events, Selector};
+use super::{check, ffi_guard, set_errno, Errno};
+use crate::selector::{Events, Selector, Waker};
 
 /// Event bit: the fd is readable (data, end of stream, a connection to accept).
 pub const SL_READ: c_int = 1;
@@ -19,9 +19,15 @@ pub const SL_WRITE: c_int = 2;
 /// `sl_selector_free`.
 ///
 /// Not thread-safe: one selector must not be used by two threads at once
-/// (a select in one thread and a register in another included). Different
-/// selectors are independent.
-pub struct sl_selector(Selector);
+/// (a select in one thread and a register in another included), except for
+/// `sl_selector_wakeup`, which any thread or signal handler may call at any
+/// time. Different selectors are independent.
+pub struct sl_selector {
+    /// The selector's waker, apart from it: `sl_selector_wakeup` reads only
+    /// this field while another thread may hold the selector.
+    waker: Waker,
+    selector: Selector,
+}
 
 /// One ready fd, filled in by `sl_selector_select`.
 #[repr(C)]
@@ -46,17 +52,21 @@ fn events_from(bits: c_int) -> Result<Events, Errno> {
 /// A non-NULL `sel` must come from `sl_selector_new` and not be freed.
 unsafe fn selector<'a>(sel: *mut sl_selector) -> Result<&'a mut Selector, Errno> {
     check(!sel.is_null())?;
-    Ok(&mut (*sel).0)
+    Ok(&mut (*sel).selector)
 }
 
 /// Creates an empty selector.
 ///
-/// Returns the selector, or NULL with errno set: `EMFILE`/`ENFILE` (with epoll
-/// it holds one fd, close-on-exec), `ENOMEM`. Release it with
-/// `sl_selector_free`.
+/// Returns the selector, or NULL with errno set: `EMFILE`/`ENFILE` (it holds
+/// two fds, close-on-exec: an eventfd for `sl_selector_wakeup` and, with
+/// epoll, the epoll set), `ENOMEM`. Release it with `sl_selector_free`.
 #[no_mangle]
 pub extern "C" fn sl_selector_new() -> *mut sl_selector {
-    ffi_guard!({ Ok(Box::into_raw(Box::new(sl_selector(Selector::new()?)))) })
+    ffi_guard!({
+        let selector = Selector::new()?;
+        let waker = selector.waker().clone();
+        Ok(Box::into_raw(Box::new(sl_selector { waker, selector })))
+    })
 }
 
 /// Frees a selector and its epoll fd. The registered fds are *not* closed:
@@ -99,6 +109,9 @@ pub unsafe extern "C" fn sl_selector_register(sel: *mut sl_selector, fd: c_int, 
 /// Returns 0. Errors (`-1`, errno; the registration is unchanged):
 /// - `EINVAL`: `sel` is NULL, `fd < 0`, or `events` is 0 or has other bits.
 /// - `ENOENT`: `fd` is not registered.
+/// - `EBADF`: a change of events, and `fd` was closed since it was
+///   registered (also when its number now names another file): unregister
+///   it. (A change of data alone still succeeds.)
 /// - `ENOMEM`: out of memory.
 #[no_mangle]
 pub unsafe extern "C" fn sl_selector_modify(sel: *mut sl_selector, fd: c_int, events: c_int, data: *mut c_void) -> c_int {
@@ -116,12 +129,17 @@ pub unsafe extern "C" fn sl_selector_modify(sel: *mut sl_selector, fd: c_int, ev
 /// which still succeeds (and must be made before the same number is
 /// registered again, or that is `EEXIST`). Meanwhile, with poll, the closed
 /// fd is reported ready for its events and the next recv/send fails with
-/// `EBADF`. With epoll, the kernel drops the watch once the last descriptor
-/// of the open file is closed; but if the file is still open elsewhere (a
-/// `dup`, a forked child), its events keep being reported under the old
-/// number, and after this call they can no longer be removed from the kernel
-/// (that needs the fd): selects then wake for them without reporting them,
-/// spinning until their timeout, for as long as that file stays open.
+/// `EBADF`; with epoll, if its file is still open elsewhere (a `dup`, a
+/// forked child), that file's readiness is reported under the fd.
+///
+/// After this call nothing of that fd is ever reported again, not even
+/// when the same number is registered anew as another file: every
+/// registration carries a generation number in the kernel, and an event of
+/// an older one is dropped. With epoll, a watch whose fd was closed cannot
+/// be removed by number; the first event it causes makes the next select
+/// rebuild the kernel set from the registrations (one `epoll_ctl` each:
+/// about 60 ms for 10,000 fds on a 2-core VM, once per stale watch that
+/// fires), so it never makes selects spin.
 ///
 /// Returns 0. Errors (`-1`, errno):
 /// - `EINVAL`: `sel` is NULL or `fd < 0`.
@@ -152,7 +170,7 @@ pub unsafe extern "C" fn sl_selector_get(
 ) -> c_int {
     ffi_guard!({
         check(!sel.is_null() && fd >= 0)?;
-        let reg = (*sel).0.get(fd).ok_or(Errno(libc::ENOENT))?;
+        let reg = (*sel).selector.get(fd).ok_or(Errno(libc::ENOENT))?;
         if !events.is_null() {
             *events = reg.events.bits();
         }
@@ -174,14 +192,21 @@ pub unsafe extern "C" fn sl_selector_get(
 ///
 /// Timeout: `-1` waits forever, `0` checks once, `> 0` is the budget for the
 /// whole call (a deadline on the monotonic clock taken at entry, rounded up
-/// to whole milliseconds). `EINTR` is retried with the time left. With
-/// nothing registered the call just waits out its timeout (forever for `-1`).
+/// to whole milliseconds). A signal's `EINTR` is retried with the time left,
+/// unless the thread's interrupt check ends the call (`sl_set_interrupt_check`).
+/// With nothing registered the call just waits out its timeout (forever for
+/// `-1`).
 ///
 /// Returns `n`, the number of events stored (`1..=capacity`), or `0` when the
-/// timeout passed (also for `timeout_ms == 0`: never `EAGAIN`). Errors (`-1`,
-/// errno; `out` may have been partly written):
+/// timeout passed (also for `timeout_ms == 0`: never `EAGAIN`); `0` only
+/// then, even when stale kernel watches woke the wait. Errors (`-1`, errno;
+/// `out` may have been partly written):
+/// - `EINTR`: `sl_selector_wakeup` was called (before or during this call;
+///   the wakeup is consumed), or the interrupt check asked to stop. Ready fds
+///   stay ready for the next call: nothing is lost.
 /// - `EINVAL`: `sel` or `out` is NULL, `capacity` is 0, or `timeout_ms < -1`.
-/// - `ENOMEM`: out of memory.
+/// - `ENOMEM`, `ENOSPC`, `EMFILE`: out of memory, or of fds or epoll watches
+///   for a rebuild of the kernel set (see `sl_selector_unregister`).
 ///
 /// Capacities over `INT_MAX` are treated as `INT_MAX`.
 #[no_mangle]
@@ -201,5 +226,52 @@ pub unsafe extern "C" fn sl_selector_select(
             out.add(i).write(event);
         })?;
         Ok(n as c_int)
+    })
+}
+
+/// Wakes the selector: its `sl_selector_select` running in another thread,
+/// or its next one, returns `-1` with errno `EINTR`. Wakeups made before a
+/// select sees them count as one; none is ever lost.
+///
+/// Async-signal-safe and callable from any thread at any time (one write(2)
+/// to an eventfd; errno is left as it was), so it is the C counterpart of
+/// Python's `signal.set_wakeup_fd` and asyncio's self-pipe:
+///
+/// ```c
+/// static sl_selector *loop_sel;
+/// static volatile sig_atomic_t stop;
+/// static void on_term(int sig) { (void)sig; stop = 1; sl_selector_wakeup(loop_sel); }
+/// ...
+/// while (!stop) {
+///     int n = sl_selector_select(loop_sel, ev, 64, -1);
+///     if (n < 0 && errno == EINTR) continue;   // woken: look at `stop`
+///     ...
+/// }
+/// ```
+///
+/// Which to use: `sl_set_interrupt_check` ends any blocking call, but it runs
+/// only after an `EINTR`, so a signal that arrives after the loop looked at
+/// its flag and before the thread blocks is seen only at the next signal or
+/// timeout. A wakeup closes that window for a loop that sleeps in
+/// `sl_selector_select`: the wakeup stays pending until a select consumes it.
+/// A program whose loop is a selector needs only the wakeup; one that blocks
+/// in other calls needs the check too.
+///
+/// The selector must not be freed while another thread or a handler may call
+/// this.
+///
+/// Returns 0. Errors (`-1`, errno): `EINVAL`: `sel` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn sl_selector_wakeup(sel: *mut sl_selector) -> c_int {
+    ffi_guard!({
+        check(!sel.is_null())?;
+        let saved = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+        // Only the waker field is read: another thread may be in a select
+        // with the rest of the selector borrowed.
+        let waker = &*std::ptr::addr_of!((*sel).waker);
+        waker.wake()?;
+        // A signal handler must leave errno as it found it.
+        set_errno(saved);
+        Ok(0)
     })
 }

@@ -152,7 +152,11 @@ pub unsafe extern "C" fn sl_get_buffer_sizes(fd: c_int, sndbuf: *mut c_int, rcvb
 /// - `ETIMEDOUT`: no end of stream within the timeout (`EAGAIN` for
 ///   `timeout_ms == 0`).
 /// - `ECONNRESET`: the peer reset the connection.
-/// - `ENOTCONN`: the socket was not connected; `ENOTSOCK`: not a socket.
+/// - `ENOTCONN`: the socket was not connected; `ENOTSOCK`: not a socket;
+///   `EOPNOTSUPP`: a datagram socket, which has no end of stream to wait for
+///   (checked before anything else, whatever the timeout).
+/// - `EINTR`: the thread's interrupt check ended the drain
+///   (`sl_set_interrupt_check`).
 ///
 /// Errors with the fd left open: `EINVAL` (`fd < 0`, `timeout_ms < -1`),
 /// `EBADF` (not open).

@@ -8,7 +8,7 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-use super::Events;
+use super::{Events, Token};
 use crate::deadline::Deadline;
 use crate::ready::wait_loop;
 
@@ -56,24 +56,42 @@ impl Backend {
         Ok(Backend { epoll: unsafe { OwnedFd::from_raw_fd(fd) }, buffer: Vec::new() })
     }
 
-    fn ctl(&self, op: libc::c_int, fd: RawFd, events: Events) -> io::Result<()> {
-        let mut event = libc::epoll_event { events: epoll_bits(events), u64: fd as u64 };
+    fn ctl(epoll: RawFd, op: libc::c_int, fd: RawFd, events: Events, token: Token) -> io::Result<()> {
+        let mut event = libc::epoll_event { events: epoll_bits(events), u64: token };
         // SAFETY: event is a valid epoll_event for the call.
-        cvt(unsafe { libc::epoll_ctl(self.epoll.as_raw_fd(), op, fd, &mut event) })
+        cvt(unsafe { libc::epoll_ctl(epoll, op, fd, &mut event) })
     }
 
-    pub fn add(&mut self, fd: RawFd, events: Events) -> io::Result<()> {
-        self.ctl(libc::EPOLL_CTL_ADD, fd, events)
+    pub fn add(&mut self, fd: RawFd, events: Events, token: Token) -> io::Result<()> {
+        Self::ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, events, token)
     }
 
-    pub fn modify(&mut self, fd: RawFd, events: Events) -> io::Result<()> {
-        self.ctl(libc::EPOLL_CTL_MOD, fd, events)
+    pub fn modify(&mut self, fd: RawFd, events: Events, token: Token) -> io::Result<()> {
+        Self::ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_MOD, fd, events, token)
     }
 
     /// Ignores errors: after a close the kernel has already dropped the fd
-    /// (`EBADF`) or the number now names another file (`ENOENT`, `EPERM`).
+    /// (`EBADF`) or the number now names another file (`ENOENT`, `EPERM`);
+    /// a watch of the old file that outlives this is stale, and the selector
+    /// rebuilds the set when it reports.
     pub fn delete(&mut self, fd: RawFd) {
-        let _ = self.ctl(libc::EPOLL_CTL_DEL, fd, Events::READ);
+        let _ = Self::ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_DEL, fd, Events::READ, 0);
+    }
+
+    /// Replaces the kernel set with a new one watching exactly `watches`;
+    /// on failure (`ENOMEM`, `ENOSPC`, `EMFILE`) the old set stays. A
+    /// registered fd that was closed meanwhile (`EBADF`) is left out: its
+    /// watch is gone either way, and unregistering it is the caller's part.
+    pub fn rebuild(&mut self, watches: impl Iterator<Item = (RawFd, Events, Token)>) -> io::Result<()> {
+        let new = Backend::new()?;
+        for (fd, events, token) in watches {
+            match Self::ctl(new.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, events, token) {
+                Err(err) if err.raw_os_error() != Some(libc::EBADF) => return Err(err),
+                _ => {}
+            }
+        }
+        self.epoll = new.epoll;
+        Ok(())
     }
 
     /// One `epoll_wait` for at most `max` events (retried on `EINTR`, see
@@ -84,7 +102,8 @@ impl Backend {
         max: usize,
         deadline: Deadline,
         first_timeout: Option<libc::c_int>,
-        each: &mut dyn FnMut(RawFd, Events)) -> io::Result<usize> {
+        each: &mut dyn FnMut(Token, Events),
+    ) -> io::Result<usize> {
         let max = max.min(libc::c_int::MAX as usize);
         if self.buffer.len() < max {
             let more = max - self.buffer.len();
@@ -97,8 +116,8 @@ impl Backend {
             libc::epoll_wait(epoll, buffer.as_mut_ptr(), max as libc::c_int, timeout)
         })?;
         for event in &buffer[..n] {
-            let (bits, data) = (event.events, event.u64);
-            each(data as RawFd, ready_events(bits));
+            let (bits, token) = (event.events, event.u64);
+            each(token, ready_events(bits));
         }
         Ok(n)
     }

@@ -9,7 +9,7 @@
 use std::io;
 use std::os::fd::RawFd;
 
-use super::{Events, FdMap};
+use super::{Events, FdMap, Token};
 use crate::deadline::Deadline;
 use crate::ready::wait_loop;
 
@@ -17,6 +17,8 @@ pub const NAME: &str = "poll";
 
 pub struct Backend {
     fds: Vec<libc::pollfd>,
+    /// The token of each entry of `fds`.
+    tokens: Vec<Token>,
     /// fd -> its index in `fds`.
     index: FdMap<usize>,
     /// Where the next scan of `fds` starts.
@@ -43,28 +45,38 @@ fn ready_events(revents: libc::c_short) -> Events {
     Events::from_bits(read as i32 | (write as i32) << 1).unwrap_or(Events::NONE)
 }
 
+/// poll accepts any number; an fd must be open to be added or changed, as
+/// with epoll_ctl (`EBADF`).
+fn check_open(fd: RawFd) -> io::Result<()> {
+    // SAFETY: F_GETFD only reads the fd's flags.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 impl Backend {
     pub fn new() -> io::Result<Backend> {
-        Ok(Backend { fds: Vec::new(), index: FdMap::default(), next: 0 })
+        Ok(Backend { fds: Vec::new(), tokens: Vec::new(), index: FdMap::default(), next: 0 })
     }
 
-    pub fn add(&mut self, fd: RawFd, events: Events) -> io::Result<()> {
-        // poll accepts any number; check it names an open fd, as epoll_ctl does.
-        // SAFETY: F_GETFD only reads the fd's flags.
-        if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
+    pub fn add(&mut self, fd: RawFd, events: Events, token: Token) -> io::Result<()> {
+        check_open(fd)?;
         let enomem = |_| io::Error::from_raw_os_error(libc::ENOMEM);
         self.index.try_reserve(1).map_err(enomem)?;
         self.fds.try_reserve(1).map_err(enomem)?;
+        self.tokens.try_reserve(1).map_err(enomem)?;
         self.index.insert(fd, self.fds.len());
         self.fds.push(libc::pollfd { fd, events: poll_bits(events), revents: 0 });
+        self.tokens.push(token);
         Ok(())
     }
 
-    pub fn modify(&mut self, fd: RawFd, events: Events) -> io::Result<()> {
+    pub fn modify(&mut self, fd: RawFd, events: Events, token: Token) -> io::Result<()> {
+        check_open(fd)?;
         if let Some(&i) = self.index.get(&fd) {
             self.fds[i].events = poll_bits(events);
+            self.tokens[i] = token;
         }
         Ok(())
     }
@@ -72,9 +84,16 @@ impl Backend {
     pub fn delete(&mut self, fd: RawFd) {
         let Some(i) = self.index.remove(&fd) else { return };
         self.fds.swap_remove(i);
+        self.tokens.swap_remove(i);
         if let Some(moved) = self.fds.get(i) {
             self.index.insert(moved.fd, i);
         }
+    }
+
+    /// Nothing to do: the set is the registrations themselves, so an
+    /// unregistered fd is never polled again.
+    pub fn rebuild(&mut self, _watches: impl Iterator<Item = (RawFd, Events, Token)>) -> io::Result<()> {
+        Ok(())
     }
 
     /// One `poll` over every registered fd (retried on `EINTR`, see
@@ -86,7 +105,8 @@ impl Backend {
         max: usize,
         deadline: Deadline,
         first_timeout: Option<libc::c_int>,
-        each: &mut dyn FnMut(RawFd, Events)) -> io::Result<usize> {
+        each: &mut dyn FnMut(Token, Events),
+    ) -> io::Result<usize> {
         let fds = &mut self.fds;
         // SAFETY: fds is a valid array of fds.len() pollfds.
         let ready = wait_loop(deadline, first_timeout, |timeout| unsafe {
@@ -103,7 +123,7 @@ impl Backend {
             if pfd.revents == 0 {
                 continue;
             }
-            each(pfd.fd, ready_events(pfd.revents));
+            each(self.tokens[i], ready_events(pfd.revents));
             passed += 1;
             if passed == max {
                 self.next = i + 1;

@@ -4,7 +4,9 @@
  * and over IOV_MAX, timeouts below -1, 4 GiB frames, empty delimiters and
  * unknown event bits. Run shared, static, under ASan+UBSan and valgrind: any
  * read or write past a buffer, any leak, any crash fails it. */
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <limits.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -364,7 +366,60 @@ TEST(selector) {
     CHECK(sl_selector_get(s, high, NULL, NULL) == 0);
     CHECK(sl_selector_select(s, ev, 1, 100) == 1 && ev[0].fd == high && ev[0].events == SL_WRITE);
     CHECK(ev[0].data == &events);
+    CHECK_ERR(sl_selector_wakeup(NULL), EINVAL);
+    errno = ERANGE;
+    CHECK(sl_selector_wakeup(s) == 0 && sl_selector_wakeup(s) == 0 && errno == ERANGE);
+    CHECK_ERR(sl_selector_select(s, ev, 1, -1), EINTR);
+    CHECK(sl_selector_select(s, ev, 1, 0) == 1);
     sl_selector_free(s);
+}
+
+static int always_stop(void *ctx) { (void)ctx; return 1; }
+
+TEST(interrupt_check) {
+    char byte;
+    CHECK(sl_set_interrupt_check(NULL, NULL) == 0);
+    CHECK(sl_set_interrupt_check(always_stop, NULL) == 0);
+    /* No EINTR, no check: the calls behave as without one. */
+    CHECK_ERR(sl_recv_exact(a, &byte, 1, 0, NULL), EAGAIN);
+    CHECK(sl_set_interrupt_check(NULL, NULL) == 0);
+}
+
+/* Fds that can never become ready for a call fail at once with the kernel's
+ * errno, whatever the timeout (-1 included). */
+TEST(wrong_direction_and_wrong_kind_fds) {
+    char buf[8] = {0};
+    int timeouts[] = {-1, 0, 200};
+    int udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), tcp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    CHECK(udp >= 0 && tcp >= 0);
+    for (size_t i = 0; i < sizeof timeouts / sizeof timeouts[0]; i++) {
+        int t = timeouts[i];
+        CHECK_ERR(sl_send_all(pipe_r, buf, 8, t, NULL), EBADF);
+        CHECK_ERR(sl_send_frame(pipe_r, buf, 8, t, NULL), EBADF);
+        CHECK_ERR(sl_recv_exact(pipe_w, buf, 8, t, NULL), EBADF);
+        CHECK_ERR(sl_recv_frame(pipe_w, buf, 8, t, NULL), EBADF);
+        CHECK_ERR(sl_accept(udp, 0, t, NULL, 0), EOPNOTSUPP);
+        CHECK_ERR(sl_accept(tcp, 0, t, NULL, 0), EINVAL);
+        CHECK_ERR(sl_accept(pipe_r, 0, t, NULL, 0), ENOTSOCK);
+        struct iovec iov = {buf, 8};
+        CHECK_ERR(sl_send_allv(pipe_r, &iov, 1, t, NULL), EBADF);
+        int cudp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(9), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        CHECK(cudp >= 0 && connect(cudp, (struct sockaddr *)&to, sizeof to) == 0);
+        CHECK_ERR(sl_close_graceful(cudp, t), EOPNOTSUPP); /* and closed */
+    }
+    close(udp);
+    close(tcp);
+    sl_conn *r = sl_conn_new(pipe_w, 16, 0), *w = sl_conn_new(pipe_r, 16, 0);
+    CHECK(r && w);
+    CHECK_ERR(sl_conn_fill(r), EBADF);
+    CHECK_ERR(sl_conn_read_frame(r, buf, 8, -1), EBADF);
+    CHECK_ERR(sl_conn_read_until(r, "\n", 1, buf, 8, -1), EBADF);
+    CHECK(sl_conn_queue(w, buf, 8) == 8);
+    CHECK_ERR(sl_conn_flush(w), EBADF);
+    CHECK_ERR(sl_conn_write_frame(w, buf, 8, -1), EBADF);
+    sl_conn_free(r);
+    sl_conn_free(w);
 }
 
 TEST(socket_options_and_close) {
@@ -421,5 +476,5 @@ TEST(teardown) {
 }
 
 RUN_TESTS("hostile", T(setup), T(byteorder), T(transfer_loops), T(frames), T(conn_constructor_and_getters),
-          T(conn_blocking_calls), T(conn_event_loop_steps), T(connections), T(readiness), T(selector),
+          T(conn_blocking_calls), T(conn_event_loop_steps), T(connections), T(readiness), T(selector), T(interrupt_check), T(wrong_direction_and_wrong_kind_fds),
           T(socket_options_and_close), T(unix_sockets), T(teardown))

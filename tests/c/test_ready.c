@@ -226,6 +226,64 @@ TEST(selector_events_data_and_masking) {
     close(b[0]);
 }
 
+/* A registered fd closed while a dup of its file stays open and readable,
+ * then unregistered: with epoll the kernel still watches that file under the
+ * old number (a stale watch). It must never be reported, never hide a ready
+ * fd, never make a select spin; the same number registered anew is a new
+ * registration with nothing inherited. */
+TEST(selector_stale_watches_never_hide_misreport_or_spin) {
+    sl_selector *sel = sl_selector_new();
+    CHECK(sel);
+    int old[2], live[2], fresh[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, old) == 0);
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, live) == 0);
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fresh) == 0);
+    int keep = dup(old[0]), num = old[0];
+    CHECK(keep >= 0);
+    char tag_live, tag_new;
+    CHECK(sl_selector_register(sel, num, SL_READ, NULL) == 0);
+    CHECK(sl_selector_register(sel, live[0], SL_READ, &tag_live) == 0);
+    CHECK(write(old[1], "s", 1) == 1); /* the old file stays readable */
+    close(num);
+    CHECK(sl_selector_unregister(sel, num) == 0);
+    /* The number again, as a new idle socket (while it is surely free: a
+     * select may rebuild the epoll set, whose new fd could take it). */
+    CHECK(dup2(fresh[0], num) == num);
+    CHECK(sl_selector_register(sel, num, SL_READ, &tag_new) == 0);
+    CHECK(write(live[1], "l", 1) == 1);
+    sl_event ev[16];
+    for (int round = 0; round < 20; round++) {
+        int timeouts[] = {0, 10};
+        for (int t = 0; t < 2; t++) {
+            CHECK(sl_selector_select(sel, ev, 16, timeouts[t]) == 1);
+            CHECK(ev[0].fd == live[0] && ev[0].data == &tag_live);
+        }
+    }
+    char byte;
+    CHECK(read(live[0], &byte, 1) == 1);
+    struct rusage before, after;
+    CHECK(getrusage(RUSAGE_SELF, &before) == 0);
+    double start = now_ms();
+    CHECK(sl_selector_select(sel, ev, 16, 1000) == 0); /* nothing new is ready */
+    CHECK(now_ms() - start >= 1000);
+    CHECK(getrusage(RUSAGE_SELF, &after) == 0);
+    double cpu_ms = (after.ru_utime.tv_sec - before.ru_utime.tv_sec) * 1e3 + (after.ru_utime.tv_usec - before.ru_utime.tv_usec) / 1e3 +
+                    (after.ru_stime.tv_sec - before.ru_stime.tv_sec) * 1e3 + (after.ru_stime.tv_usec - before.ru_stime.tv_usec) / 1e3;
+    CHECK(cpu_ms < (sl_test_slow() ? 200 : 10));
+    CHECK(write(fresh[1], "n", 1) == 1);
+    CHECK(sl_selector_select(sel, ev, 16, 1000) == 1);
+    CHECK(ev[0].fd == num && ev[0].data == &tag_new);
+    /* A change of events on a closed registration is EBADF. */
+    int gone = dup(live[0]);
+    CHECK(gone >= 0 && sl_selector_register(sel, gone, SL_READ, NULL) == 0);
+    close(gone);
+    CHECK_ERR(sl_selector_modify(sel, gone, SL_READ | SL_WRITE, NULL), EBADF);
+    CHECK(sl_selector_unregister(sel, gone) == 0);
+    sl_selector_free(sel);
+    int fds[] = {keep, old[1], live[0], live[1], fresh[0], fresh[1], num};
+    for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++) close(fds[i]);
+}
+
 TEST(selector_fairness_when_more_are_ready_than_capacity) {
     enum { N = 7, CAP = 2 };
     sl_selector *sel = sl_selector_new();
@@ -377,6 +435,7 @@ RUN_TESTS("test_ready",
           T(fd_5000_works_in_every_function),
           T(selector_error_codes),
           T(selector_events_data_and_masking),
+          T(selector_stale_watches_never_hide_misreport_or_spin),
           T(selector_fairness_when_more_are_ready_than_capacity),
           T(ten_thousand_idle_connections_and_one_active),
           T(signal_storm_never_ends_a_wait_early))

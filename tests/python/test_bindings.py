@@ -30,6 +30,8 @@ SCALARS = {
 def c_kind(ctype):
     """A comparable name for a C type from the header."""
     ctype = ctype.replace("const ", "").strip()
+    if ctype.endswith("_fn"):  # a function pointer typedef
+        return "ptr"
     if ctype.endswith("*"):
         inner = ctype[:-1].strip()
         return "ptr:" + inner if inner in SCALARS and inner != "void" else "ptr"
@@ -39,7 +41,7 @@ def c_kind(ctype):
 def py_kind(t):
     if t is None:
         return "void"
-    if t in (ctypes.c_void_p, ctypes.c_char_p):
+    if t in (ctypes.c_void_p, ctypes.c_char_p) or issubclass(t, ctypes._CFuncPtr):
         return "ptr"
     if hasattr(t, "_type_") and isinstance(t._type_, type):  # POINTER(X)
         inner = [name for name, s in SCALARS.items() if s is t._type_ and name != "void"]
