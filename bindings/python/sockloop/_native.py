@@ -67,9 +67,6 @@ SIGNATURES = {
     "sl_selector_unregister": (c_int, [c_void_p, c_int]),
     "sl_selector_get": (c_int, [c_void_p, c_int, int_p, ctypes.POINTER(c_void_p)]),
     "sl_selector_select": (c_int, [c_void_p, ctypes.POINTER(Event), c_size, c_int]),
-    "sl_selector_wakeup": (c_int, [c_void_p]),
-    # signals: the per-thread interrupt check
-    "sl_set_interrupt_check": (c_int, [ctypes.CFUNCTYPE(c_int, c_void_p), c_void_p]),
     # frames and the buffered connection (sl_conn is opaque: a c_void_p)
     "sl_send_frame": (c_ssize, [c_int, c_void_p, c_size, c_int, size_p]),
     "sl_recv_frame": (c_ssize, [c_int, c_void_p, c_size, c_int, size_p]),

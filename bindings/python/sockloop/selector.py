@@ -10,6 +10,7 @@ cost the same.
 from __future__ import annotations
 
 import ctypes
+import errno
 import math
 import os
 import select as _poll_module
@@ -105,10 +106,8 @@ class Selector(selectors.BaseSelector):
         self._epfd = self._find_epoll_fd(probe)
         self._fd_to_key: dict = {}
         self._map: Optional[_SelectorMapping] = _SelectorMapping(self)
-        self._cbits: dict = {}  # fd -> the mask the C table holds (see _c_modify)
-        self._ep = None
-        if self._epfd is not None:
-            self._ep = _poll_module.epoll.fromfd(os.dup(self._epfd))  # the same interest list
+        self._idle: set = set()  # fds with an empty mask, out of the C selector (see _c_modify)
+        self._files: dict = {}  # fd -> (st_dev, st_ino) registered (see _same_file)
         self._out = (Event * 64)()
         self._ints = memoryview(self._out).cast("B").cast("i")
         self._cap = 64
@@ -142,33 +141,65 @@ class Selector(selectors.BaseSelector):
 
     def _c_register(self, fd: int, events: int) -> None:
         self._c_call(lib.sl_selector_register, fd, events, None)
-        self._cbits[fd] = events
+        st = os.fstat(fd)
+        self._files[fd] = (st.st_dev, st.st_ino)
 
-    def _c_modify(self, fd: int, events: int, old: int) -> None:
-        """epoll_ctl(MOD) as select.epoll.modify does it, errors included.
+    def _same_file(self, fd: int) -> None:
+        """What epoll_ctl(MOD) would say where sl_selector makes no system
+        call: EBADF for a closed fd, ENOENT for a number that names another
+        file now (the registered one was closed and the number reused)."""
+        st = os.fstat(_c_fd(fd))
+        if self._files.get(fd) != (st.st_dev, st.st_ino):
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT))
 
-        sl_selector has no empty mask and skips the system call when the mask
-        stays, so the kernel side goes through a dup of its own epoll fd: the
-        mask (even 0: errors and hang-ups only) and the errors (EBADF, ENOENT
-        for a number closed or reused since) are then the kernel's, as with
-        EpollSelector; the C table follows whenever there are events."""
-        bits = events & _BOTH
+    def _c_modify(self, fd: int, bits: int, old: int) -> None:
+        """epoll.modify's part. sl_selector has no empty mask, so an fd whose
+        events have no READ/WRITE bit (EpollSelector keeps it watched for
+        errors and hang-ups only) leaves the C selector until it asks for
+        events again, and select() looks for its errors and hang-ups."""
         if self._sel is None:
             raise _closed()
-        _c_fd(fd)
-        if self._ep is not None:
-            self._ep.modify(fd, (_poll_module.EPOLLIN if bits & EVENT_READ else 0) |
-                            (_poll_module.EPOLLOUT if bits & EVENT_WRITE else 0))
-        elif bits == old & _BOTH or not bits:
-            os.fstat(fd)  # no epoll fd to ask: EBADF at least, as epoll_ctl would say it
-        if bits and bits != self._cbits.get(fd):
-            self._c_call(lib.sl_selector_modify, fd, bits, None)
-            self._cbits[fd] = bits
+        if fd in self._idle:
+            self._same_file(fd)
+            if bits:
+                self._c_call(lib.sl_selector_register, fd, bits, None)
+                self._idle.discard(fd)
+            return
+        if not bits:
+            self._same_file(fd)
+            lib.sl_selector_unregister(self._sel, fd)
+            self._idle.add(fd)
+            return
+        if bits == old & _BOTH:
+            self._same_file(fd)  # sl_selector skips the system call when the mask stays
+        if lib.sl_selector_modify(self._sel, fd, bits, None) < 0:
+            code = ctypes.get_errno()
+            if code == errno.EBADF:
+                # sl_selector says EBADF for a number the kernel set does not
+                # hold; epoll says ENOENT when it names another file now.
+                self._same_file(fd)
+            raise make_error(code)
 
     def _c_unregister(self, fd: int) -> None:
-        self._cbits.pop(fd, None)
-        if self._sel is not None:
+        self._files.pop(fd, None)
+        if fd in self._idle:
+            self._idle.discard(fd)
+        elif self._sel is not None:
             lib.sl_selector_unregister(self._sel, fd)
+
+    def _idle_hangups(self) -> List[Tuple[selectors.SelectorKey, int]]:
+        """(key, 0) for the empty-mask fds with an error or hang-up, as epoll
+        reports them. Looked for when select() starts; one that comes during
+        a blocking select() does not end it (EpollSelector's would)."""
+        poller = _poll_module.poll()
+        for fd in self._idle:
+            poller.register(fd, 0)
+        found = []
+        for fd, bits in poller.poll(0):
+            key = self._fd_to_key.get(fd)
+            if key and bits & (_poll_module.POLLERR | _poll_module.POLLHUP) and not bits & _poll_module.POLLNVAL:
+                found.append((key, 0))
+        return found
 
     # -- the public interface
     def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
@@ -242,18 +273,26 @@ class Selector(selectors.BaseSelector):
             self._nevents = ctypes.c_size_t(self._cap)
         if self._sel is None:
             raise _closed()
+        hangups = self._idle_hangups() if self._idle else None
+        if hangups:
+            ms = 0
         # Room for every registered fd, as EpollSelector's maxevents.
         got = (_select_raw if ms else _select_now)(self._sel_arg, self._out, self._nevents, ms)
         if got <= 0:
             if got == 0:
-                return []
+                return hangups or []
             if not ms:
                 got = _select_raw(self._sel_arg, self._out, self._nevents, ms)
             if got < 0:
-                raise make_error(ctypes.get_errno())
+                err = make_error(ctypes.get_errno())
+                if isinstance(err, InterruptedError):
+                    return hangups or []  # a wakeup, as EpollSelector returns on EINTR
+                raise err
+            if got == 0:
+                return hangups or []
         # sl_event {int fd; int events; void *data} read as ints, 4 per event.
         ints = self._ints[:4 * got].tolist()
-        ready = []
+        ready = hangups or []
         for fd, events in zip(ints[0::4], ints[1::4]):
             key = fd_to_key.get(fd)
             if key:
@@ -267,11 +306,9 @@ class Selector(selectors.BaseSelector):
         if self._sel is not None:
             lib.sl_selector_free(self._sel)
             self._sel = None
-        if self._ep is not None:
-            self._ep.close()
-            self._ep = None
         self._fd_to_key.clear()
-        self._cbits.clear()
+        self._idle.clear()
+        self._files.clear()
         self._map = None
 
     def get_map(self) -> Optional[Mapping]:
