@@ -11,6 +11,7 @@ import errno
 import math
 import operator
 import os
+import time
 from typing import Any, NoReturn, Optional, Tuple
 
 from . import _signals
@@ -73,16 +74,10 @@ def check_int(value: Any, name: str, low: int, high: int) -> int:
     return value
 
 
-def make_error(code: int, done: Optional[int] = None, partial: Optional[bytes] = None) -> BaseException:
+def make_error(code: int, done: Optional[int] = None, partial: Optional[bytes] = None) -> OSError:
     """The OSError subclass for errno `code` (TimeoutError, BrokenPipeError, ...),
-    with `.done` and, for calls that return data, `.partial`. For EINTR the
-    exception a signal handler raised (KeyboardInterrupt, ...) instead."""
-    err: BaseException
-    pending = _signals.take_pending() if code == errno.EINTR else None
-    if pending is not None:
-        err = pending
-    else:
-        err = OSError(code, os.strerror(code))  # OSError picks the subclass
+    with `.done` and, for calls that return data, `.partial`."""
+    err = OSError(code, os.strerror(code))  # OSError picks the subclass
     err.done = done  # type: ignore[attr-defined]
     if partial is not None:
         err.partial = partial  # type: ignore[attr-defined]
@@ -135,3 +130,109 @@ def bytes_arg(data: Any, name: str) -> bytes:
     if isinstance(data, str):
         raise TypeError(f"{name} must be a bytes-like object, not 'str'")
     return memoryview(data).tobytes()
+
+
+EINTR = errno.EINTR
+
+
+class Deadline:
+    """The time left of a call's timeout, in the C library's milliseconds."""
+
+    __slots__ = ("ms", "end")
+
+    def __init__(self, ms: int, started: Optional[float] = None) -> None:
+        self.ms = ms
+        self.end = (started or time.monotonic()) + ms / 1000 if ms > 0 else None
+
+    def left(self) -> int:
+        """Milliseconds left (-1 forever, 0 none or a one-attempt call)."""
+        if self.end is None:
+            return self.ms
+        return max(0, math.ceil((self.end - time.monotonic()) * 1000))
+
+    def expired(self, left: int) -> bool:
+        return self.ms > 0 and left == 0
+
+
+def handle_eintr() -> None:
+    """After a C call ended with EINTR: runs Python's signal handlers now
+    (if the interpreter has not already); a handler's exception propagates."""
+    _signals.check_signals()
+
+
+class Progress:
+    """Bytes moved by a resumable transfer: `total` committed, `cur` the C
+    call's `*done`. Consistent whenever a signal handler may run (the
+    interpreter runs them only at calls and loop edges, never inside commit)."""
+
+    __slots__ = ("total", "cur", "ref")
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.cur = ctypes.c_size_t(0)
+        self.ref = ctypes.byref(self.cur)
+
+    @property
+    def done(self) -> int:
+        return self.total + self.cur.value
+
+    def commit(self) -> None:
+        self.total += self.cur.value
+        self.cur.value = 0
+
+
+def resumable(call: Any, ms: int, progress: Progress) -> None:
+    """Runs call(offset, timeout_ms, done_ref) -> rc, a C transfer that can
+    resume at `offset`, until it finishes: after EINTR the signal handlers
+    run and the call resumes with the time left (PEP 475). Raises the errno's
+    OSError, or a handler's exception, with `.done` (callers add `.partial`)."""
+    deadline = Deadline(ms)
+    left = ms
+    try:
+        while True:
+            rc = call(progress.total, left, progress.ref)
+            progress.commit()
+            if rc >= 0:
+                return
+            code = ctypes.get_errno()
+            if code != EINTR:
+                raise make_error(code, progress.total)
+            handle_eintr()
+            left = deadline.left()
+            if deadline.expired(left):
+                raise make_error(errno.ETIMEDOUT, progress.total)
+    except BaseException as exc:
+        if getattr(exc, "done", None) is None:
+            exc.done = progress.done  # type: ignore[attr-defined]
+        raise
+
+
+def retrying(call: Any, ms: int, expired: Any, started: Optional[float] = None) -> Any:
+    """Runs call(timeout_ms) -> rc, a C call with nothing to resume (a wait,
+    an accept, a connect), retrying EINTR after the handlers ran, with the
+    time left; `expired()` gives the result (or raises) when none is left.
+    Returns rc (>= 0), or raises the errno's OSError. `started`: when the
+    timeout began, for a call already made once."""
+    deadline = Deadline(ms, started)
+    left = ms if started is None else deadline.left()
+    try:
+        while True:
+            rc = call(left)
+            if rc >= 0:
+                return rc
+            code = ctypes.get_errno()
+            if code != EINTR:
+                raise make_error(code, 0)
+            handle_eintr()
+            left = deadline.left()
+            if deadline.expired(left):
+                return expired()
+    except BaseException as exc:
+        if getattr(exc, "done", None) is None:
+            exc.done = 0  # type: ignore[attr-defined]
+        raise
+
+
+def address(holder: Any) -> int:
+    """The address of a buffer argument from readable_buffer/writable_buffer."""
+    return ctypes.cast(holder, ctypes.c_void_p).value or 0

@@ -14,8 +14,8 @@ import time
 from typing import Any, Iterable, List, NoReturn, Optional
 
 from ._native import Frame, lib
-from ._util import (SSIZE_MAX, bytes_arg, check_int, fd_of, make_error, readable_buffer,
-                    timeout_ms)
+from ._util import (SSIZE_MAX, Deadline, bytes_arg, check_int, fd_of, handle_eintr, make_error,
+                    readable_buffer, timeout_ms)
 
 __all__ = ["Conn"]
 
@@ -135,6 +135,20 @@ class Conn:
 
     # -- blocking reads
     def _take(self, step: Any, args: tuple, timeout: Optional[float]) -> bytes:
+        try:
+            return self._take_loop(step, args, timeout)
+        except BaseException as exc:
+            self._annotate(exc)
+            raise
+
+    def _annotate(self, exc: BaseException) -> None:
+        """`.done`/`.partial` on an exception that ended a blocking read
+        without them (a signal handler's, raised wherever it ran)."""
+        if getattr(exc, "done", None) is None and self._c:
+            exc.done = lib.sl_conn_buffered(self._c)  # type: ignore[attr-defined]
+            exc.partial = b""  # type: ignore[attr-defined]
+
+    def _take_loop(self, step: Any, args: tuple, timeout: Optional[float]) -> bytes:
         """The next message `step` (sl_conn_next_frame/_record) finds, filling
         from the socket and waiting for it within the timeout as needed."""
         c = self._c_arg
@@ -170,15 +184,38 @@ class Conn:
             if r == 0:
                 self._read_error(errno.ETIMEDOUT)
             if r < 0:
-                self._read_error(ctypes.get_errno())
+                code = ctypes.get_errno()
+                if code != errno.EINTR:
+                    self._read_error(code)
+                self._handlers()  # a handler's exception ends the read; else it goes on
+
+    def _handlers(self) -> None:
+        """After EINTR: Python's signal handlers run; one that raises ends the
+        call with its exception (given `.done` and `.partial` by _annotate)."""
+        handle_eintr()
 
     def _read_into(self, fn: Any, capacity: int, args: tuple, timeout: Optional[float]) -> bytes:
+        """A blocking C read (all or nothing), retried after signals."""
         ms = timeout_ms(timeout)
+        c = self._live()
         out = ctypes.create_string_buffer(max(capacity, 1))
-        n = fn(self._live(), *args, out, capacity, ms)
-        if n < 0:
-            self._read_error(ctypes.get_errno())
-        return out.raw[:n]
+        deadline = Deadline(ms)
+        left = ms
+        try:
+            while True:
+                n = fn(c, *args, out, capacity, left)
+                if n >= 0:
+                    return out.raw[:n]
+                code = ctypes.get_errno()
+                if code != errno.EINTR:
+                    self._read_error(code)
+                self._handlers()
+                left = deadline.left()
+                if deadline.expired(left):
+                    self._read_error(errno.ETIMEDOUT)
+        except BaseException as exc:
+            self._annotate(exc)
+            raise
 
     def read_frame(self, timeout: Optional[float] = None, max_size: Optional[int] = None) -> bytes:
         """The next frame's payload. A frame over max_message is skipped with
@@ -220,13 +257,38 @@ class Conn:
         c = self._live()
         ptr, length = readable_buffer(payload)
         ms = timeout_ms(timeout)
+        deadline = Deadline(ms)
         before = lib.sl_conn_pending(c)
-        if lib.sl_conn_write_frame(c, ptr, length, ms) < 0:
+        try:
+            if lib.sl_conn_write_frame(c, ptr, length, ms) >= 0:
+                return length
             code = ctypes.get_errno()
-            after = lib.sl_conn_pending(c)
-            queued = after > before or code not in (errno.EMSGSIZE, errno.EINVAL)
-            raise make_error(code, max(0, 4 + length - after) if queued else 0)
-        return length
+            if code in (errno.EMSGSIZE, errno.EINVAL) and lib.sl_conn_pending(c) <= before:
+                raise make_error(code, 0)
+            while code == errno.EINTR:
+                # Signal handlers run; if none raised, the rest of the frame
+                # (queued by the C call) goes out with the time left.
+                handle_eintr()
+                pending = lib.sl_conn_flush(c)
+                if pending == 0:
+                    return length
+                if pending < 0:
+                    code = ctypes.get_errno()
+                    break
+                left = deadline.left()
+                if deadline.expired(left):
+                    code = errno.ETIMEDOUT
+                    break
+                r = lib.sl_wait_writable(self._fd, left)
+                if r == 0:
+                    code = errno.ETIMEDOUT if ms else errno.EAGAIN
+                elif r < 0:
+                    code = ctypes.get_errno()
+            raise make_error(code)
+        except BaseException as exc:
+            if getattr(exc, "done", None) is None:
+                exc.done = max(0, 4 + length - lib.sl_conn_pending(c))  # type: ignore[attr-defined]
+            raise
 
     # -- event-loop steps
     def fill(self) -> int:

@@ -11,7 +11,7 @@ import ctypes
 from typing import Any, Iterable, Optional, Union, overload
 
 from ._native import IoVec, lib
-from ._util import call_counted, fd_of, raise_errno, readable_buffer, timeout_ms, writable_buffer, SSIZE_MAX
+from ._util import SSIZE_MAX, Progress, address, fd_of, readable_buffer, resumable, timeout_ms, writable_buffer
 
 __all__ = ["send_all", "recv_exact", "send_allv"]
 
@@ -27,10 +27,20 @@ def send_all(sock: FileLike, data: Any, timeout: Optional[float] = None) -> int:
     resume with ``send_all(sock, data[err.done:])``."""
     fd = fd_of(sock)
     ptr, length = readable_buffer(data)
-    rc, done = call_counted(lib.sl_send_all, fd, ptr, length, timeout_ms(timeout))
-    if rc < 0:
-        raise_errno(done)
+    base = address(ptr)
+    resumable(lambda at, ms, done: lib.sl_send_all(fd, base + at, length - at, ms, done),
+              timeout_ms(timeout), Progress())
     return length
+
+
+def _recv_into(fd: int, ptr: Any, length: int, ms: int) -> None:
+    base = address(ptr)
+    progress = Progress()
+    try:
+        resumable(lambda at, left, done: lib.sl_recv_exact(fd, base + at, length - at, left, done), ms, progress)
+    except BaseException as exc:
+        exc.partial = ptr[:exc.done]  # type: ignore[attr-defined]
+        raise
 
 
 @overload
@@ -55,16 +65,11 @@ def recv_exact(sock: FileLike, size_or_buffer: Union[int, Any], timeout: Optiona
             raise ValueError("negative size in recv_exact")
         if size_or_buffer > SSIZE_MAX:
             raise OverflowError("size too large")
-        out = bytearray(size_or_buffer)
-        ptr, length = writable_buffer(out)
-        rc, done = call_counted(lib.sl_recv_exact, fd, ptr, length, ms)
-        if rc < 0:
-            raise_errno(done, bytes(out[:done]))
-        return bytes(out)
+        out = ctypes.create_string_buffer(size_or_buffer)
+        _recv_into(fd, out, size_or_buffer, ms)
+        return out.raw
     ptr, length = writable_buffer(size_or_buffer)
-    rc, done = call_counted(lib.sl_recv_exact, fd, ptr, length, ms)
-    if rc < 0:
-        raise_errno(done, bytes(ptr[:done]))
+    _recv_into(fd, ptr, length, ms)
     return length
 
 
@@ -76,8 +81,20 @@ def send_allv(sock: FileLike, buffers: Iterable[Any], timeout: Optional[float] =
     parts = [readable_buffer(b) for b in buffers]  # keeps every buffer alive for the call
     if len(parts) > 1024:
         raise ValueError("at most 1024 buffers (IOV_MAX)")
-    iov = (IoVec * len(parts))(*[IoVec(ctypes.cast(p, ctypes.c_void_p), n) for p, n in parts])
-    rc, done = call_counted(lib.sl_send_allv, fd, iov, len(parts), timeout_ms(timeout))
-    if rc < 0:
-        raise_errno(done)
-    return rc
+    send_vectors(fd, [(address(p), n) for p, n in parts], timeout_ms(timeout))
+    return sum(n for _, n in parts)
+
+
+def send_vectors(fd: int, spans: "list[tuple[int, int]]", ms: int) -> None:
+    """sl_send_allv over (address, length) spans, resumed after signals."""
+    def call(at: int, left: int, done: Any) -> int:
+        rest = []
+        for base, n in spans:
+            if at >= n:
+                at -= n
+                continue
+            rest.append(IoVec(base + at, n - at))
+            at = 0
+        iov = (IoVec * len(rest))(*rest)
+        return lib.sl_send_allv(fd, iov, len(rest), left, done)
+    resumable(call, ms, Progress())

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import math
+import time
 import operator
 import os
 import socket
 from typing import Any, Optional, Tuple, Union
 
 from ._native import lib
-from ._util import check_int, fd_of, raise_errno, timeout_ms
+from ._util import check_int, fd_of, make_error, raise_errno, retrying, timeout_ms
 
 __all__ = ["tcp_connect", "tcp_listen", "local_port", "accept", "unix_listen", "unix_connect",
            "resolve_strerror", "set_nonblocking", "set_nodelay", "set_reuseaddr", "set_keepalive",
@@ -57,10 +59,13 @@ def tcp_connect(host: Union[str, bytes], port: int, timeout: Optional[float] = N
     for an unknown host (see resolve_strerror)."""
     if host is None:
         raise TypeError("str, bytes or bytearray expected, not NoneType")
-    fd = lib.sl_tcp_connect(_host(host), _port(port), timeout_ms(timeout))
-    if fd < 0:
-        raise_errno()
+    name, port = _host(host), _port(port)
+    fd = retrying(lambda ms: lib.sl_tcp_connect(name, port, ms), timeout_ms(timeout), _timed_out)
     return _wrap(fd)
+
+
+def _timed_out() -> int:
+    raise make_error(errno.ETIMEDOUT, 0)
 
 
 def tcp_listen(host: Union[str, bytes, None] = None, port: int = 0, backlog: int = 128) -> socket.socket:
@@ -82,12 +87,11 @@ def local_port(sock: Any) -> int:
 
 def accept(listener: Any, timeout: Optional[float] = None, nonblocking: bool = False) -> Tuple[socket.socket, str]:
     """Accepts one connection: returns (socket, "host:port" text of the peer)."""
-    fd = fd_of(listener)
+    lfd = fd_of(listener)
     ms = timeout_ms(timeout)
     peer = ctypes.create_string_buffer(_ADDRSTRLEN)
-    fd = lib.sl_accept(fd, _ACCEPT_NONBLOCK if nonblocking else 0, ms, peer, _ADDRSTRLEN)
-    if fd < 0:
-        raise_errno()
+    flags = _ACCEPT_NONBLOCK if nonblocking else 0
+    fd = retrying(lambda left: lib.sl_accept(lfd, flags, left, peer, _ADDRSTRLEN), ms, _timed_out)
     return _wrap(fd), peer.value.decode()
 
 
@@ -102,9 +106,8 @@ def unix_listen(path: Union[str, bytes, os.PathLike], backlog: int = 128) -> soc
 
 def unix_connect(path: Union[str, bytes, os.PathLike], timeout: Optional[float] = None) -> socket.socket:
     """Connects to a Unix socket path ("@name" = abstract) within the timeout."""
-    fd = lib.sl_unix_connect(os.fsencode(path), timeout_ms(timeout))
-    if fd < 0:
-        raise_errno()
+    name = os.fsencode(path)
+    fd = retrying(lambda ms: lib.sl_unix_connect(name, ms), timeout_ms(timeout), _timed_out)
     return socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, fileno=fd)
 
 
@@ -148,6 +151,37 @@ def get_buffer_sizes(sock: Any) -> Tuple[int, int]:
     return snd.value, rcv.value
 
 
+def _drain(fd: int, ms: int) -> bool:
+    """shutdown(SHUT_WR), then read and discard until end of stream (True), or
+    a reset, the timeout, a socket that is none (False), with signal-aware
+    waits."""
+    try:
+        s = socket.socket(fileno=fd)
+    except OSError:
+        return False  # not a socket: sl_close_graceful says what it is
+    try:
+        if s.type != socket.SOCK_STREAM:
+            return False
+        try:
+            s.shutdown(socket.SHUT_WR)
+        except OSError:
+            return False
+        start = time.monotonic()
+        while True:
+            left = -1 if ms < 0 else max(0, math.ceil((start + ms / 1000 - time.monotonic()) * 1000))
+            if left == 0 or not retrying(lambda t: lib.sl_wait_readable(fd, t), left, lambda: 0):
+                return False
+            try:
+                if not s.recv(65536, socket.MSG_DONTWAIT):
+                    return True
+            except BlockingIOError:
+                continue
+            except OSError:
+                return False
+    finally:
+        s.detach()
+
+
 def close_graceful(sock: Any, timeout: Optional[float] = None) -> bool:
     """shutdown(SHUT_WR), drain until the peer's end of stream, close. Returns
     True when the peer finished cleanly, False on timeout or reset. The fd is
@@ -155,7 +189,19 @@ def close_graceful(sock: Any, timeout: Optional[float] = None) -> bool:
     ms = timeout_ms(timeout)
     fd_of(sock)  # checks it before the socket object gives its fd up
     fd = sock.detach() if isinstance(sock, socket.socket) else fd_of(sock)
-    if lib.sl_close_graceful(fd, ms) == 0:
+    if ms != 0:
+        # The drain's waits here, where a signal handler can run and the wait
+        # go on (PEP 475); then the C call finds the end of stream (or not)
+        # at once and closes.
+        try:
+            finished = _drain(fd, ms)
+        except BaseException:
+            lib.sl_close_graceful(fd, 0)
+            raise
+        if finished:
+            os.close(fd)
+            return True
+    if lib.sl_close_graceful(fd, 0) == 0:
         return True
     code = ctypes.get_errno()
     if code in (errno.ETIMEDOUT, errno.EAGAIN, errno.ECONNRESET, errno.ENOTCONN):

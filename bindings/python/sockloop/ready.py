@@ -6,7 +6,7 @@ import ctypes
 from typing import Any, Iterable, List, Optional, Tuple
 
 from ._native import lib
-from ._util import fd_of, raise_errno, timeout_ms
+from ._util import fd_of, retrying, timeout_ms
 
 __all__ = ["wait_readable", "wait_writable", "select"]
 
@@ -16,20 +16,16 @@ def wait_readable(sock: Any, timeout: Optional[float] = None) -> bool:
     readable: data, end of stream, a connection to accept, or an error (the
     next recv reports it). True when ready, False when `timeout` seconds
     (None: forever, 0: just check) ran out."""
-    r = lib.sl_wait_readable(fd_of(sock), timeout_ms(timeout))
-    if r < 0:
-        raise_errno()
-    return r == 1
+    fd = fd_of(sock)
+    return retrying(lambda ms: lib.sl_wait_readable(fd, ms), timeout_ms(timeout), lambda: 0) == 1
 
 
 def wait_writable(sock: Any, timeout: Optional[float] = None) -> bool:
     """Waits until `sock` is writable (a send would not block; an error or
     hang-up counts, for the next send to report). True when ready, False when
     `timeout` seconds ran out."""
-    r = lib.sl_wait_writable(fd_of(sock), timeout_ms(timeout))
-    if r < 0:
-        raise_errno()
-    return r == 1
+    fd = fd_of(sock)
+    return retrying(lambda ms: lib.sl_wait_writable(fd, ms), timeout_ms(timeout), lambda: 0) == 1
 
 
 def select(rlist: Iterable[Any], wlist: Iterable[Any], xlist: Iterable[Any],
@@ -43,14 +39,14 @@ def select(rlist: Iterable[Any], wlist: Iterable[Any], xlist: Iterable[Any],
     arrays = [(ctypes.c_int * max(len(f), 1))(*f) for f in fds]
     outs = [(ctypes.c_int * max(len(f), 1))() for f in fds]
     counts = [ctypes.c_size_t(0) for _ in groups]
-    args: List[Any] = []
+    head: List[Any] = []
     for arr, f in zip(arrays, fds):
-        args += [arr, len(f)]
-    args.append(ms)
+        head += [arr, len(f)]
+    tail: List[Any] = []
     for out, count in zip(outs, counts):
-        args += [out, ctypes.byref(count)]
-    if lib.sl_select(*args) < 0:
-        raise_errno()
+        tail += [out, ctypes.byref(count)]
+    if retrying(lambda left: lib.sl_select(*head, left, *tail), ms, lambda: 0) == 0:
+        return [], [], []
     result = []
     for g, f, out, count in zip(groups, fds, outs, counts):
         ready = set(out[:count.value])

@@ -15,13 +15,14 @@ import math
 import os
 import select as _poll_module
 import selectors
+import time
 from collections.abc import Mapping
 from typing import Any, Iterator, List, Optional, Tuple
 
 from ._native import Event, lib
 
 assert ctypes.sizeof(Event) == 4 * ctypes.sizeof(ctypes.c_int), "sl_event is read as 4 ints"
-from ._util import INT_MAX, make_error
+from ._util import INT_MAX, handle_eintr, make_error, retrying
 
 __all__ = ["Selector", "EVENT_READ", "EVENT_WRITE"]
 
@@ -108,6 +109,7 @@ class Selector(selectors.BaseSelector):
         self._map: Optional[_SelectorMapping] = _SelectorMapping(self)
         self._idle: set = set()  # fds with an empty mask, out of the C selector (see _c_modify)
         self._files: dict = {}  # fd -> (st_dev, st_ino) registered (see _same_file)
+        self._cbits: dict = {}  # fd -> the events the C selector holds
         self._out = (Event * 64)()
         self._ints = memoryview(self._out).cast("B").cast("i")
         self._cap = 64
@@ -141,6 +143,7 @@ class Selector(selectors.BaseSelector):
 
     def _c_register(self, fd: int, events: int) -> None:
         self._c_call(lib.sl_selector_register, fd, events, None)
+        self._cbits[fd] = events
         st = os.fstat(fd)
         self._files[fd] = (st.st_dev, st.st_ino)
 
@@ -163,6 +166,7 @@ class Selector(selectors.BaseSelector):
             self._same_file(fd)
             if bits:
                 self._c_call(lib.sl_selector_register, fd, bits, None)
+                self._cbits[fd] = bits
                 self._idle.discard(fd)
             return
         if not bits:
@@ -170,7 +174,7 @@ class Selector(selectors.BaseSelector):
             lib.sl_selector_unregister(self._sel, fd)
             self._idle.add(fd)
             return
-        if bits == old & _BOTH:
+        if bits == self._cbits.get(fd):
             self._same_file(fd)  # sl_selector skips the system call when the mask stays
         if lib.sl_selector_modify(self._sel, fd, bits, None) < 0:
             code = ctypes.get_errno()
@@ -179,9 +183,11 @@ class Selector(selectors.BaseSelector):
                 # hold; epoll says ENOENT when it names another file now.
                 self._same_file(fd)
             raise make_error(code)
+        self._cbits[fd] = bits
 
     def _c_unregister(self, fd: int) -> None:
         self._files.pop(fd, None)
+        self._cbits.pop(fd, None)
         if fd in self._idle:
             self._idle.discard(fd)
         elif self._sel is not None:
@@ -273,23 +279,32 @@ class Selector(selectors.BaseSelector):
             self._nevents = ctypes.c_size_t(self._cap)
         if self._sel is None:
             raise _closed()
+        started = time.monotonic()
         hangups = self._idle_hangups() if self._idle else None
         if hangups:
             ms = 0
-        # Room for every registered fd, as EpollSelector's maxevents.
-        got = (_select_raw if ms else _select_now)(self._sel_arg, self._out, self._nevents, ms)
-        if got <= 0:
-            if got == 0:
-                return hangups or []
-            if not ms:
-                got = _select_raw(self._sel_arg, self._out, self._nevents, ms)
-            if got < 0:
-                err = make_error(ctypes.get_errno())
-                if isinstance(err, InterruptedError):
-                    return hangups or []  # a wakeup, as EpollSelector returns on EINTR
-                raise err
-            if got == 0:
-                return hangups or []
+        try:
+            # Room for every registered fd, as EpollSelector's maxevents.
+            got = (_select_raw if ms else _select_now)(self._sel_arg, self._out, self._nevents, ms)
+            if got <= 0:
+                if got == 0:
+                    return hangups or []
+                if not ms:
+                    got = _select_raw(self._sel_arg, self._out, self._nevents, ms)
+                if got < 0:
+                    if ctypes.get_errno() != errno.EINTR:
+                        raise make_error(ctypes.get_errno())
+                    # A signal: its handlers run (one that raises ends select),
+                    # then the wait goes on with the time left (PEP 475).
+                    handle_eintr()
+                    got = retrying(lambda left: _select_raw(self._sel_arg, self._out, self._nevents, left),
+                                   ms, lambda: 0, started)
+                if got == 0:
+                    return hangups or []
+        except BaseException as exc:
+            if getattr(exc, "done", None) is None:
+                exc.done = 0  # type: ignore[attr-defined]  (a signal handler's exception)
+            raise
         # sl_event {int fd; int events; void *data} read as ints, 4 per event.
         ints = self._ints[:4 * got].tolist()
         ready = hangups or []
@@ -309,6 +324,7 @@ class Selector(selectors.BaseSelector):
         self._fd_to_key.clear()
         self._idle.clear()
         self._files.clear()
+        self._cbits.clear()
         self._map = None
 
     def get_map(self) -> Optional[Mapping]:
