@@ -23,6 +23,12 @@ if not INSTALLED:
     os.environ.setdefault("SOCKLOOP_LIB", str(ROOT / "build" / "lib" / "libsockloop.so"))
 
 
+import sockloop  # noqa: E402
+
+if INSTALLED:
+    assert "site-packages" in sockloop.__file__, f"testing {sockloop.__file__}, not the installed package"
+
+
 def load_library():
     """The library the package under test loaded."""
     import sockloop
