@@ -222,6 +222,14 @@ class Conn:
         OSError(EMSGSIZE) and the next call returns the frame after it.
         `max_size` (at most max_message) is a smaller limit for this call: a
         frame over it stays buffered, with OSError(EMSGSIZE)."""
+        if max_size is None and self._c and (timeout is None or (timeout.__class__ is int or timeout.__class__ is float)
+                                              and 0 <= timeout <= _INT_S):
+            # A frame already buffered: one call, in place, copied once.
+            r = _next_frame(self._c_arg, self._ptr_ref, self._len_ref)
+            if r == 1:
+                return _string_at(self._ptr, self._len.value)
+            if r < 0:
+                raise make_error(errno.EMSGSIZE, 0, b"")  # skipped; the next frame follows
         if max_size is not None:
             max_size = check_int(max_size, "max_size", 0, SSIZE_MAX)
             if max_size < self.max_message:

@@ -114,6 +114,7 @@ class Selector(selectors.BaseSelector):
         self._ints = memoryview(self._out).cast("B").cast("i")
         self._cap = 64
         self._nevents = ctypes.c_size_t(64)
+        self._now_args = (self._sel_arg, self._out, self._nevents, 0)
 
     @staticmethod
     def _find_epoll_fd(first: int) -> Optional[int]:
@@ -268,18 +269,29 @@ class Selector(selectors.BaseSelector):
         if timeout is None:
             ms = -1
         elif timeout <= 0:
+            if not self._idle and len(self._fd_to_key) <= self._cap and self._sel is not None:
+                # The poll an event loop makes every turn: one call, nothing else.
+                got = _select_now(*self._now_args)
+                if got == 0:
+                    return []
+                if got > 0:
+                    return self._ready(got, None)
             ms = 0
         else:
             ms = _timeout_ms(math.ceil(timeout * 1e3) * 1e-3)
+        return self._select(ms)
+
+    def _select(self, ms: int) -> List[Tuple[selectors.SelectorKey, int]]:
         fd_to_key = self._fd_to_key
         if len(fd_to_key) > self._cap:
             self._cap = max(len(fd_to_key), 2 * self._cap)
             self._out = (Event * self._cap)()
             self._ints = memoryview(self._out).cast("B").cast("i")
             self._nevents = ctypes.c_size_t(self._cap)
+            self._now_args = (self._sel_arg, self._out, self._nevents, 0)
         if self._sel is None:
             raise _closed()
-        started = time.monotonic()
+        started = time.monotonic() if ms > 0 else None
         hangups = self._idle_hangups() if self._idle else None
         if hangups:
             ms = 0
@@ -305,8 +317,12 @@ class Selector(selectors.BaseSelector):
             if getattr(exc, "done", None) is None:
                 exc.done = 0  # type: ignore[attr-defined]  (a signal handler's exception)
             raise
+        return self._ready(got, hangups)
+
+    def _ready(self, got: int, hangups: Optional[list]) -> List[Tuple[selectors.SelectorKey, int]]:
         # sl_event {int fd; int events; void *data} read as ints, 4 per event.
         ints = self._ints[:4 * got].tolist()
+        fd_to_key = self._fd_to_key
         ready = hangups or []
         for fd, events in zip(ints[0::4], ints[1::4]):
             key = fd_to_key.get(fd)
