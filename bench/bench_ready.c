@@ -27,6 +27,7 @@
 
 #include "bench_util.h"
 #include "sockloop.h"
+#include "../tests/c/far_ends.h"
 
 enum { RUNS = 15, TIMEOUT_MS = 1000 };
 
@@ -42,28 +43,6 @@ struct set {
     pid_t child;
 };
 
-static pid_t far_ends_in_a_child(int listener, int n, int *control) {
-    int p[2];
-    if (pipe(p) != 0) die("pipe");
-    pid_t pid = fork();
-    if (pid < 0) die("fork");
-    if (pid == 0) {
-        struct rlimit lim;
-        getrlimit(RLIMIT_NOFILE, &lim);
-        for (int fd = 3; fd < (int)lim.rlim_cur && fd < 65536; fd++)
-            if (fd != listener && fd != p[0]) close(fd);
-        for (int got = 0; got < n;)
-            if (accept(listener, NULL, NULL) >= 0) got++;
-            else if (errno != EINTR) _exit(2);
-        char byte;
-        while (read(p[0], &byte, 1) > 0) {}
-        _exit(0);
-    }
-    close(p[0]);
-    *control = p[1];
-    return pid;
-}
-
 static struct set make_set(int n) {
     struct set s = { .n = n, .fds = malloc(sizeof(int) * (size_t)n) };
     if (!s.fds) die("malloc");
@@ -74,6 +53,7 @@ static struct set make_set(int n) {
         getsockname(l, (struct sockaddr *)&addr, &len))
         die("listener");
     s.child = far_ends_in_a_child(l, n - 1, &s.control);
+    if (s.child < 0) die("fork");
     close(l);
     for (int i = 0; i < n - 1; i++) {
         s.fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

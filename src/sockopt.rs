@@ -31,10 +31,14 @@ pub fn make_blocking(fd: BorrowedFd<'_>) -> io::Result<()> {
     Ok(())
 }
 
+/// Sets `TCP_NODELAY`: small writes go out at once instead of waiting for
+/// the peer's acknowledgement (Nagle's algorithm).
 pub fn set_nodelay(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
     SockRef::from(&fd).set_tcp_nodelay(on)
 }
 
+/// Sets `SO_REUSEADDR`: a restarted server can bind while old connections
+/// sit in `TIME_WAIT`.
 pub fn set_reuseaddr(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
     SockRef::from(&fd).set_reuse_address(on)
 }

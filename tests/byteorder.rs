@@ -19,9 +19,8 @@ fn put_and_get_at_every_offset() {
     for offset in 0..8 {
         let mut buf = [0xeeu8; 24];
         let base = unsafe { buf.as_mut_ptr().add(offset) };
-        let p = sl_put_u16be(base.cast(), 0x0102);
-        let p = sl_put_u32be(p, 0x03040506);
-        let p = sl_put_u64be(p, 0x0708090a0b0c0d0e);
+        // SAFETY: 14 bytes from base fit in buf.
+        let p = unsafe { sl_put_u64be(sl_put_u32be(sl_put_u16be(base.cast(), 0x0102), 0x03040506), 0x0708090a0b0c0d0e) };
         assert_eq!(p as usize - base as usize, 14);
         assert_eq!(&buf[offset..offset + 14], &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
         assert_eq!(buf[offset + 14], 0xee, "wrote past the end");
@@ -34,9 +33,8 @@ fn put_and_get_at_every_offset() {
 
         let mut buf = [0u8; 24];
         let base = unsafe { buf.as_mut_ptr().add(offset) };
-        let p = sl_put_u16le(base.cast(), 0x0102);
-        let p = sl_put_u32le(p, 0x03040506);
-        sl_put_u64le(p, 0x0708090a0b0c0d0e);
+        // SAFETY: 14 bytes from base fit in buf.
+        unsafe { sl_put_u64le(sl_put_u32le(sl_put_u16le(base.cast(), 0x0102), 0x03040506), 0x0708090a0b0c0d0e) };
         assert_eq!(&buf[offset..offset + 14], &[2, 1, 6, 5, 4, 3, 14, 13, 12, 11, 10, 9, 8, 7]);
         let base = unsafe { buf.as_ptr().add(offset) };
         unsafe {
@@ -50,9 +48,10 @@ fn put_and_get_at_every_offset() {
 #[test]
 fn null_pointers_are_einval_not_crashes() {
     let errno = || std::io::Error::last_os_error().raw_os_error();
-    assert!(sl_put_u32be(ptr::null_mut(), 1).is_null());
+    // SAFETY: NULL is checked before any access.
+    assert!(unsafe { sl_put_u32be(ptr::null_mut(), 1) }.is_null());
     assert_eq!(errno(), Some(libc::EINVAL));
     unsafe { *libc::__errno_location() = 0 };
-    assert_eq!(sl_get_u64le(ptr::null()), 0);
+    assert_eq!(unsafe { sl_get_u64le(ptr::null()) }, 0);
     assert_eq!(errno(), Some(libc::EINVAL));
 }

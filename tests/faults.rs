@@ -1,5 +1,5 @@
 //! The fault matrix (docs/fault-matrix.md lists every row and the test that
-//! covers it; rows already covered by transfer.rs, frame.rs, conn.rs, ready.rs,
+//! covers it; rows already covered by io.rs, frame.rs, conn.rs, ready.rs,
 //! selector.rs, signals.rs and sigpipe.rs are not repeated here):
 //! - a SIGALRM storm (every 100 µs, no SA_RESTART) during each blocking call
 //!   not covered elsewhere: frames, sl_conn reads and writes, wait_writable,
@@ -357,7 +357,7 @@ fn a_reset_in_the_middle_of_a_receive_is_econnreset_with_a_true_count() {
 
 #[test]
 fn a_reset_in_the_middle_of_a_conn_write_keeps_the_rest_queued() {
-    // (sl_send_all against a reset peer: transfer.rs.)
+    // (sl_send_all against a reset peer: io.rs.)
     let (a, b) = small_tcp_pair();
     let payload = vec![9u8; 8 << 20];
     let c = sl_conn_new(a.as_raw_fd(), 1 << 20, 0);
@@ -379,7 +379,7 @@ fn a_reset_in_the_middle_of_a_conn_write_keeps_the_rest_queued() {
 
 #[test]
 fn a_receiver_that_never_reads_times_out_a_frame_with_the_exact_count() {
-    // (sl_send_all: transfer.rs.) sl_send_frame counts header and payload.
+    // (sl_send_all: io.rs.) sl_send_frame counts header and payload.
     let (a, b) = socketpair();
     set_buffer_sizes(&a, 4096);
     set_buffer_sizes(&b, 4096);

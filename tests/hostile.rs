@@ -28,6 +28,7 @@ use sockloop::ffi::ready::*;
 use sockloop::ffi::selector::*;
 use sockloop::ffi::sockopt::*;
 use sockloop::ffi::unix::*;
+use sockloop::ffi::version::*;
 
 // ------------------------------------------------------------ allocation guard
 
@@ -319,7 +320,7 @@ fn frame_rows() -> Vec<Row> {
             write_bytes(env.b, &FOUR_GIB_HEADER);
             fails!(sl_recv_frame(env.high, buf.as_mut_ptr().cast(), 16, 100, &mut done), libc::EMSGSIZE);
             assert_eq!(done, 4);
-            assert_eq!(sl_get_u32be(buf.as_ptr().cast()), u32::MAX);
+            assert_eq!(unsafe { sl_get_u32be(buf.as_ptr().cast()) }, u32::MAX);
             // capacity 0 with a NULL buffer: only an empty frame fits.
             write_bytes(env.b, &FOUR_GIB_HEADER);
             fails!(sl_recv_frame(env.a, null_mut(), 0, 100, &mut done), libc::EMSGSIZE);
@@ -863,6 +864,29 @@ fn unix_rows() -> Vec<Row> {
     ]
 }
 
+/// Nothing to pass in: the rows check the calls cannot fail, keep `errno`,
+/// and return the same value from any thread.
+fn version_rows() -> Vec<Row> {
+    vec![
+        ("sl_version", |_| {
+            unsafe { *libc::__errno_location() = libc::EBADMSG };
+            let here = sl_version();
+            assert_eq!(errno_now(), libc::EBADMSG, "sl_version changed errno");
+            assert_eq!(std::thread::spawn(|| sl_version()).join().unwrap(), here);
+            assert!(here != 0, "sl_version returned 0 (the failure value)");
+        }),
+        ("sl_version_string", |_| {
+            unsafe { *libc::__errno_location() = libc::EBADMSG };
+            let here = sl_version_string();
+            assert_eq!(errno_now(), libc::EBADMSG, "sl_version_string changed errno");
+            assert!(!here.is_null());
+            let there = std::thread::spawn(|| sl_version_string() as usize).join().unwrap();
+            assert_eq!(there, here as usize, "not one static string");
+            assert_eq!(unsafe { CStr::from_ptr(here) }.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
+        }),
+    ]
+}
+
 fn table() -> Vec<Row> {
     [
         byteorder_rows(),
@@ -875,6 +899,7 @@ fn table() -> Vec<Row> {
         interrupt_rows(),
         sockopt_rows(),
         unix_rows(),
+        version_rows(),
     ]
     .concat()
 }

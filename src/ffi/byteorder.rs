@@ -12,9 +12,12 @@ use super::{check, ffi_guard};
 
 /// Copies `bytes` to `dst` and returns the address just past them, or NULL with
 /// `EINVAL` when `dst` is NULL.
-fn put<const N: usize>(dst: *mut c_void, bytes: [u8; N]) -> Result<*mut c_void, super::Errno> {
+///
+/// # Safety
+/// A non-NULL `dst` must be valid for writes of `N` bytes (any alignment).
+unsafe fn put<const N: usize>(dst: *mut c_void, bytes: [u8; N]) -> Result<*mut c_void, super::Errno> {
     check(!dst.is_null())?;
-    // SAFETY: the C caller passes N writable bytes at dst; any alignment.
+    // SAFETY: the caller passes N writable bytes at dst; any alignment.
     unsafe {
         dst.cast::<[u8; N]>().write_unaligned(bytes);
         Ok(dst.cast::<u8>().add(N).cast())
@@ -22,9 +25,12 @@ fn put<const N: usize>(dst: *mut c_void, bytes: [u8; N]) -> Result<*mut c_void, 
 }
 
 /// Reads N bytes at `src`, or `EINVAL` when `src` is NULL.
-fn get<const N: usize>(src: *const c_void) -> Result<[u8; N], super::Errno> {
+///
+/// # Safety
+/// A non-NULL `src` must be valid for reads of `N` bytes (any alignment).
+unsafe fn get<const N: usize>(src: *const c_void) -> Result<[u8; N], super::Errno> {
     check(!src.is_null())?;
-    // SAFETY: the C caller passes N readable bytes at src; any alignment.
+    // SAFETY: the caller passes N readable bytes at src; any alignment.
     Ok(unsafe { src.cast::<[u8; N]>().read_unaligned() })
 }
 
@@ -69,7 +75,7 @@ pub extern "C" fn sl_ntohll(value: u64) -> u64 {
 /// Returns `dst + 2`, so that a record can be written field after field, or
 /// NULL with errno `EINVAL` when `dst` is NULL.
 #[no_mangle]
-pub extern "C" fn sl_put_u16be(dst: *mut c_void, value: u16) -> *mut c_void {
+pub unsafe extern "C" fn sl_put_u16be(dst: *mut c_void, value: u16) -> *mut c_void {
     ffi_guard!({ put(dst, value.to_be_bytes()) })
 }
 
@@ -77,7 +83,7 @@ pub extern "C" fn sl_put_u16be(dst: *mut c_void, value: u16) -> *mut c_void {
 ///
 /// A NULL `src` returns 0 with errno `EINVAL`; otherwise errno is untouched.
 #[no_mangle]
-pub extern "C" fn sl_get_u16be(src: *const c_void) -> u16 {
+pub unsafe extern "C" fn sl_get_u16be(src: *const c_void) -> u16 {
     ffi_guard!({ Ok(u16::from_be_bytes(get(src)?)) })
 }
 
@@ -86,7 +92,7 @@ pub extern "C" fn sl_get_u16be(src: *const c_void) -> u16 {
 /// Returns `dst + 2`, so that a record can be written field after field, or
 /// NULL with errno `EINVAL` when `dst` is NULL.
 #[no_mangle]
-pub extern "C" fn sl_put_u16le(dst: *mut c_void, value: u16) -> *mut c_void {
+pub unsafe extern "C" fn sl_put_u16le(dst: *mut c_void, value: u16) -> *mut c_void {
     ffi_guard!({ put(dst, value.to_le_bytes()) })
 }
 
@@ -94,7 +100,7 @@ pub extern "C" fn sl_put_u16le(dst: *mut c_void, value: u16) -> *mut c_void {
 ///
 /// A NULL `src` returns 0 with errno `EINVAL`; otherwise errno is untouched.
 #[no_mangle]
-pub extern "C" fn sl_get_u16le(src: *const c_void) -> u16 {
+pub unsafe extern "C" fn sl_get_u16le(src: *const c_void) -> u16 {
     ffi_guard!({ Ok(u16::from_le_bytes(get(src)?)) })
 }
 
@@ -103,7 +109,7 @@ pub extern "C" fn sl_get_u16le(src: *const c_void) -> u16 {
 /// Returns `dst + 4`, so that a record can be written field after field, or
 /// NULL with errno `EINVAL` when `dst` is NULL.
 #[no_mangle]
-pub extern "C" fn sl_put_u32be(dst: *mut c_void, value: u32) -> *mut c_void {
+pub unsafe extern "C" fn sl_put_u32be(dst: *mut c_void, value: u32) -> *mut c_void {
     ffi_guard!({ put(dst, value.to_be_bytes()) })
 }
 
@@ -111,7 +117,7 @@ pub extern "C" fn sl_put_u32be(dst: *mut c_void, value: u32) -> *mut c_void {
 ///
 /// A NULL `src` returns 0 with errno `EINVAL`; otherwise errno is untouched.
 #[no_mangle]
-pub extern "C" fn sl_get_u32be(src: *const c_void) -> u32 {
+pub unsafe extern "C" fn sl_get_u32be(src: *const c_void) -> u32 {
     ffi_guard!({ Ok(u32::from_be_bytes(get(src)?)) })
 }
 
@@ -120,7 +126,7 @@ pub extern "C" fn sl_get_u32be(src: *const c_void) -> u32 {
 /// Returns `dst + 4`, so that a record can be written field after field, or
 /// NULL with errno `EINVAL` when `dst` is NULL.
 #[no_mangle]
-pub extern "C" fn sl_put_u32le(dst: *mut c_void, value: u32) -> *mut c_void {
+pub unsafe extern "C" fn sl_put_u32le(dst: *mut c_void, value: u32) -> *mut c_void {
     ffi_guard!({ put(dst, value.to_le_bytes()) })
 }
 
@@ -128,7 +134,7 @@ pub extern "C" fn sl_put_u32le(dst: *mut c_void, value: u32) -> *mut c_void {
 ///
 /// A NULL `src` returns 0 with errno `EINVAL`; otherwise errno is untouched.
 #[no_mangle]
-pub extern "C" fn sl_get_u32le(src: *const c_void) -> u32 {
+pub unsafe extern "C" fn sl_get_u32le(src: *const c_void) -> u32 {
     ffi_guard!({ Ok(u32::from_le_bytes(get(src)?)) })
 }
 
@@ -137,7 +143,7 @@ pub extern "C" fn sl_get_u32le(src: *const c_void) -> u32 {
 /// Returns `dst + 8`, so that a record can be written field after field, or
 /// NULL with errno `EINVAL` when `dst` is NULL.
 #[no_mangle]
-pub extern "C" fn sl_put_u64be(dst: *mut c_void, value: u64) -> *mut c_void {
+pub unsafe extern "C" fn sl_put_u64be(dst: *mut c_void, value: u64) -> *mut c_void {
     ffi_guard!({ put(dst, value.to_be_bytes()) })
 }
 
@@ -145,7 +151,7 @@ pub extern "C" fn sl_put_u64be(dst: *mut c_void, value: u64) -> *mut c_void {
 ///
 /// A NULL `src` returns 0 with errno `EINVAL`; otherwise errno is untouched.
 #[no_mangle]
-pub extern "C" fn sl_get_u64be(src: *const c_void) -> u64 {
+pub unsafe extern "C" fn sl_get_u64be(src: *const c_void) -> u64 {
     ffi_guard!({ Ok(u64::from_be_bytes(get(src)?)) })
 }
 
@@ -154,7 +160,7 @@ pub extern "C" fn sl_get_u64be(src: *const c_void) -> u64 {
 /// Returns `dst + 8`, so that a record can be written field after field, or
 /// NULL with errno `EINVAL` when `dst` is NULL.
 #[no_mangle]
-pub extern "C" fn sl_put_u64le(dst: *mut c_void, value: u64) -> *mut c_void {
+pub unsafe extern "C" fn sl_put_u64le(dst: *mut c_void, value: u64) -> *mut c_void {
     ffi_guard!({ put(dst, value.to_le_bytes()) })
 }
 
@@ -162,6 +168,6 @@ pub extern "C" fn sl_put_u64le(dst: *mut c_void, value: u64) -> *mut c_void {
 ///
 /// A NULL `src` returns 0 with errno `EINVAL`; otherwise errno is untouched.
 #[no_mangle]
-pub extern "C" fn sl_get_u64le(src: *const c_void) -> u64 {
+pub unsafe extern "C" fn sl_get_u64le(src: *const c_void) -> u64 {
     ffi_guard!({ Ok(u64::from_le_bytes(get(src)?)) })
 }

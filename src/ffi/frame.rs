@@ -10,8 +10,10 @@ use crate::frame;
 /// before every payload.
 pub const SL_FRAME_HEADER_LEN: usize = 4;
 
-/// The largest frame payload: 4 GiB - 1 (`UINT32_MAX`).
-pub const SL_FRAME_MAX_PAYLOAD: usize = u32::MAX as usize;
+/// The largest frame payload: 4 GiB - 1 (`UINT32_MAX`). An integer literal,
+/// so that it works in `#if`.
+pub const SL_FRAME_MAX_PAYLOAD: usize = 4294967295;
+const _: () = assert!(SL_FRAME_MAX_PAYLOAD == u32::MAX as usize);
 
 const _: () = assert!(SL_FRAME_HEADER_LEN == frame::HEADER_LEN && SL_FRAME_MAX_PAYLOAD == frame::MAX_PAYLOAD);
 

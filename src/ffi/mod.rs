@@ -15,16 +15,20 @@
 use std::os::fd::BorrowedFd;
 use std::os::raw::c_int;
 
-pub mod byteorder;
-pub mod conn;
-pub mod frame;
-pub mod interrupt;
+// Not alphabetical: cbindgen writes the header's functions in this order, and
+// docs/mkman.py the man pages' families, so it reads from the transfer loops
+// to the byte-order helpers (tests/header.rs checks the order).
 pub mod io;
-pub mod net;
+pub mod frame;
+pub mod conn;
 pub mod ready;
 pub mod selector;
-pub mod sockopt;
+pub mod interrupt;
+pub mod net;
 pub mod unix;
+pub mod sockopt;
+pub mod version;
+pub mod byteorder;
 
 /// An errno value carried out of a shim body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,6 +115,13 @@ pub fn check(condition: bool) -> Result<(), Errno> {
     } else {
         Err(Errno(libc::EINVAL))
     }
+}
+
+/// A C `timeout_ms` as the core takes it: `-1` forever (`None`), `0` one
+/// attempt, `> 0` a budget; below `-1` is `EINVAL`.
+pub fn timeout(timeout_ms: c_int) -> Result<Option<std::time::Duration>, Errno> {
+    check(timeout_ms >= -1)?;
+    Ok((timeout_ms >= 0).then(|| std::time::Duration::from_millis(timeout_ms as u64)))
 }
 
 /// A caller's fd, borrowed for the call: negative is `EINVAL`.

@@ -203,8 +203,13 @@ pub unsafe extern "C" fn sl_accept(
 /// `EHOSTDOWN` `gai_strerror(EAI_AGAIN)`, `EPROTO` `gai_strerror(EAI_FAIL)`;
 /// any other value gives `strerror(errnum)`.
 ///
-/// The string is static and must not be freed or modified. Never waits,
-/// never fails and never returns NULL (except for an internal panic, with `errno` `EIO`).
+/// The string must not be freed or modified. Its lifetime: for `ENOENT`,
+/// `EHOSTDOWN` and `EPROTO` it is the resolver's static text; for any other
+/// value it is what `strerror(errnum)` returns, which with glibc is static
+/// for a known errno value but, for an unknown one, a buffer of the calling
+/// thread that its next `strerror` (or `sl_resolve_strerror`) call overwrites:
+/// copy it to keep it. Never waits, never fails and never returns NULL
+/// (except for an internal panic, with `errno` `EIO`).
 #[no_mangle]
 pub extern "C" fn sl_resolve_strerror(errnum: c_int) -> *const c_char {
     ffi_guard!({

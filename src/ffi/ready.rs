@@ -3,7 +3,7 @@
 use std::os::fd::AsRawFd;
 use std::os::raw::c_int;
 
-use super::{borrow_fd, check, ffi_guard, input, DoneOut};
+use super::{borrow_fd, check, ffi_guard, input, timeout, DoneOut};
 use crate::deadline::Deadline;
 use crate::ready;
 
@@ -122,7 +122,7 @@ pub unsafe extern "C" fn sl_select(
         check(nwriters == 0 || !ready_writers.is_null())?;
         check(nerrs == 0 || !ready_errs.is_null())?;
         let lists = (input(readers, nreaders)?, input(writers, nwriters)?, input(errs, nerrs)?);
-        let selected = ready::select(lists.0, lists.1, lists.2, timeout_ms)?;
+        let selected = ready::select(lists.0, lists.1, lists.2, timeout(timeout_ms)?)?;
         // The inputs were copied and are not read any more: an output array
         // may be its own input.
         let [r, w, e] = &mut counts;

@@ -5,7 +5,7 @@
 
 use std::os::raw::{c_int, c_void};
 
-use super::{check, ffi_guard, set_errno, Errno};
+use super::{check, ffi_guard, set_errno, timeout, Errno};
 use crate::selector::{Events, Selector, Waker};
 
 /// Event bit: the fd is readable (data, end of stream, a connection to accept).
@@ -220,7 +220,7 @@ pub unsafe extern "C" fn sl_selector_select(
         let sel = selector(sel)?;
         check(!out.is_null() && capacity > 0)?;
         let max = capacity.min(c_int::MAX as usize);
-        let n = sel.select(max, timeout_ms, |i, ev| {
+        let n = sel.select(max, timeout(timeout_ms)?, |i, ev| {
             let event = sl_event { fd: ev.fd, events: ev.events.bits(), data: ev.data as *mut c_void };
             // SAFETY: i < max <= capacity, and out has room for capacity events.
             out.add(i).write(event);

@@ -470,11 +470,18 @@ TEST(unix_sockets) {
     CHECK_ERR(sl_unix_connect("@sockloop-hostile-c-none", 100), ECONNREFUSED);
 }
 
+TEST(version) {
+    errno = EBADMSG;
+    CHECK(sl_version() == SL_VERSION_NUM && errno == EBADMSG);
+    CHECK(sl_version_string() != NULL && errno == EBADMSG);
+    CHECK(sl_version_string() == sl_version_string());
+}
+
 TEST(teardown) {
     int fds[] = {a, b, high, pipe_r, pipe_w, listener};
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++) close(fds[i]);
 }
 
-RUN_TESTS("hostile", T(setup), T(byteorder), T(transfer_loops), T(frames), T(conn_constructor_and_getters),
+RUN_TESTS_WITH("hostile", setup, teardown, T(byteorder), T(transfer_loops), T(frames), T(conn_constructor_and_getters),
           T(conn_blocking_calls), T(conn_event_loop_steps), T(connections), T(readiness), T(selector), T(interrupt_check), T(wrong_direction_and_wrong_kind_fds),
-          T(socket_options_and_close), T(unix_sockets), T(teardown))
+          T(socket_options_and_close), T(unix_sockets), T(version))

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "sockloop.h"
+#include "far_ends.h"
 #include "harness.h"
 
 static double now_ms(void) {
@@ -310,29 +311,6 @@ TEST(selector_fairness_when_more_are_ready_than_capacity) {
     }
     sl_selector_free(sel);
     for (int i = 0; i < N; i++) { close(sv[i][0]); close(sv[i][1]); }
-}
-
-/* Accepts n connections on `listener` in a child that holds them until
- * `*control` (the write end it returns) is closed. */
-static pid_t far_ends_in_a_child(int listener, int n, int *control) {
-    int p[2];
-    if (pipe(p) != 0) return -1;
-    pid_t pid = fork();
-    if (pid == 0) {
-        struct rlimit lim;
-        getrlimit(RLIMIT_NOFILE, &lim);
-        for (int fd = 3; fd < (int)lim.rlim_cur && fd < 65536; fd++)
-            if (fd != listener && fd != p[0]) close(fd);
-        for (int got = 0; got < n;)
-            if (accept(listener, NULL, NULL) >= 0) got++;
-            else if (errno != EINTR) _exit(2);
-        char byte;
-        while (read(p[0], &byte, 1) != 0) {}
-        _exit(0);
-    }
-    close(p[0]);
-    *control = p[1];
-    return pid;
 }
 
 TEST(ten_thousand_idle_connections_and_one_active) {

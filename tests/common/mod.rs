@@ -8,6 +8,15 @@ pub fn errno() -> i32 {
     std::io::Error::last_os_error().raw_os_error().unwrap()
 }
 
+/// Runs a C call that reports its progress through a `size_t *done`:
+/// `(return value, *done, errno when it failed)`. `*done` starts at
+/// `usize::MAX`, so a call that forgot to set it shows.
+pub fn with_done(call: impl FnOnce(*mut usize) -> isize) -> (isize, usize, i32) {
+    let mut done = usize::MAX;
+    let rc = call(&mut done);
+    (rc, done, if rc < 0 { errno() } else { 0 })
+}
+
 /// A connected pair of Unix stream sockets.
 pub fn socketpair() -> (OwnedFd, OwnedFd) {
     let mut fds = [0; 2];

@@ -23,7 +23,7 @@ from sockloop._native import OPTIONAL, SIGNATURES  # noqa: E402
 SCALARS = {
     "int": ctypes.c_int, "size_t": ctypes.c_size_t, "ssize_t": ctypes.c_ssize_t,
     "uint16_t": ctypes.c_uint16, "uint32_t": ctypes.c_uint32, "uint64_t": ctypes.c_uint64,
-    "uint8_t": ctypes.c_uint8, "void": None,
+    "uint8_t": ctypes.c_uint8, "unsigned int": ctypes.c_uint, "void": None,
 }
 
 

@@ -103,7 +103,8 @@ SIGNATURES = {
     "sl_set_buffer_sizes": (c_int, [c_int, c_int, c_int]),
     "sl_get_buffer_sizes": (c_int, [c_int, ctypes.POINTER(c_int), ctypes.POINTER(c_int)]),
     "sl_close_graceful": (c_int, [c_int, c_int]),
-    # versions and signals (landing in the C library; optional until then)
+    # versions and signals (optional: an older library lacks them, and the
+    # binding then skips the version check / the signal behaviour)
     "sl_version": (c_uint, []),
     "sl_version_string": (c_char_p, []),
     "sl_set_interrupt_check": (c_int, [INTERRUPT_CHECK, c_void_p]),

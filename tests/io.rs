@@ -13,15 +13,11 @@ use common::*;
 use sockloop::ffi::io::{sl_recv_exact, sl_send_all, sl_send_allv};
 
 fn send_all(fd: RawFd, buf: &[u8], timeout_ms: i32) -> (isize, usize, i32) {
-    let mut done = usize::MAX;
-    let rc = unsafe { sl_send_all(fd, buf.as_ptr().cast(), buf.len(), timeout_ms, &mut done) };
-    (rc, done, if rc < 0 { errno() } else { 0 })
+    with_done(|done| unsafe { sl_send_all(fd, buf.as_ptr().cast(), buf.len(), timeout_ms, done) })
 }
 
 fn recv_exact(fd: RawFd, buf: &mut [u8], timeout_ms: i32) -> (isize, usize, i32) {
-    let mut done = usize::MAX;
-    let rc = unsafe { sl_recv_exact(fd, buf.as_mut_ptr().cast(), buf.len(), timeout_ms, &mut done) };
-    (rc, done, if rc < 0 { errno() } else { 0 })
+    with_done(|done| unsafe { sl_recv_exact(fd, buf.as_mut_ptr().cast(), buf.len(), timeout_ms, done) })
 }
 
 fn iov(buf: &[u8]) -> libc::iovec {
