@@ -204,7 +204,7 @@ test-python-dist: python-package
 	  if [ $$kind = wheel ]; then art=$$(ls $(PYDIST)/*.whl); else art=$$(ls $(PYDIST)/*.tar.gz); fi; \
 	  echo "== $$kind: $$art"; \
 	  CARGO_TARGET_DIR=$(CARGO_TARGET_DIR_PY) $(BUILD)/venv-$$kind/bin/pip install $(PIP) "$$art" pytest; \
-	  env -u SOCKLOOP_LIB SOCKLOOP_TEST_INSTALLED=1 SOCKLOOP_DIST=$(abspath $(PYDIST)) \
+	  env -u SOCKLOOP_LIB SOCKLOOP_TEST_INSTALLED=1 SOCKLOOP_PASS=$$kind SOCKLOOP_DIST=$(abspath $(PYDIST)) \
 	    $(BUILD)/venv-$$kind/bin/pytest -q -p no:cacheprovider tests/python; \
 	done
 
