@@ -177,12 +177,13 @@ test-python: lib $(VENV)/bin/pytest
 
 # ---------------------------------------------------------------- Python package
 # The wheel and the sdist, built by the package's own backend (setuptools-rust
-# compiles the crate; CARGO_TARGET_DIR=target reuses the dependencies `make`
-# built, so each artifact recompiles only the sockloop crate).
+# compiles the crate). Their own target dir (target/python), so that they
+# never replace what `make` built; kept between runs, so each artifact
+# recompiles only the sockloop crate.
 PYDIST   := $(BUILD)/pydist
 PYBUILD  := $(VENV)/.pybuild-deps
 PIP      := --quiet --disable-pip-version-check
-CARGO_TARGET_DIR_PY := $(abspath target)
+CARGO_TARGET_DIR_PY := $(abspath target/python)
 
 $(PYBUILD): $(VENV)/bin/pytest
 	$(VENV)/bin/pip install $(PIP) "setuptools>=64" "setuptools-rust>=1.7" wheel build

@@ -43,7 +43,7 @@ def test_the_readme_install_command_installs_a_working_package(tmp_path):
     leftovers = [ROOT / "bindings" / "python" / d for d in ("build", "sockloop.egg-info")]
     existed = {p: p.exists() for p in leftovers}
     env = {k: v for k, v in os.environ.items() if k not in ("SOCKLOOP_LIB", "PYTHONPATH")}
-    env["CARGO_TARGET_DIR"] = str(ROOT / "target")  # reuse what make built
+    env["CARGO_TARGET_DIR"] = str(ROOT / "target" / "python")  # as make python-package builds
     try:
         out = subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check",
                               "./bindings/python"], cwd=ROOT, env=env, capture_output=True, text=True)
