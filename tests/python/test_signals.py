@@ -4,7 +4,7 @@ For each call, with timeout 2 s and None: a SIGALRM 0.2 s in runs its handler
 at once (not when the call ends); a handler that raises aborts the call with
 its exception, carrying `.done` (and `.partial` for calls that return data);
 a handler that returns lets the call go on and finish. A peer completes every
-call 0.6 s in, so nothing here can hang. Python runs handlers in the main
+call 0.45 s in, so nothing here can hang. Python runs handlers in the main
 thread only, and so does the package (other threads keep the C default).
 """
 import asyncio
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.skipif(not _signals.installed,
                                 reason="the loaded libsockloop has no sl_set_interrupt_check")
 
 ALARM = 0.2      # when the signal comes
-COMPLETE = 0.6   # when the peer lets the call finish
+COMPLETE = 0.45  # when the peer lets the call finish
 # The handler must run long before the call would end by itself; measured
 # latencies are printed (-s) and are a few ms on an idle machine.
 LATENCY_BOUND = 0.15
@@ -221,6 +221,7 @@ def run_case(name, timeout, raising):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+        completer.cancel()  # not needed once the call is over
         completer.join()
         if stop is not None:
             stop.set()
