@@ -44,6 +44,17 @@
 #define SL_FRAME_MAX_PAYLOAD 4294967295
 
 /**
+ * Length-prefix flag: the length is big-endian (network order), as the
+ * default 4-byte prefix. The value 0: the same as no flag.
+ */
+#define SL_PREFIX_BIG_ENDIAN 0
+
+/**
+ * Length-prefix flag: the length is little-endian.
+ */
+#define SL_PREFIX_LITTLE_ENDIAN 1
+
+/**
  * `sl_conn_new` flag: `sl_conn_free` closes the fd.
  */
 #define SL_CONN_OWN_FD 1
@@ -90,6 +101,31 @@ typedef struct sl_conn sl_conn;
 typedef struct sl_selector sl_selector;
 
 /**
+ * Where an unfinished frame stands, for `sl_recv_frame_resume` and
+ * `sl_recv_frame_prefix`: zero it
+ * (`sl_frame_progress p = {0};`) before a frame, and keep it between the
+ * calls that receive that frame. The library fills it in; read it, do not
+ * change it.
+ */
+typedef struct {
+  /**
+   * Bytes of this frame received so far, prefix included (0: no frame
+   * started).
+   */
+  size_t received;
+  /**
+   * The payload length the prefix declares, set once the whole prefix has
+   * arrived (0 before).
+   */
+  uint64_t declared;
+  /**
+   * The prefix bytes received so far (the first `min(received, prefix
+   * width)` of them).
+   */
+  uint8_t prefix[8];
+} sl_frame_progress;
+
+/**
  * One frame taken in place by `sl_conn_next_frames`: its payload and length.
  */
 typedef struct {
@@ -129,6 +165,8 @@ typedef struct {
  * `sl_set_interrupt_check`.
  */
 typedef int (*sl_interrupt_check_fn)(void *ctx);
+
+
 
 
 
@@ -235,7 +273,7 @@ ssize_t sl_send_allv(int fd, const struct iovec *iov, int iovcnt, int timeout_ms
  * frame (the 4-byte header alone).
  * Errors (`-1`, errno):
  * - `EMSGSIZE`: `len` over `UINT32_MAX` (4 GiB - 1), up to `SSIZE_MAX`; nothing was sent.
- * - `ETIMEDOUT`, `EAGAIN`, `EPIPE`, `ECONNRESET`, `EBADF`: as `sl_send_all`.
+ * - `ETIMEDOUT`, `EAGAIN`, `EINTR`, `EPIPE`, `ECONNRESET`, `EBADF`: as `sl_send_all`.
  * - `EINVAL`: `payload` NULL with `len > 0`, `len > SSIZE_MAX`, `fd < 0`, or
  *   `timeout_ms < -1`.
  */
@@ -244,15 +282,21 @@ ssize_t sl_send_frame(int fd, const void *payload, size_t len, int timeout_ms, s
 /**
  * Receives one frame from `fd` into `buf`, unbuffered: it reads the 4-byte
  * header, then exactly the payload, never a byte past the frame. Nothing is
- * allocated. For a buffered, resumable reader use `sl_conn_read_frame`.
+ * allocated.
+ *
+ * This is `sl_recv_frame_resume` with a progress that lives for this call
+ * only: a frame cut by `ETIMEDOUT`, `EAGAIN` or `EINTR` cannot be finished
+ * by calling `sl_recv_frame` again (the header bytes it took are gone with
+ * the call). Where a receive may time out and the connection should live
+ * on, call `sl_recv_frame_resume`, which keeps every byte; or use the
+ * buffered `sl_conn_read_frame`.
  *
  * Timeout: `-1` forever, `0` one attempt, `> 0` the budget for the whole call.
  *
  * `*received` (may be NULL) is set on every return to the bytes received,
  * header included: on success `*received == return value + 4`. The payload
  * bytes are at the start of `buf` (`*received - 4` of them after an error past
- * the header). A frame cut by `ETIMEDOUT`/`EAGAIN` cannot be resumed by this
- * function: the stream is mid-frame.
+ * the header).
  *
  * Returns the payload length (`0` for an empty frame).
  * Errors (`-1`, errno):
@@ -263,11 +307,102 @@ ssize_t sl_send_frame(int fd, const void *payload, size_t len, int timeout_ms, s
  *   bytes to go on, or close the connection.
  * - `EPIPE`: end of stream before the frame was complete (`*received == 0`:
  *   the stream ended cleanly between frames).
- * - `ETIMEDOUT`, `EAGAIN`, `ECONNRESET`, `EBADF`: as `sl_recv_exact`.
+ * - `ETIMEDOUT`, `EAGAIN`, `EINTR`, `ECONNRESET`, `EBADF`: as `sl_recv_exact`.
  * - `EINVAL`: `buf` NULL with `capacity > 0`, `capacity > SSIZE_MAX`,
  *   `fd < 0`, or `timeout_ms < -1`.
  */
 ssize_t sl_recv_frame(int fd, void *buf, size_t capacity, int timeout_ms, size_t *received);
+
+/**
+ * Receives one frame (4-byte big-endian length, then payload) from `fd` into
+ * `buf`, unbuffered and resumable: a call cut short by a timeout, a signal
+ * or `EMSGSIZE` keeps every byte it read, and the next call with the same
+ * `progress` and `buf` goes on where it stopped. Nothing is read past the
+ * frame and nothing is allocated.
+ *
+ * `progress` starts zeroed for each new frame (`sl_frame_progress p = {0};`);
+ * on success it is zeroed again, ready for the next frame. On every return it
+ * says how far the frame got:
+ * - `progress->received`: bytes of the frame received so far, header
+ *   included. The header bytes are in `progress->prefix`; the payload bytes,
+ *   `received - 4` of them once the header is in, at the start of `buf`.
+ * - `progress->declared`: the payload length, once the 4 header bytes are in
+ *   (so mid-payload `declared - (received - 4)` bytes remain).
+ *
+ * Resume with the same `buf` (or one whose first `received - 4` bytes are the
+ * same) and at least `declared` bytes of `capacity`.
+ *
+ * Timeout: `-1` forever, `0` one attempt, `> 0` the budget for this call
+ * (each resumed call has its own).
+ *
+ * Returns the payload length (`0` for an empty frame). Errors (`-1`, errno;
+ * `progress` updated):
+ * - `ETIMEDOUT`, `EAGAIN` (`timeout_ms == 0`), `EINTR` (the thread's
+ *   interrupt check): call again to go on.
+ * - `EMSGSIZE`: the header declares more than `capacity` bytes. The header
+ *   is kept in `progress` (`declared` says how much), no payload byte was
+ *   read: call again with a buffer of at least `declared` bytes, or skip
+ *   `declared` bytes and zero `progress`, or close the connection.
+ * - `EPIPE`: end of stream before the frame was complete
+ *   (`progress->received == 0`: the stream ended cleanly between frames).
+ * - `ECONNRESET`, `EBADF`: as `sl_recv_exact`.
+ * - `EINVAL`: `progress` NULL, `buf` NULL with `capacity > 0`, `capacity >
+ *   SSIZE_MAX`, `fd < 0`, `timeout_ms < -1`, or a `progress` no frame could
+ *   have left (more payload received than its header declares); nothing is
+ *   read then.
+ */
+ssize_t sl_recv_frame_resume(int fd, void *buf, size_t capacity, int timeout_ms, sl_frame_progress *progress);
+
+/**
+ * `sl_send_frame` with any length prefix: `prefix_bytes` (1, 2, 4 or 8)
+ * bytes holding `len`, big-endian by default or little-endian with
+ * `SL_PREFIX_LITTLE_ENDIAN` in `flags`, then the payload, in one system call
+ * when the socket takes it all. `sl_send_frame` is this call with 4 and
+ * `SL_PREFIX_BIG_ENDIAN`.
+ *
+ * Timeout and `*sent` as `sl_send_frame` (`*sent == len + prefix_bytes` on
+ * success; after `ETIMEDOUT` or `EAGAIN` with `0 < *sent`, send the rest of
+ * prefix and payload with `sl_send_all`, or close).
+ *
+ * Returns `len`. Errors (`-1`, errno):
+ * - `EMSGSIZE`: `len` does not fit the prefix (over 255, 65535, 4 GiB - 1
+ *   for 1, 2, 4 bytes); nothing was sent.
+ * - `ETIMEDOUT`, `EAGAIN`, `EINTR`, `EPIPE`, `ECONNRESET`, `EBADF`: as `sl_send_all`.
+ * - `EINVAL`: `prefix_bytes` not 1, 2, 4 or 8, unknown `flags` bits,
+ *   `payload` NULL with `len > 0`, `len > SSIZE_MAX`, `fd < 0`, or
+ *   `timeout_ms < -1`; nothing was sent.
+ */
+ssize_t sl_send_frame_prefix(int fd, size_t prefix_bytes, int flags, const void *payload, size_t len, int timeout_ms, size_t *sent);
+
+/**
+ * `sl_recv_frame_resume` with any length prefix: `prefix_bytes` (1, 2, 4 or
+ * 8) bytes, big-endian by default or little-endian with
+ * `SL_PREFIX_LITTLE_ENDIAN` in `flags`, then the payload. Resumable in the
+ * same way: `progress` starts zeroed, keeps the prefix bytes received so far
+ * (`progress->prefix`, the first `prefix_bytes`), the declared length once
+ * the prefix is in, and the count (`progress->received`, prefix included);
+ * the payload bytes are at the start of `buf`. Pass the same prefix, `buf`
+ * and `progress` to every call of one frame. `sl_recv_frame_resume` is this
+ * call with 4 and `SL_PREFIX_BIG_ENDIAN`.
+ *
+ * The declared length is compared with `capacity` before any payload byte is
+ * read; nothing is allocated.
+ *
+ * Timeout: `-1` forever, `0` one attempt, `> 0` the budget for this call.
+ *
+ * Returns the payload length (and zeroes `progress`). Errors (`-1`, errno;
+ * `progress` updated) as `sl_recv_frame_resume`:
+ * - `ETIMEDOUT`, `EAGAIN`, `EINTR`: call again to go on.
+ * - `EMSGSIZE`: the prefix declares more than `capacity`; the prefix is kept
+ *   in `progress`, no payload byte was read.
+ * - `EPIPE`: end of stream first (`progress->received == 0`: between frames).
+ * - `ECONNRESET`, `EBADF`: as `sl_recv_exact`.
+ * - `EINVAL`: `prefix_bytes` not 1, 2, 4 or 8, unknown `flags` bits,
+ *   `progress` NULL, `buf` NULL with `capacity > 0`, `capacity > SSIZE_MAX`,
+ *   `fd < 0`, `timeout_ms < -1`, or a `progress` no frame could have left;
+ *   nothing is read then.
+ */
+ssize_t sl_recv_frame_prefix(int fd, size_t prefix_bytes, int flags, void *buf, size_t capacity, int timeout_ms, sl_frame_progress *progress);
 
 /**
  * Creates a buffered connection over `fd` (a socket, pipe or other stream fd,
@@ -276,11 +411,12 @@ ssize_t sl_recv_frame(int fd, void *buf, size_t capacity, int timeout_ms, size_t
  * `max_message` limits every message: frame payloads and records (without
  * their delimiter), and exact reads. It also bounds memory: the read buffer
  * is `min(65536, max_message) + 4` bytes (allocated on first read; more only
- * for delimiters over 4 bytes), grows only while a larger message is
- * assembled, never past `max_message + max(4, delimiter length)`, and shrinks
+ * for delimiters or a length prefix over 4 bytes), grows only while a larger
+ * message is assembled, never past `max_message + max(prefix width,
+ * delimiter length)`, and shrinks
  * back once emptied. The output queue holds what you queue until it is
  * written; once flushed it keeps at most 128 KiB. A new connection allocates
- * 144 bytes (x86-64) and no buffer until first use.
+ * 168 bytes (x86-64) and no buffer until first use.
  *
  * `flags`: 0, or `SL_CONN_OWN_FD` to have `sl_conn_free` close `fd`. Without
  * it the caller keeps ownership and must keep `fd` open while the connection
@@ -301,6 +437,51 @@ sl_conn *sl_conn_new(int fd, size_t max_message, int flags);
  * flush first if they matter. `sl_conn_free(NULL)` does nothing.
  */
 void sl_conn_free(sl_conn *c);
+
+/**
+ * Sets the length prefix of the connection's frames: `prefix_bytes` (1, 2,
+ * 4 or 8) bytes, big-endian by default or little-endian with
+ * `SL_PREFIX_LITTLE_ENDIAN` in `flags`. A new connection has the default, 4
+ * bytes big-endian. The prefix applies to every frame call on `c`: the
+ * blocking `sl_conn_read_frame` and `sl_conn_write_frame`, the event-loop
+ * steps `sl_conn_next_frame`, `sl_conn_queue_frame`, and the batch steps
+ * `sl_conn_next_frames`, `sl_conn_queue_frames`, `sl_conn_reserve_frames`.
+ *
+ * It takes effect at once, for protocols that switch after a handshake:
+ * frames already queued keep the prefix they were queued with; buffered
+ * input not yet taken is decoded with the new one. The read buffer grows by
+ * the prefix width (`max_message + max(prefix_bytes, delimiter length)`).
+ * A declared length over `max_message` is `EMSGSIZE` as always, before
+ * anything is allocated; a 1- or 2-byte prefix cannot declare more than 255
+ * or 65535 bytes, and queueing a longer payload is `EMSGSIZE`.
+ *
+ * Returns 0. Errors (`-1`, errno; nothing changed): `EINVAL` for `c` NULL,
+ * `prefix_bytes` not 1, 2, 4 or 8, or unknown `flags` bits. Never waits.
+ */
+int sl_conn_set_prefix(sl_conn *c, size_t prefix_bytes, int flags);
+
+/**
+ * Sets the connection's high-water mark: the most output bytes that may be
+ * pending (queued and not yet written). A queue call that would take the
+ * pending bytes over it (`sl_conn_queue`, `sl_conn_queue_frame`,
+ * `sl_conn_queue_frames`, `sl_conn_reserve_frames`, and
+ * `sl_conn_write_frame` while output is pending) fails with `ENOBUFS` and
+ * queues nothing, all or nothing, so a peer that never reads cannot make
+ * the queue grow without bound. Stop producing for that connection (stop
+ * reading its requests: back-pressure) until `sl_conn_flush` has brought
+ * `sl_conn_pending` down.
+ *
+ * `max_pending` `SIZE_MAX` is no mark (the default of a new connection); 0
+ * refuses every queued byte. A message longer than the mark can never be
+ * queued: set it above the largest message plus its prefix. The rest of a
+ * frame that `sl_conn_write_frame` began to send directly is always queued,
+ * so that the peer never sees half a frame: the pending bytes may pass the
+ * mark by that much. Lowering the mark below what is pending drops nothing;
+ * queue calls fail until the queue drains below it.
+ *
+ * Returns 0. Errors (`-1`, errno): `EINVAL` for `c` NULL. Never waits.
+ */
+int sl_conn_set_high_water(sl_conn *c, size_t max_pending);
 
 /**
  * Returns the connection's fd (for registering it with a selector), or -1
@@ -337,13 +518,17 @@ size_t sl_conn_pending(const sl_conn *c);
  * - `EMSGSIZE`: `len > max_message`; nothing read.
  * - `EPIPE`: end of stream first (`sl_conn_buffered` holds what came).
  * - `ETIMEDOUT`, `EAGAIN` (`timeout_ms == 0`), `ECONNRESET`, `EBADF`.
+ * - `EINTR`: the thread's interrupt check ended the call after a signal
+ *   (`sl_set_interrupt_check`); as after `ETIMEDOUT`, what arrived stays
+ *   buffered and the next call resumes.
  * - `EINVAL`: `c` NULL, `buf` NULL with `len > 0`, `len > SSIZE_MAX`,
  *   `timeout_ms < -1`.
  */
 ssize_t sl_conn_read_exact(sl_conn *c, void *buf, size_t len, int timeout_ms);
 
 /**
- * Reads one length-prefixed frame (4-byte big-endian length, then payload)
+ * Reads one length-prefixed frame (the connection's prefix, 4-byte
+ * big-endian unless `sl_conn_set_prefix` chose another, then the payload)
  * and copies its payload to `buf`. Bytes past the frame stay buffered.
  *
  * All or nothing, as `sl_conn_read_exact`: after `ETIMEDOUT` or `EAGAIN` the
@@ -363,7 +548,7 @@ ssize_t sl_conn_read_exact(sl_conn *c, void *buf, size_t len, int timeout_ms);
  *     `sl_conn_next_frame`.
  * - `EPIPE`: end of stream first; `sl_conn_buffered` holds the partial frame
  *   (0: the stream ended between frames).
- * - `ETIMEDOUT`, `EAGAIN`, `ECONNRESET`, `EBADF`: as `sl_conn_read_exact`.
+ * - `ETIMEDOUT`, `EAGAIN`, `EINTR`, `ECONNRESET`, `EBADF`: as `sl_conn_read_exact`.
  * - `EINVAL`: `c` NULL, `buf` NULL with `capacity > 0`, `capacity > SSIZE_MAX`,
  *   `timeout_ms < -1`.
  */
@@ -389,7 +574,7 @@ ssize_t sl_conn_read_frame(sl_conn *c, void *buf, size_t capacity, int timeout_m
  *     `capacity`: it stays buffered; call again with a larger buffer.
  * - `EPIPE`: end of stream first; `sl_conn_buffered` holds the unterminated
  *   rest (0: the stream ended after a delimiter).
- * - `ETIMEDOUT`, `EAGAIN`, `ECONNRESET`, `EBADF`: as `sl_conn_read_exact`.
+ * - `ETIMEDOUT`, `EAGAIN`, `EINTR`, `ECONNRESET`, `EBADF`: as `sl_conn_read_exact`.
  * - `EINVAL`: `c` NULL, `delim` NULL or `delim_len == 0`, `buf` NULL with
  *   `capacity > 0`, `delim_len` or `capacity` over `SSIZE_MAX`,
  *   `timeout_ms < -1`.
@@ -397,15 +582,21 @@ ssize_t sl_conn_read_frame(sl_conn *c, void *buf, size_t capacity, int timeout_m
 ssize_t sl_conn_read_until(sl_conn *c, const void *delim, size_t delim_len, void *buf, size_t capacity, int timeout_ms);
 
 /**
- * Writes one frame (4-byte big-endian length, then `len` bytes of `payload`).
+ * Writes one frame (the connection's length prefix, 4-byte big-endian by
+ * default, then `len` bytes of `payload`).
  * Output already queued goes first, in order. With nothing queued the frame
  * is sent directly, as `sl_send_frame`, without copying large payloads.
  *
  * Timeout: `-1` forever, `0` one attempt, `> 0` the budget for the whole call.
  *
  * Returns `len`. Errors (`-1`, errno):
- * - `EMSGSIZE`: `UINT32_MAX < len <= SSIZE_MAX`; nothing sent or queued.
- * - `ETIMEDOUT`, `EAGAIN`, `EPIPE`, `ECONNRESET`, `EBADF`: the unsent part of
+ * - `EMSGSIZE`: `len <= SSIZE_MAX` does not fit the prefix (over
+ *   `UINT32_MAX` for the default 4 bytes, 255 or 65535 for 1 or 2); nothing
+ *   sent or queued.
+ * - `ENOBUFS`: output was pending and the frame would take it over the
+ *   high-water mark (`sl_conn_set_high_water`); nothing sent or queued.
+ * - `ETIMEDOUT`, `EAGAIN`, `EINTR` (the interrupt check), `EPIPE`,
+ *   `ECONNRESET`, `EBADF`: the unsent part of
  *   the frame (and of earlier queued output) stays queued, so the peer never
  *   sees half a frame followed by something else: finish it with
  *   `sl_conn_flush` or the next write; do not write the frame again.
@@ -427,7 +618,7 @@ ssize_t sl_conn_write_frame(sl_conn *c, const void *payload, size_t len, int tim
  * Returns the bytes read (> 0), or 0 at end of stream (`sl_conn_buffered`
  * holds any unfinished message). Errors (`-1`, errno):
  * - `EAGAIN`: nothing to read now; wait for readability.
- * - `ENOBUFS`: the buffer is full (`max_message` plus 4 or the longest
+ * - `ENOBUFS`: the buffer is full (`max_message` plus the prefix width or the longest
  *   delimiter used, whichever is more) of complete
  *   messages not yet taken: take them first.
  * - `ECONNRESET`, `EBADF`, any other error of recv(2)/read(2).
@@ -456,7 +647,7 @@ int sl_conn_next_frame(sl_conn *c, const void **payload, size_t *len);
  * one `sl_conn_next_frame` call per frame. Each `out[i].payload` and
  * `out[i].len` stay valid until the next `sl_conn_fill`, blocking read, or
  * `sl_conn_free`. The payloads lie in one buffer in stream order, each after
- * its 4-byte header. Makes no system call.
+ * its length prefix. Makes no system call.
  *
  * Returns the number of frames taken, `n` (0: no complete frame buffered,
  * `out` untouched), or -1 with errno:
@@ -491,7 +682,10 @@ int sl_conn_next_record(sl_conn *c, const void *delim, size_t delim_len, const v
  *
  * Returns the bytes now pending (what `sl_conn_pending` would say), so a
  * caller can flush once enough is queued without another call. Errors (`-1`,
- * errno): `EMSGSIZE` for `UINT32_MAX < len <= SSIZE_MAX` (nothing queued);
+ * errno): `EMSGSIZE` for a `len <= SSIZE_MAX` the prefix cannot declare
+ * (over `UINT32_MAX` for the default; nothing queued); `ENOBUFS` when the
+ * frame would take the pending bytes over the high-water mark
+ * (`sl_conn_set_high_water`; nothing queued);
  * `EINVAL` for `c` NULL, `payload` NULL with `len > 0`, or `len > SSIZE_MAX`;
  * `ENOMEM`.
  */
@@ -507,7 +701,10 @@ ssize_t sl_conn_queue_frame(sl_conn *c, const void *payload, size_t len);
  * All or nothing: on an error nothing is queued.
  *
  * Returns the bytes now pending. Errors (`-1`, errno):
- * - `EMSGSIZE`: some `lens[i]` is over 4 GiB - 1.
+ * - `EMSGSIZE`: some `lens[i]` is over 4 GiB - 1 or over what the
+ *   connection's prefix can declare (255, 65535 for 1, 2 bytes).
+ * - `ENOBUFS`: the batch would take the pending bytes over the high-water
+ *   mark (`sl_conn_set_high_water`).
  * - `EINVAL`: `c` NULL, `lens` NULL with `count > 0`, `payloads` NULL with a
  *   non-zero total, a total over `SSIZE_MAX`.
  * - `ENOMEM`.
@@ -527,7 +724,10 @@ ssize_t sl_conn_queue_frames(sl_conn *c, const void *payloads, const size_t *len
  *
  * Returns the bytes now pending (they include these frames). Errors (`-1`,
  * errno):
- * - `EMSGSIZE`: some `lens[i]` is over 4 GiB - 1.
+ * - `EMSGSIZE`: some `lens[i]` is over 4 GiB - 1 or over what the
+ *   connection's prefix can declare.
+ * - `ENOBUFS`: the batch would take the pending bytes over the high-water
+ *   mark (`sl_conn_set_high_water`).
  * - `EINVAL`: `c` NULL, `lens` or `payloads` NULL with `count > 0`, or
  *   `count` too large for an array.
  * - `ENOMEM`.
@@ -539,7 +739,9 @@ ssize_t sl_conn_reserve_frames(sl_conn *c, const size_t *lens, size_t count, voi
  * to the end of the output queue. No system call.
  *
  * Returns the bytes now pending. Errors (`-1`, errno): `EINVAL` for `c` NULL,
- * `bytes` NULL with `len > 0`, or `len > SSIZE_MAX`; `ENOMEM`.
+ * `bytes` NULL with `len > 0`, or `len > SSIZE_MAX`; `ENOBUFS` when the bytes
+ * would take the pending bytes over the high-water mark
+ * (`sl_conn_set_high_water`; nothing queued); `ENOMEM`.
  */
 ssize_t sl_conn_queue(sl_conn *c, const void *bytes, size_t len);
 
@@ -826,23 +1028,28 @@ int sl_set_interrupt_check(sl_interrupt_check_fn check, void *ctx);
  * Opens a TCP connection to `host`:`port` and returns its fd.
  *
  * `host` is a name ("localhost", "example.org") or a numeric address
- * (`"127.0.0.1"`, `"::1"`, `"[::1]"`). Every address the resolver returns is tried
- * in its order (IPv6 and IPv4) until one connects. The fd is blocking and
- * close-on-exec (`FD_CLOEXEC`); the caller closes it.
+ * (`"127.0.0.1"`, `"::1"`, `"[::1]"`). Every address the resolver returns is
+ * raced as Happy Eyeballs does (RFC 8305): IPv6 first, the families
+ * alternating; each further attempt starts 250 ms after the one before (at
+ * once when the attempts so far failed) while the earlier ones keep going;
+ * the first handshake to complete wins and every other attempt is closed. So
+ * a first address that never answers (a dead IPv6 route) costs 250 ms, not
+ * the whole timeout. The fd is blocking and close-on-exec (`FD_CLOEXEC`); the
+ * caller closes it.
  *
- * Timeout: one budget for the whole call, name resolution included: `-1`
- * waits forever (the kernel gives up after its SYN retries, about two
- * minutes, with `ETIMEDOUT`), `0` makes one non-blocking attempt per address
- * (`EAGAIN` unless the handshake completed at once), `> 0` is a deadline on
- * the monotonic clock taken at entry. Each address gets what is left of it,
- * so a silent first address can use up the budget. `getaddrinfo(3)` itself
- * cannot be interrupted: a slow DNS server can overrun the deadline; numeric
- * addresses never wait for it.
+ * Timeout: one budget for the whole call, name resolution and every attempt
+ * included: `-1` waits forever (each attempt gives up after the kernel's SYN
+ * retries, about two minutes, with `ETIMEDOUT`), `0` starts one
+ * non-blocking attempt per address at once and looks once (`EAGAIN` unless
+ * a handshake completed at once), `> 0` is a deadline on the monotonic clock
+ * taken at entry. `getaddrinfo(3)` itself cannot be interrupted: a slow DNS
+ * server can overrun the deadline; numeric addresses never wait for it.
  *
  * Returns the fd (>= 0). Errors (`-1`, errno):
  * - `ETIMEDOUT`: the timeout ran out (`EAGAIN` for `timeout_ms == 0`).
- * - the last address's own error: `ECONNREFUSED` (nothing listens on the
- *   port), `ENETUNREACH`, `EHOSTUNREACH`, `EADDRNOTAVAIL`, ...
+ * - every attempt failed: the last failure's own error: `ECONNREFUSED`
+ *   (nothing listens on the port), `ENETUNREACH`, `EHOSTUNREACH`,
+ *   `EADDRNOTAVAIL`, ...
  * - resolver failures (read its own text with `sl_resolve_strerror`):
  *   `ENOENT`: no such host (`EAI_NONAME`, `EAI_NODATA`); `EHOSTDOWN`:
  *   temporary resolver failure, try later (`EAI_AGAIN`); `EPROTO`:
@@ -853,6 +1060,61 @@ int sl_set_interrupt_check(sl_interrupt_check_fn check, void *ctx);
  * - `EMFILE`/`ENFILE`: no fd left.
  */
 int sl_tcp_connect(const char *host, int port, int timeout_ms);
+
+/**
+ * Starts a TCP connection to `host`:`port` and returns its fd at once, with
+ * the handshake in progress: the non-blocking start of an event loop (the
+ * tutorial's `connect_ex`), for many connections at a time. Register the fd
+ * with a selector for `SL_WRITE`; when it is reported writable, call
+ * `sl_connect_finish(fd, 0)` to learn whether the connection was made.
+ *
+ * `host` as `sl_tcp_connect`; the first address the resolver returns is
+ * used (to race several addresses, IPv6 and IPv4, use `sl_tcp_connect`).
+ * Name resolution itself blocks (`getaddrinfo(3)`); numeric addresses never
+ * wait. The fd is non-blocking (`O_NONBLOCK`, as an event loop wants it;
+ * `sl_set_nonblocking(fd, 0)` for blocking I/O) and close-on-exec; the caller
+ * closes it, also after a failed finish. No timeout: bound the wait in your
+ * loop (the kernel alone gives up after its SYN retries, about two minutes).
+ *
+ * Returns the fd (>= 0). Errors (`-1`, errno; no fd left open):
+ * - an error the kernel reports at once: `ECONNREFUSED`, `ENETUNREACH`,
+ *   `EHOSTUNREACH`, `EADDRNOTAVAIL`, ... (most come later, from
+ *   `sl_connect_finish`).
+ * - resolver failures as `sl_tcp_connect`: `ENOENT`, `EHOSTDOWN`, `EPROTO`,
+ *   `ENOMEM` (text from `sl_resolve_strerror`).
+ * - `EINVAL`: `host` NULL, empty or not UTF-8; `port` outside 1..65535.
+ * - `EMFILE`/`ENFILE`: no fd left.
+ */
+int sl_tcp_connect_start(const char *host, int port);
+
+/**
+ * Finishes a connect started by `sl_tcp_connect_start` or
+ * `sl_unix_connect_start` (or any non-blocking connect(2) that said
+ * `EINPROGRESS`): tells whether the connection was made, with the real errno
+ * of a failure, read from `SO_ERROR`. Call it when a selector reports the fd
+ * writable, with `timeout_ms == 0`; or with a timeout to wait here.
+ *
+ * Timeout: `0` looks once (`EAGAIN` while the handshake is still in
+ * progress: wait for `SL_WRITE` again), `> 0` waits at most that long for
+ * the handshake (`ETIMEDOUT` if it is still in progress: the connect goes on
+ * until you close the fd), `-1` waits until the kernel decides. The fd's
+ * flags are not changed; on success it is a connected socket, ready for I/O.
+ *
+ * A failure's errno is reported once (reading `SO_ERROR` clears it): close
+ * the fd after it; a second call says `ENOTCONN`.
+ *
+ * Returns 0 (connected). Errors (`-1`, errno):
+ * - the connect's own: `ECONNREFUSED` (nothing listens), `ETIMEDOUT` (no
+ *   answer within the kernel's SYN retries), `EHOSTUNREACH`,
+ *   `ENETUNREACH`, `ECONNRESET`, ...
+ * - `EAGAIN` (`timeout_ms == 0`) or `ETIMEDOUT` (`> 0`): still in progress.
+ * - `ENOTCONN`: no connect was started on `fd` (or its failure was already
+ *   reported).
+ * - `EINVAL`: `fd < 0`, `timeout_ms < -1`, or `fd` is a listening socket.
+ * - `ENOTSOCK`, `EBADF`: not an open socket.
+ * - `EINTR`: the thread's interrupt check asked to stop.
+ */
+int sl_connect_finish(int fd, int timeout_ms);
 
 /**
  * Opens a listening TCP socket on `host`:`port` and returns its fd.
@@ -1005,6 +1267,8 @@ int sl_unix_listen(const char *path, int backlog);
  *
  * Returns the fd (>= 0). Errors (`-1`, errno):
  * - `ETIMEDOUT`: the backlog stayed full for the whole timeout.
+ * - `EINTR`: the thread's interrupt check ended the wait
+ *   (`sl_set_interrupt_check`).
  * - `ECONNREFUSED`: a socket file nobody listens on (stale), or a name
  *   nobody listens on.
  * - `ENOENT`: no such file; `EACCES`: no write permission on it.
@@ -1013,6 +1277,26 @@ int sl_unix_listen(const char *path, int backlog);
  * - `EMFILE`/`ENFILE`: no fd left.
  */
 int sl_unix_connect(const char *path, int timeout_ms);
+
+/**
+ * Starts a connection to the Unix-domain stream socket `path` ("@name" for
+ * an abstract name) without waiting, for event loops: the counterpart of
+ * `sl_tcp_connect_start`. A Unix connect has no handshake in flight: it
+ * completes at once, so the returned fd is already connected
+ * (`sl_connect_finish(fd, 0)` returns 0 at once, and a selector reports it
+ * writable at once). The fd is non-blocking and close-on-exec; the caller
+ * closes it.
+ *
+ * Returns the fd (>= 0). Errors (`-1`, errno; no fd left open):
+ * - `EAGAIN`: the listener's backlog is full. Linux gives no readiness event
+ *   for the moment it frees: try again later (or use `sl_unix_connect` with
+ *   a timeout, which waits).
+ * - `ECONNREFUSED`, `ENOENT`, `EACCES`, `ENAMETOOLONG`, `EAFNOSUPPORT`: as
+ *   `sl_unix_connect`.
+ * - `EINVAL`: `path` NULL, "" or "@".
+ * - `EMFILE`/`ENFILE`: no fd left.
+ */
+int sl_unix_connect_start(const char *path);
 
 /**
  * Turns `O_NONBLOCK` on (`on != 0`) or off for `fd`. Works on any fd

@@ -120,3 +120,16 @@ pub fn unix_connect(name: &[u8], deadline: Deadline) -> io::Result<OwnedFd> {
     socket.set_write_timeout(None)?;
     result.map(|()| socket.into())
 }
+
+/// Starts a connect to the Unix stream socket `name` without waiting: a
+/// non-blocking, close-on-exec socket. A Unix connect has no handshake in
+/// flight: it is done at once, or refused, or (backlog full) `EAGAIN`, in
+/// which case no fd is returned and Linux offers no readiness event for the
+/// moment the backlog frees: try again later. [`crate::net::connect_finish`]
+/// on the returned fd reports success at once.
+pub fn unix_connect_start(name: &[u8]) -> io::Result<OwnedFd> {
+    let addr = unix_address(name)?;
+    let socket = Socket::new(Domain::UNIX, Type::STREAM.nonblocking(), None)?;
+    socket.connect(&addr)?;
+    Ok(socket.into())
+}

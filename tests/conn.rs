@@ -530,7 +530,8 @@ fn memory_per_connection_is_small_and_idle_buffers_shrink_back() {
     let (a, b) = socketpair();
     let mut conn = Conn::new(b.as_raw_fd(), 4 << 20, false).unwrap();
     eprintln!("sl_conn: {} bytes before first use", std::mem::size_of::<Conn>());
-    assert!(std::mem::size_of::<Conn>() <= 160);
+    // 168 on x86-64 since the length prefix and the high-water mark.
+    assert!(std::mem::size_of::<Conn>() <= 176);
     assert_eq!(conn.capacities(), (0, 0), "nothing allocated before first use");
     let big = vec![5u8; 3 << 20];
     let writer = {

@@ -326,6 +326,60 @@ fn frame_rows() -> Vec<Row> {
             fails!(sl_recv_frame(env.a, null_mut(), 0, 100, &mut done), libc::EMSGSIZE);
             env.drain();
         }),
+        ("sl_send_frame_prefix", |env| {
+            let buf = [7u8; 16];
+            let mut done = usize::MAX;
+            for bad in [0, 3, 5, 7, 9, 16, usize::MAX] {
+                fails!(sl_send_frame_prefix(env.a, bad, 0, buf.as_ptr().cast(), 16, 0, &mut done), libc::EINVAL);
+                assert_eq!(done, 0);
+            }
+            fails!(sl_send_frame_prefix(env.a, 4, 2, buf.as_ptr().cast(), 16, 0, null_mut()), libc::EINVAL);
+            fails!(sl_send_frame_prefix(env.a, 4, -1, buf.as_ptr().cast(), 16, 0, null_mut()), libc::EINVAL);
+            fails!(sl_send_frame_prefix(-1, 4, 0, buf.as_ptr().cast(), 16, 0, null_mut()), libc::EINVAL);
+            fails!(sl_send_frame_prefix(env.closed(), 2, 0, buf.as_ptr().cast(), 16, 0, null_mut()), libc::EBADF);
+            fails!(sl_send_frame_prefix(env.a, 2, 0, null(), 16, 0, null_mut()), libc::EINVAL);
+            fails!(sl_send_frame_prefix(env.a, 1, 0, buf.as_ptr().cast(), 256, 0, null_mut()), libc::EMSGSIZE);
+            fails!(sl_send_frame_prefix(env.a, 8, 1, buf.as_ptr().cast(), usize::MAX, 0, null_mut()), libc::EINVAL);
+            fails!(sl_send_frame_prefix(env.a, 2, 0, buf.as_ptr().cast(), 16, NEVER, null_mut()), libc::EINVAL);
+            gives!(sl_send_frame_prefix(env.high, 8, SL_PREFIX_LITTLE_ENDIAN, null(), 0, 100, &mut done), 0);
+            assert_eq!(done, 8);
+            env.drain();
+        }),
+        ("sl_recv_frame_prefix", |env| {
+            let mut buf = [0u8; 16];
+            let mut p = sl_frame_progress { received: 0, declared: 0, prefix: [0; 8] };
+            for bad in [0, 3, 5, 7, 9, 16, usize::MAX] {
+                fails!(sl_recv_frame_prefix(env.a, bad, 0, buf.as_mut_ptr().cast(), 16, 0, &mut p), libc::EINVAL);
+            }
+            fails!(sl_recv_frame_prefix(env.a, 4, 2, buf.as_mut_ptr().cast(), 16, 0, &mut p), libc::EINVAL);
+            fails!(sl_recv_frame_prefix(-1, 4, 0, buf.as_mut_ptr().cast(), 16, 0, &mut p), libc::EINVAL);
+            fails!(sl_recv_frame_prefix(env.closed(), 2, 0, buf.as_mut_ptr().cast(), 16, 0, &mut p), libc::EBADF);
+            fails!(sl_recv_frame_prefix(env.a, 2, 0, buf.as_mut_ptr().cast(), 16, 0, null_mut()), libc::EINVAL);
+            fails!(sl_recv_frame_prefix(env.a, 2, 0, null_mut(), 16, 0, &mut p), libc::EINVAL);
+            fails!(sl_recv_frame_prefix(env.a, 2, 0, buf.as_mut_ptr().cast(), usize::MAX, 0, &mut p), libc::EINVAL);
+            fails!(sl_recv_frame_prefix(env.a, 2, 0, buf.as_mut_ptr().cast(), 16, NEVER, &mut p), libc::EINVAL);
+            write_bytes(env.b, &[0xff; 8]);
+            fails!(sl_recv_frame_prefix(env.high, 8, 1, buf.as_mut_ptr().cast(), 16, 100, &mut p), libc::EMSGSIZE);
+            assert_eq!((p.received, p.declared), (8, u64::MAX));
+            env.drain();
+        }),
+        ("sl_recv_frame_resume", |env| {
+            let mut buf = [0u8; 16];
+            let mut p = sl_frame_progress { received: 0, declared: 0, prefix: [0; 8] };
+            fails!(sl_recv_frame_resume(-1, buf.as_mut_ptr().cast(), 16, 0, &mut p), libc::EINVAL);
+            fails!(sl_recv_frame_resume(env.closed(), buf.as_mut_ptr().cast(), 16, 0, &mut p), libc::EBADF);
+            fails!(sl_recv_frame_resume(env.a, buf.as_mut_ptr().cast(), 16, 0, null_mut()), libc::EINVAL);
+            fails!(sl_recv_frame_resume(env.a, null_mut(), 16, 0, &mut p), libc::EINVAL);
+            fails!(sl_recv_frame_resume(env.a, buf.as_mut_ptr().cast(), usize::MAX, 0, &mut p), libc::EINVAL);
+            fails!(sl_recv_frame_resume(env.a, buf.as_mut_ptr().cast(), 16, NEVER, &mut p), libc::EINVAL);
+            write_bytes(env.b, &FOUR_GIB_HEADER);
+            fails!(sl_recv_frame_resume(env.high, buf.as_mut_ptr().cast(), 16, 100, &mut p), libc::EMSGSIZE);
+            assert_eq!((p.received, p.declared), (4, u32::MAX as u64));
+            // A progress no frame could leave: more payload than declared.
+            p.received = usize::MAX;
+            fails!(sl_recv_frame_resume(env.a, buf.as_mut_ptr().cast(), 16, 0, &mut p), libc::EINVAL);
+            env.drain();
+        }),
     ]
 }
 
@@ -353,6 +407,28 @@ fn conn_rows() -> Vec<Row> {
             fails!(sl_conn_fd(null()), libc::EINVAL);
             let c = conn(env.high, 16);
             gives!(sl_conn_fd(c), env.high);
+            unsafe { sl_conn_free(c) };
+        }),
+        ("sl_conn_set_prefix", |env| {
+            fails!(sl_conn_set_prefix(null_mut(), 4, 0), libc::EINVAL);
+            let c = conn(env.high, 16);
+            for bad in [0, 3, 5, 6, 7, 9, 16, usize::MAX] {
+                fails!(sl_conn_set_prefix(c, bad, 0), libc::EINVAL);
+            }
+            fails!(sl_conn_set_prefix(c, 2, 2), libc::EINVAL);
+            fails!(sl_conn_set_prefix(c, 2, -1), libc::EINVAL);
+            gives!(sl_conn_set_prefix(c, 1, SL_PREFIX_LITTLE_ENDIAN), 0);
+            unsafe { sl_conn_free(c) };
+        }),
+        ("sl_conn_set_high_water", |env| {
+            fails!(sl_conn_set_high_water(null_mut(), 0), libc::EINVAL);
+            fails!(sl_conn_set_high_water(null_mut(), usize::MAX), libc::EINVAL);
+            let c = conn(env.high, 16);
+            gives!(sl_conn_set_high_water(c, 0), 0);
+            fails!(sl_conn_queue(c, b"x".as_ptr().cast(), 1), libc::ENOBUFS);
+            fails!(sl_conn_queue_frame(c, null(), 0), libc::ENOBUFS);
+            gives!(sl_conn_set_high_water(c, usize::MAX), 0);
+            gives!(sl_conn_queue(c, b"x".as_ptr().cast(), 1), 1);
             unsafe { sl_conn_free(c) };
         }),
         ("sl_conn_buffered", |_| {
@@ -540,6 +616,35 @@ fn conn_rows() -> Vec<Row> {
 
 fn net_rows() -> Vec<Row> {
     vec![
+        ("sl_tcp_connect_start", |env| {
+            let host = cs(b"127.0.0.1\0");
+            fails!(sl_tcp_connect_start(null(), env.tcp_port), libc::EINVAL);
+            fails!(sl_tcp_connect_start(cs(b"\0"), env.tcp_port), libc::EINVAL);
+            fails!(sl_tcp_connect_start(cs(b"\xff\xfe\0"), env.tcp_port), libc::EINVAL);
+            for port in [0, -1, 65536, i32::MIN, i32::MAX] {
+                fails!(sl_tcp_connect_start(host, port), libc::EINVAL);
+            }
+            let fd = unsafe { sl_tcp_connect_start(host, env.tcp_port) };
+            assert!(fd >= 0, "errno {}", errno_now());
+            gives!(sl_connect_finish(fd, 1000), 0);
+            let accepted = unsafe { sl_accept(env.tcp_listener, 0, 1000, null_mut(), 0) };
+            assert!(accepted >= 0, "errno {}", errno_now());
+            unsafe { libc::close(fd) };
+            unsafe { libc::close(accepted) };
+        }),
+        ("sl_connect_finish", |env| {
+            // Finishing a connect that was never started, on every kind of fd.
+            let never = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+            for timeout in [0, 200, -1] {
+                fails!(sl_connect_finish(never.as_raw_fd(), timeout), libc::ENOTCONN);
+                fails!(sl_connect_finish(env.tcp_listener, timeout), libc::EINVAL);
+                fails!(sl_connect_finish(env.pipe_r, timeout), libc::ENOTSOCK);
+            }
+            fails!(sl_connect_finish(-1, 0), libc::EINVAL);
+            fails!(sl_connect_finish(env.closed(), 0), libc::EBADF);
+            fails!(sl_connect_finish(env.a, NEVER), libc::EINVAL);
+            gives!(sl_connect_finish(env.high, 0), 0);
+        }),
         ("sl_tcp_connect", |env| {
             let host = cs(b"127.0.0.1\0");
             fails!(sl_tcp_connect(null(), env.tcp_port, 100), libc::EINVAL);
@@ -752,6 +857,10 @@ fn wrong_kind_rows() -> Vec<Row> {
             fails!(sl_send_frame(env.pipe_r, buf.as_ptr().cast(), 8, timeout, null_mut()), libc::EBADF);
             fails!(sl_recv_exact(env.pipe_w, buf.as_mut_ptr().cast(), 8, timeout, null_mut()), libc::EBADF);
             fails!(sl_recv_frame(env.pipe_w, buf.as_mut_ptr().cast(), 8, timeout, null_mut()), libc::EBADF);
+            fails!(sl_send_frame_prefix(env.pipe_r, 2, 0, buf.as_ptr().cast(), 8, timeout, null_mut()), libc::EBADF);
+            let mut p = sl_frame_progress { received: 0, declared: 0, prefix: [0; 8] };
+            fails!(sl_recv_frame_resume(env.pipe_w, buf.as_mut_ptr().cast(), 8, timeout, &mut p), libc::EBADF);
+            fails!(sl_recv_frame_prefix(env.pipe_w, 1, 1, buf.as_mut_ptr().cast(), 8, timeout, &mut p), libc::EBADF);
             let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
             fails!(sl_accept(udp.as_raw_fd(), 0, timeout, null_mut(), 0), libc::EOPNOTSUPP);
             let tcp = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
@@ -850,6 +959,15 @@ fn unix_rows() -> Vec<Row> {
             fails!(sl_unix_listen(long.as_ptr(), 1), libc::ENAMETOOLONG);
             let long_abstract = std::ffi::CString::new("@".to_string() + &"x".repeat(108)).unwrap();
             fails!(sl_unix_listen(long_abstract.as_ptr(), 1), libc::ENAMETOOLONG);
+        }),
+        ("sl_unix_connect_start", |_| {
+            fails!(sl_unix_connect_start(null()), libc::EINVAL);
+            fails!(sl_unix_connect_start(cs(b"\0")), libc::EINVAL);
+            fails!(sl_unix_connect_start(cs(b"@\0")), libc::EINVAL);
+            let long = std::ffi::CString::new("/tmp/".to_string() + &"x".repeat(200)).unwrap();
+            fails!(sl_unix_connect_start(long.as_ptr()), libc::ENAMETOOLONG);
+            fails!(sl_unix_connect_start(cs(b"/nonexistent-sockloop/socket\0")), libc::ENOENT);
+            fails!(sl_unix_connect_start(cs(b"@sockloop-hostile-none\0")), libc::ECONNREFUSED);
         }),
         ("sl_unix_connect", |_| {
             fails!(sl_unix_connect(null(), 100), libc::EINVAL);

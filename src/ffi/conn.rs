@@ -45,11 +45,12 @@ fn hand_out(found: Option<&[u8]>, ptr_out: *mut *const c_void, len_out: *mut usi
 /// `max_message` limits every message: frame payloads and records (without
 /// their delimiter), and exact reads. It also bounds memory: the read buffer
 /// is `min(65536, max_message) + 4` bytes (allocated on first read; more only
-/// for delimiters over 4 bytes), grows only while a larger message is
-/// assembled, never past `max_message + max(4, delimiter length)`, and shrinks
+/// for delimiters or a length prefix over 4 bytes), grows only while a larger
+/// message is assembled, never past `max_message + max(prefix width,
+/// delimiter length)`, and shrinks
 /// back once emptied. The output queue holds what you queue until it is
 /// written; once flushed it keeps at most 128 KiB. A new connection allocates
-/// 144 bytes (x86-64) and no buffer until first use.
+/// 168 bytes (x86-64) and no buffer until first use.
 ///
 /// `flags`: 0, or `SL_CONN_OWN_FD` to have `sl_conn_free` close `fd`. Without
 /// it the caller keeps ownership and must keep `fd` open while the connection
@@ -80,6 +81,60 @@ pub unsafe extern "C" fn sl_conn_free(c: *mut sl_conn) {
             drop(Box::from_raw(c));
         }
         Ok(())
+    })
+}
+
+/// Sets the length prefix of the connection's frames: `prefix_bytes` (1, 2,
+/// 4 or 8) bytes, big-endian by default or little-endian with
+/// `SL_PREFIX_LITTLE_ENDIAN` in `flags`. A new connection has the default, 4
+/// bytes big-endian. The prefix applies to every frame call on `c`: the
+/// blocking `sl_conn_read_frame` and `sl_conn_write_frame`, the event-loop
+/// steps `sl_conn_next_frame`, `sl_conn_queue_frame`, and the batch steps
+/// `sl_conn_next_frames`, `sl_conn_queue_frames`, `sl_conn_reserve_frames`.
+///
+/// It takes effect at once, for protocols that switch after a handshake:
+/// frames already queued keep the prefix they were queued with; buffered
+/// input not yet taken is decoded with the new one. The read buffer grows by
+/// the prefix width (`max_message + max(prefix_bytes, delimiter length)`).
+/// A declared length over `max_message` is `EMSGSIZE` as always, before
+/// anything is allocated; a 1- or 2-byte prefix cannot declare more than 255
+/// or 65535 bytes, and queueing a longer payload is `EMSGSIZE`.
+///
+/// Returns 0. Errors (`-1`, errno; nothing changed): `EINVAL` for `c` NULL,
+/// `prefix_bytes` not 1, 2, 4 or 8, or unknown `flags` bits. Never waits.
+#[no_mangle]
+pub extern "C" fn sl_conn_set_prefix(c: *mut sl_conn, prefix_bytes: usize, flags: c_int) -> c_int {
+    ffi_guard!({
+        let conn = conn_mut(c)?;
+        conn.set_prefix(super::frame::prefix_arg(prefix_bytes, flags)?);
+        Ok(0)
+    })
+}
+
+/// Sets the connection's high-water mark: the most output bytes that may be
+/// pending (queued and not yet written). A queue call that would take the
+/// pending bytes over it (`sl_conn_queue`, `sl_conn_queue_frame`,
+/// `sl_conn_queue_frames`, `sl_conn_reserve_frames`, and
+/// `sl_conn_write_frame` while output is pending) fails with `ENOBUFS` and
+/// queues nothing, all or nothing, so a peer that never reads cannot make
+/// the queue grow without bound. Stop producing for that connection (stop
+/// reading its requests: back-pressure) until `sl_conn_flush` has brought
+/// `sl_conn_pending` down.
+///
+/// `max_pending` `SIZE_MAX` is no mark (the default of a new connection); 0
+/// refuses every queued byte. A message longer than the mark can never be
+/// queued: set it above the largest message plus its prefix. The rest of a
+/// frame that `sl_conn_write_frame` began to send directly is always queued,
+/// so that the peer never sees half a frame: the pending bytes may pass the
+/// mark by that much. Lowering the mark below what is pending drops nothing;
+/// queue calls fail until the queue drains below it.
+///
+/// Returns 0. Errors (`-1`, errno): `EINVAL` for `c` NULL. Never waits.
+#[no_mangle]
+pub extern "C" fn sl_conn_set_high_water(c: *mut sl_conn, max_pending: usize) -> c_int {
+    ffi_guard!({
+        conn_mut(c)?.set_high_water(max_pending);
+        Ok(0)
     })
 }
 
@@ -120,6 +175,9 @@ pub extern "C" fn sl_conn_pending(c: *const sl_conn) -> usize {
 /// - `EMSGSIZE`: `len > max_message`; nothing read.
 /// - `EPIPE`: end of stream first (`sl_conn_buffered` holds what came).
 /// - `ETIMEDOUT`, `EAGAIN` (`timeout_ms == 0`), `ECONNRESET`, `EBADF`.
+/// - `EINTR`: the thread's interrupt check ended the call after a signal
+///   (`sl_set_interrupt_check`); as after `ETIMEDOUT`, what arrived stays
+///   buffered and the next call resumes.
 /// - `EINVAL`: `c` NULL, `buf` NULL with `len > 0`, `len > SSIZE_MAX`,
 ///   `timeout_ms < -1`.
 #[no_mangle]
@@ -138,7 +196,8 @@ pub unsafe extern "C" fn sl_conn_read_exact(
     })
 }
 
-/// Reads one length-prefixed frame (4-byte big-endian length, then payload)
+/// Reads one length-prefixed frame (the connection's prefix, 4-byte
+/// big-endian unless `sl_conn_set_prefix` chose another, then the payload)
 /// and copies its payload to `buf`. Bytes past the frame stay buffered.
 ///
 /// All or nothing, as `sl_conn_read_exact`: after `ETIMEDOUT` or `EAGAIN` the
@@ -158,7 +217,7 @@ pub unsafe extern "C" fn sl_conn_read_exact(
 ///     `sl_conn_next_frame`.
 /// - `EPIPE`: end of stream first; `sl_conn_buffered` holds the partial frame
 ///   (0: the stream ended between frames).
-/// - `ETIMEDOUT`, `EAGAIN`, `ECONNRESET`, `EBADF`: as `sl_conn_read_exact`.
+/// - `ETIMEDOUT`, `EAGAIN`, `EINTR`, `ECONNRESET`, `EBADF`: as `sl_conn_read_exact`.
 /// - `EINVAL`: `c` NULL, `buf` NULL with `capacity > 0`, `capacity > SSIZE_MAX`,
 ///   `timeout_ms < -1`.
 #[no_mangle]
@@ -195,7 +254,7 @@ pub unsafe extern "C" fn sl_conn_read_frame(
 ///     `capacity`: it stays buffered; call again with a larger buffer.
 /// - `EPIPE`: end of stream first; `sl_conn_buffered` holds the unterminated
 ///   rest (0: the stream ended after a delimiter).
-/// - `ETIMEDOUT`, `EAGAIN`, `ECONNRESET`, `EBADF`: as `sl_conn_read_exact`.
+/// - `ETIMEDOUT`, `EAGAIN`, `EINTR`, `ECONNRESET`, `EBADF`: as `sl_conn_read_exact`.
 /// - `EINVAL`: `c` NULL, `delim` NULL or `delim_len == 0`, `buf` NULL with
 ///   `capacity > 0`, `delim_len` or `capacity` over `SSIZE_MAX`,
 ///   `timeout_ms < -1`.
@@ -218,15 +277,21 @@ pub unsafe extern "C" fn sl_conn_read_until(
     })
 }
 
-/// Writes one frame (4-byte big-endian length, then `len` bytes of `payload`).
+/// Writes one frame (the connection's length prefix, 4-byte big-endian by
+/// default, then `len` bytes of `payload`).
 /// Output already queued goes first, in order. With nothing queued the frame
 /// is sent directly, as `sl_send_frame`, without copying large payloads.
 ///
 /// Timeout: `-1` forever, `0` one attempt, `> 0` the budget for the whole call.
 ///
 /// Returns `len`. Errors (`-1`, errno):
-/// - `EMSGSIZE`: `UINT32_MAX < len <= SSIZE_MAX`; nothing sent or queued.
-/// - `ETIMEDOUT`, `EAGAIN`, `EPIPE`, `ECONNRESET`, `EBADF`: the unsent part of
+/// - `EMSGSIZE`: `len <= SSIZE_MAX` does not fit the prefix (over
+///   `UINT32_MAX` for the default 4 bytes, 255 or 65535 for 1 or 2); nothing
+///   sent or queued.
+/// - `ENOBUFS`: output was pending and the frame would take it over the
+///   high-water mark (`sl_conn_set_high_water`); nothing sent or queued.
+/// - `ETIMEDOUT`, `EAGAIN`, `EINTR` (the interrupt check), `EPIPE`,
+///   `ECONNRESET`, `EBADF`: the unsent part of
 ///   the frame (and of earlier queued output) stays queued, so the peer never
 ///   sees half a frame followed by something else: finish it with
 ///   `sl_conn_flush` or the next write; do not write the frame again.
@@ -260,7 +325,7 @@ pub unsafe extern "C" fn sl_conn_write_frame(
 /// Returns the bytes read (> 0), or 0 at end of stream (`sl_conn_buffered`
 /// holds any unfinished message). Errors (`-1`, errno):
 /// - `EAGAIN`: nothing to read now; wait for readability.
-/// - `ENOBUFS`: the buffer is full (`max_message` plus 4 or the longest
+/// - `ENOBUFS`: the buffer is full (`max_message` plus the prefix width or the longest
 ///   delimiter used, whichever is more) of complete
 ///   messages not yet taken: take them first.
 /// - `ECONNRESET`, `EBADF`, any other error of recv(2)/read(2).
@@ -305,7 +370,7 @@ pub struct sl_frame {
 /// one `sl_conn_next_frame` call per frame. Each `out[i].payload` and
 /// `out[i].len` stay valid until the next `sl_conn_fill`, blocking read, or
 /// `sl_conn_free`. The payloads lie in one buffer in stream order, each after
-/// its 4-byte header. Makes no system call.
+/// its length prefix. Makes no system call.
 ///
 /// Returns the number of frames taken, `n` (0: no complete frame buffered,
 /// `out` untouched), or -1 with errno:
@@ -366,7 +431,10 @@ pub unsafe extern "C" fn sl_conn_next_record(
 ///
 /// Returns the bytes now pending (what `sl_conn_pending` would say), so a
 /// caller can flush once enough is queued without another call. Errors (`-1`,
-/// errno): `EMSGSIZE` for `UINT32_MAX < len <= SSIZE_MAX` (nothing queued);
+/// errno): `EMSGSIZE` for a `len <= SSIZE_MAX` the prefix cannot declare
+/// (over `UINT32_MAX` for the default; nothing queued); `ENOBUFS` when the
+/// frame would take the pending bytes over the high-water mark
+/// (`sl_conn_set_high_water`; nothing queued);
 /// `EINVAL` for `c` NULL, `payload` NULL with `len > 0`, or `len > SSIZE_MAX`;
 /// `ENOMEM`.
 #[no_mangle]
@@ -387,7 +455,10 @@ pub unsafe extern "C" fn sl_conn_queue_frame(c: *mut sl_conn, payload: *const c_
 /// All or nothing: on an error nothing is queued.
 ///
 /// Returns the bytes now pending. Errors (`-1`, errno):
-/// - `EMSGSIZE`: some `lens[i]` is over 4 GiB - 1.
+/// - `EMSGSIZE`: some `lens[i]` is over 4 GiB - 1 or over what the
+///   connection's prefix can declare (255, 65535 for 1, 2 bytes).
+/// - `ENOBUFS`: the batch would take the pending bytes over the high-water
+///   mark (`sl_conn_set_high_water`).
 /// - `EINVAL`: `c` NULL, `lens` NULL with `count > 0`, `payloads` NULL with a
 ///   non-zero total, a total over `SSIZE_MAX`.
 /// - `ENOMEM`.
@@ -401,7 +472,7 @@ pub unsafe extern "C" fn sl_conn_queue_frames(
     ffi_guard!({
         let conn = conn_mut(c)?;
         let lens = input(lens, count)?;
-        let total = usize::try_from(batch_payload_len(lens)?).map_err(|_| Errno(libc::EINVAL))?;
+        let total = usize::try_from(batch_payload_len(lens, crate::frame::MAX_PAYLOAD)?).map_err(|_| Errno(libc::EINVAL))?;
         let payloads = input(payloads.cast::<u8>(), total)?;
         Ok(conn.queue_frames(payloads, lens)? as libc::ssize_t)
     })
@@ -419,7 +490,10 @@ pub unsafe extern "C" fn sl_conn_queue_frames(
 ///
 /// Returns the bytes now pending (they include these frames). Errors (`-1`,
 /// errno):
-/// - `EMSGSIZE`: some `lens[i]` is over 4 GiB - 1.
+/// - `EMSGSIZE`: some `lens[i]` is over 4 GiB - 1 or over what the
+///   connection's prefix can declare.
+/// - `ENOBUFS`: the batch would take the pending bytes over the high-water
+///   mark (`sl_conn_set_high_water`).
 /// - `EINVAL`: `c` NULL, `lens` or `payloads` NULL with `count > 0`, or
 ///   `count` too large for an array.
 /// - `ENOMEM`.
@@ -451,7 +525,9 @@ pub unsafe extern "C" fn sl_conn_reserve_frames(
 /// to the end of the output queue. No system call.
 ///
 /// Returns the bytes now pending. Errors (`-1`, errno): `EINVAL` for `c` NULL,
-/// `bytes` NULL with `len > 0`, or `len > SSIZE_MAX`; `ENOMEM`.
+/// `bytes` NULL with `len > 0`, or `len > SSIZE_MAX`; `ENOBUFS` when the bytes
+/// would take the pending bytes over the high-water mark
+/// (`sl_conn_set_high_water`; nothing queued); `ENOMEM`.
 #[no_mangle]
 pub unsafe extern "C" fn sl_conn_queue(c: *mut sl_conn, bytes: *const c_void, len: usize) -> libc::ssize_t {
     ffi_guard!({

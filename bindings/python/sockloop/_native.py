@@ -37,6 +37,11 @@ class Frame(ctypes.Structure):
     _fields_ = [("payload", c_void_p), ("len", c_size)]
 
 
+class FrameProgress(ctypes.Structure):
+    """sl_frame_progress: how far a resumable frame receive got."""
+    _fields_ = [("received", c_size), ("declared", c_u64), ("prefix", ctypes.c_uint8 * 8)]
+
+
 class Event(ctypes.Structure):
     _fields_ = [("fd", c_int), ("events", c_int), ("data", c_void_p)]
 
@@ -70,6 +75,11 @@ SIGNATURES = {
     # frames and the buffered connection (sl_conn is opaque: a c_void_p)
     "sl_send_frame": (c_ssize, [c_int, c_void_p, c_size, c_int, size_p]),
     "sl_recv_frame": (c_ssize, [c_int, c_void_p, c_size, c_int, size_p]),
+    "sl_recv_frame_resume": (c_ssize, [c_int, c_void_p, c_size, c_int, ctypes.POINTER(FrameProgress)]),
+    "sl_send_frame_prefix": (c_ssize, [c_int, c_size, c_int, c_void_p, c_size, c_int, size_p]),
+    "sl_recv_frame_prefix": (c_ssize, [c_int, c_size, c_int, c_void_p, c_size, c_int, ctypes.POINTER(FrameProgress)]),
+    "sl_conn_set_prefix": (c_int, [c_void_p, c_size, c_int]),
+    "sl_conn_set_high_water": (c_int, [c_void_p, c_size]),
     "sl_conn_new": (c_void_p, [c_int, c_size, c_int]),
     "sl_conn_free": (None, [c_void_p]),
     "sl_conn_fd": (c_int, [c_void_p]),
@@ -90,6 +100,9 @@ SIGNATURES = {
     "sl_conn_flush": (c_ssize, [c_void_p]),
     # connections
     "sl_tcp_connect": (c_int, [c_char_p, c_int, c_int]),
+    "sl_tcp_connect_start": (c_int, [c_char_p, c_int]),
+    "sl_connect_finish": (c_int, [c_int, c_int]),
+    "sl_unix_connect_start": (c_int, [c_char_p]),
     "sl_tcp_listen": (c_int, [c_char_p, c_int, c_int]),
     "sl_local_port": (c_int, [c_int]),
     "sl_accept": (c_int, [c_int, c_int, c_int, c_char_p, c_size]),
