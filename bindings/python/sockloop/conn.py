@@ -82,7 +82,7 @@ class Conn:
         # tolist() instead of two attribute lookups per frame.
         self._words = (ctypes.c_size_t * (2 * _FRAME_BATCH))()
         self._frames_out = ctypes.cast(self._words, ctypes.POINTER(Frame))
-        self._words_view = memoryview(self._words).cast("B").cast(_SIZE_T)
+        self._words_view = memoryview(self._words).cast("B").cast(_SIZE_T)  # type: ignore[call-overload]
         self._deferred_errno = 0
 
     # -- lifetime

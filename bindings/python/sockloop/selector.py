@@ -315,7 +315,8 @@ class Selector(selectors.BaseSelector):
                     return hangups or []
         except BaseException as exc:
             if getattr(exc, "done", None) is None:
-                exc.done = 0  # type: ignore[attr-defined]  (a signal handler's exception)
+                # A signal handler's exception.
+                exc.done = 0  # type: ignore[attr-defined]
             raise
         return self._ready(got, hangups)
 
@@ -343,7 +344,8 @@ class Selector(selectors.BaseSelector):
         self._cbits.clear()
         self._map = None
 
-    def get_map(self) -> Optional[Mapping]:
+    # None once closed, as the standard library returns it (typeshed omits that).
+    def get_map(self) -> Optional[Mapping]:  # type: ignore[override]
         """A live read-only mapping of registered file objects to keys (None
         once closed): lookups by file object or fd, iteration over fds."""
         return self._map
