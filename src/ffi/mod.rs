@@ -23,17 +23,18 @@ use std::os::raw::c_int;
 // Not alphabetical: cbindgen writes the header's functions in this order, and
 // docs/mkman.py the man pages' families, so it reads from the transfer loops
 // to the byte-order helpers (tests/header.rs checks the order).
-pub mod byteorder;
-pub mod conn;
-pub mod frame;
-pub mod interrupt;
+// In this order in the header: by family, transfer loops first, byte order last.
 pub mod io;
-pub mod net;
+pub mod frame;
+pub mod conn;
 pub mod ready;
 pub mod selector;
-pub mod sockopt;
+pub mod interrupt;
+pub mod net;
 pub mod unix;
+pub mod sockopt;
 pub mod version;
+pub mod byteorder;
 
 /// An errno value carried out of a shim body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
