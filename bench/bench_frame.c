@@ -401,7 +401,7 @@ int main(void) {
         ip, n, r_naive, ">= 100x", r_naive >= 100);
     fprintf(stderr, "bench_frame: %d alternating runs each; sl_conn holds %zu-byte buffers here "
                     "(read buffer min(64 KiB, max_message + 4), output queue shrinks to 64 KiB once flushed); "
-                    "a new sl_conn is 144 bytes with no buffer until first use\n",
+                    "a new sl_conn is 168 bytes with no buffer until first use\n",
             RUNS, (size_t)BUF);
     return 0;
 }

@@ -7,8 +7,10 @@
  * One request per connection, as in the tutorial. The tutorial's client reads
  * with a selector and reassembles the protoheader, the JSON header and the
  * content from whatever recv() returns; a blocking client says the same with
- * three sl_recv_exact calls. Every length the server declares is checked
- * against a stated limit before anything is read into memory.
+ * two calls: the 2-byte length and the JSON header are one frame with a
+ * 2-byte big-endian prefix (sl_recv_frame_prefix), the content is
+ * sl_recv_exact. Every length the server declares is checked against a
+ * stated limit before anything is read into memory.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -89,25 +91,19 @@ int main(int argc, char **argv) {
         goto out;
     }
 
-    /* The reply: protoheader, JSON header, content; each length checked first. */
-    unsigned char proto[2];
+    /* The reply: protoheader and JSON header (one frame), content; each
+     * length checked before it is read. */
     static char header[APP_MAX_HEADER];
     struct app_json h;
     const char *why = NULL;
-    if (sl_recv_exact(sock, proto, 2, 10000, NULL) < 0) {
-        perror("app_client: reading the protoheader");
+    sl_frame_progress progress = {0};
+    ssize_t header_len = sl_recv_frame_prefix(sock, 2, SL_PREFIX_BIG_ENDIAN, header, sizeof header, 10000, &progress);
+    if (header_len < 0) {
+        if (errno == EMSGSIZE) fail("JSON header longer than the limit");
+        else perror("app_client: reading the JSON header");
         goto out;
     }
-    size_t header_len = sl_get_u16be(proto);
-    if (header_len > APP_MAX_HEADER) {
-        fail("JSON header longer than the limit");
-        goto out;
-    }
-    if (sl_recv_exact(sock, header, header_len, 10000, NULL) < 0) {
-        perror("app_client: reading the JSON header");
-        goto out;
-    }
-    if (app_json_parse(header, header_len, &h, &why) < 0 || (why = app_check_header(&h)) != NULL) {
+    if (app_json_parse(header, (size_t)header_len, &h, &why) < 0 || (why = app_check_header(&h)) != NULL) {
         fprintf(stderr, "app_client: bad JSON header: %s\n", why);
         goto out;
     }

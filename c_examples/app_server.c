@@ -4,10 +4,13 @@
  * usage: app_server [host] [port]   (defaults: 127.0.0.1 65432)
  *
  * Each connection carries one request: a 2-byte big-endian header length, a
- * JSON header, the content (see appmsg.h). The tutorial's Message class keeps
- * a receive buffer and parses the three parts as they complete; here sl_conn
- * keeps the buffer, and sl_conn_read_exact(..., 0) takes a part only once all
- * of it is there (all or nothing), so the parser is a three-state machine.
+ * JSON header, the content (see appmsg.h). The first two parts are a frame
+ * with a 2-byte length prefix, so the connection is told so
+ * (sl_conn_set_prefix(conn, 2, SL_PREFIX_BIG_ENDIAN)) and reads the JSON
+ * header with sl_conn_read_frame. The tutorial's Message class keeps a
+ * receive buffer and parses the parts as they complete; here sl_conn keeps
+ * the buffer, and a read with timeout 0 takes a part only once all of it is
+ * there (all or nothing), so the parser is a two-state machine.
  * A malformed request (bad JSON, a missing field, a length over the stated
  * limits) gets an error on stderr and a closed connection; the server goes on.
  */
@@ -21,13 +24,13 @@
 #include "appmsg.h"
 #include "sockloop.h"
 
-enum stage { PROTOHEADER, JSONHEADER, CONTENT, RESPONDING };
+enum stage { JSONHEADER, CONTENT, RESPONDING };
 
 struct message {
     sl_conn *conn;
     enum stage stage;
     int events;
-    size_t header_len, content_len;
+    size_t content_len;
     struct app_json header;
     char addr[SL_ADDRSTRLEN];
     struct message *prev, *next; /* open connections, to close them at exit */
@@ -85,18 +88,19 @@ static const char *process_read(struct message *m) {
     static unsigned char part[APP_MAX_CONTENT];
     const char *why = NULL;
     for (;;) {
-        size_t need = m->stage == PROTOHEADER ? 2 : m->stage == JSONHEADER ? m->header_len : m->content_len;
+        ssize_t got;
         if (m->stage == RESPONDING) return NULL;
-        if (sl_conn_read_exact(m->conn, part, need, 0) < 0) /* all of it, or wait for more */
+        if (m->stage == JSONHEADER) /* the 2-byte length, then that many bytes */
+            got = sl_conn_read_frame(m->conn, part, APP_MAX_HEADER, 0);
+        else
+            got = sl_conn_read_exact(m->conn, part, m->content_len, 0);
+        if (got < 0) { /* all of it, or wait for more */
+            if (errno == EMSGSIZE) return "JSON header longer than the limit";
             return errno == EAGAIN ? NULL : errno == EPIPE ? "closed mid-request" : strerror(errno);
+        }
         switch (m->stage) {
-        case PROTOHEADER:
-            m->header_len = sl_get_u16be(part);
-            if (m->header_len > APP_MAX_HEADER) return "JSON header longer than the limit";
-            m->stage = JSONHEADER;
-            break;
         case JSONHEADER:
-            if (app_json_parse(part, need, &m->header, &why) < 0) return why;
+            if (app_json_parse(part, (size_t)got, &m->header, &why) < 0) return why;
             if ((why = app_check_header(&m->header)) != NULL) return why;
             m->content_len = (size_t)app_json_get(&m->header, "content-length")->number;
             m->stage = CONTENT;
@@ -155,7 +159,8 @@ static void accept_wrapper(sl_selector *sel, int lsock) {
         printf("accepted connection from %s\n", m->addr);
         m->events = SL_READ;
         m->conn = sl_conn_new(fd, APP_MAX_CONTENT, SL_CONN_OWN_FD);
-        if (!m->conn || sl_selector_register(sel, fd, m->events, m) < 0) {
+        if (!m->conn || sl_conn_set_prefix(m->conn, 2, SL_PREFIX_BIG_ENDIAN) < 0 ||
+            sl_selector_register(sel, fd, m->events, m) < 0) {
             perror("app_server: register");
             if (m->conn) sl_conn_free(m->conn);
             else close(fd);

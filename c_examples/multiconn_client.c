@@ -4,9 +4,13 @@
  *
  * Opens num_connections connections. Each sends the tutorial's two messages and
  * closes once every byte it sent has come back. As in the tutorial the sockets
- * are non-blocking and one selector drives them all; unlike it, a connection
- * asks for SL_WRITE only while it has output pending, and the connect itself
- * is bounded (sl_tcp_connect) instead of a connect_ex that may never finish.
+ * are non-blocking, every connect is started at once (sl_tcp_connect_start,
+ * the tutorial's connect_ex) and one selector drives them all: N connections
+ * to a slow server cost one round trip, not N. Unlike the tutorial, a
+ * connection learns whether its connect worked (sl_connect_finish, the errno
+ * of a refusal) before it sends, asks for SL_WRITE only while it has output
+ * pending, and a loop with no progress in 5 s gives up instead of waiting
+ * forever for a connect that never finishes.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -22,11 +26,20 @@ struct connection {
     int id;
     sl_conn *conn;
     int events; /* what it is registered for now */
+    int connecting; /* the connect was started and not yet finished */
     size_t msg_total, recv_total;
 };
 
 /* Handles one event; returns -1 when the connection is finished. */
 static int service_connection(struct connection *c, int mask) {
+    if (c->connecting) { /* the first event: writable, or an error */
+        if (sl_connect_finish(sl_conn_fd(c->conn), 0) < 0) {
+            if (errno == EAGAIN) return 0; /* still in progress */
+            fprintf(stderr, "multiconn_client: connection %d: connect: %s\n", c->id, strerror(errno));
+            return -1;
+        }
+        c->connecting = 0;
+    }
     if (mask & SL_READ) {
         ssize_t n = sl_conn_fill(c->conn);
         if (n < 0 && errno != EAGAIN) {
@@ -74,13 +87,14 @@ int main(int argc, char **argv) {
         struct connection *c = &conns[i];
         c->id = i + 1;
         printf("starting connection %d to %s:%d\n", c->id, host, port);
-        int fd = sl_tcp_connect(host, port, 5000);
-        if (fd < 0 || sl_set_nonblocking(fd, 1) < 0 || !(c->conn = sl_conn_new(fd, 4096, SL_CONN_OWN_FD))) {
+        int fd = sl_tcp_connect_start(host, port); /* non-blocking, in progress */
+        if (fd < 0 || !(c->conn = sl_conn_new(fd, 4096, SL_CONN_OWN_FD))) {
             perror("multiconn_client: connect");
             if (fd >= 0) close(fd);
             status = 1;
             continue;
         }
+        c->connecting = 1;
         for (size_t m = 0; m < sizeof messages / sizeof messages[0]; m++) {
             if (sl_conn_queue(c->conn, messages[m], strlen(messages[m])) < 0) status = 1;
             c->msg_total += strlen(messages[m]);

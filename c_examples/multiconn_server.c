@@ -9,7 +9,13 @@
  *   forever: a busy loop;
  * - accept is retried until EAGAIN, so a burst of connections is taken at once;
  * - sl_conn keeps the buffers, and its flush keeps whatever the socket did not
- *   take (the tutorial's `data.outb = data.outb[sent:]`).
+ *   take (the tutorial's `data.outb = data.outb[sent:]`);
+ * - back-pressure: the tutorial appends every echo to `outb`, so a client that
+ *   sends and never reads makes the server's memory grow until it dies. Here
+ *   each connection's output queue has a high-water mark
+ *   (sl_conn_set_high_water): input is echoed only as far as the queue has
+ *   room, and a client whose output is at the mark is not read from (SL_WRITE
+ *   only) until it drains. Its memory stays under HIGH_WATER + CONN_LIMIT.
  * Ctrl-C (SIGINT) or SIGTERM stops it at once, even while it waits: the signal
  * handler wakes the selector (sl_selector_wakeup). The echoes already queued
  * are sent (within STOP_MS), then every connection is closed.
@@ -25,7 +31,7 @@
 
 #define MAX_EVENTS 64
 #define CONN_LIMIT 65536 /* sl_conn's buffer limit per connection */
-#define HIGH_WATER (1 << 20) /* stop reading a client while this much waits to go out */
+#define HIGH_WATER (1 << 20) /* most output queued per client: stop reading it at the mark */
 #define STOP_MS 80 /* at most this long to send what is queued when stopping */
 
 struct client {
@@ -67,7 +73,8 @@ static void accept_wrapper(sl_selector *sel, int lsock) {
         }
         c->conn = sl_conn_new(fd, CONN_LIMIT, SL_CONN_OWN_FD);
         c->events = SL_READ;
-        if (!c->conn || sl_selector_register(sel, fd, c->events, c) < 0) {
+        if (!c->conn || sl_conn_set_high_water(c->conn, HIGH_WATER) < 0 ||
+            sl_selector_register(sel, fd, c->events, c) < 0) {
             perror("multiconn_server: register");
             if (c->conn) sl_conn_free(c->conn);
             else close(fd);
@@ -99,25 +106,39 @@ static void close_client(sl_selector *sel, struct client *c) {
     free(c);
 }
 
+/* Echoes buffered input as far as the output queue has room below the
+ * high-water mark; the rest stays buffered. Returns -1 on an error. */
+static int echo_buffered(struct client *c) {
+    static char buf[CONN_LIMIT];
+    size_t have;
+    while ((have = sl_conn_buffered(c->conn)) > 0) { /* echo: input becomes output */
+        size_t room = HIGH_WATER - sl_conn_pending(c->conn);
+        size_t take = have < sizeof buf ? have : sizeof buf;
+        if (take > room) take = room;
+        if (take == 0) return 0; /* at the mark: wait for the client to read */
+        /* Within the room, so the queue cannot say ENOBUFS. */
+        if (sl_conn_read_exact(c->conn, buf, take, 0) < 0 || sl_conn_queue(c->conn, buf, take) < 0) return -1;
+        echoed += take;
+    }
+    return 0;
+}
+
 /* Echoes what arrived; returns -1 when the connection is finished. */
 static int service_connection(sl_selector *sel, struct client *c, int mask) {
     if (mask & SL_READ) {
         ssize_t n = sl_conn_fill(c->conn);
         if (n == 0) return -1; /* the client closed */
         if (n < 0 && errno != EAGAIN) return -1;
-        static char buf[CONN_LIMIT];
-        size_t have;
-        while ((have = sl_conn_buffered(c->conn)) > 0) { /* echo: input becomes output */
-            size_t take = have < sizeof buf ? have : sizeof buf;
-            if (sl_conn_read_exact(c->conn, buf, take, 0) < 0 || sl_conn_queue(c->conn, buf, take) < 0) return -1;
-            echoed += take;
-        }
     }
+    if (echo_buffered(c) < 0) return -1;
     ssize_t pending = sl_conn_flush(c->conn); /* what the socket takes; the rest stays queued */
-    if (pending < 0) return -1;
-    /* Back-pressure: a client that sends without reading its echoes would
-     * make the queue grow without bound, so stop reading it for a while. */
-    int want = pending > HIGH_WATER ? SL_WRITE : pending > 0 ? SL_READ | SL_WRITE : SL_READ;
+    if (pending < 0 || echo_buffered(c) < 0) return -1; /* the flush made room */
+    pending = (ssize_t)sl_conn_pending(c->conn);
+    /* Back-pressure: input that could not be echoed (the queue is at the
+     * mark) stays buffered, and the client is not read from until its
+     * output drains. */
+    int blocked = sl_conn_buffered(c->conn) > 0;
+    int want = blocked ? SL_WRITE : pending > 0 ? SL_READ | SL_WRITE : SL_READ;
     if (want != c->events) {
         if (sl_selector_modify(sel, sl_conn_fd(c->conn), want, c) < 0) return -1;
         c->events = want;

@@ -4,6 +4,17 @@
 //! makes one attempt, and a positive value is the budget for the *whole call*,
 //! measured against a deadline on the monotonic clock taken at entry, so that a
 //! peer trickling bytes cannot stretch a call by resetting a per-syscall timer.
+//!
+//! ```
+//! use std::time::Duration;
+//! use sockloop::deadline::Deadline;
+//!
+//! assert_eq!(Deadline::from_timeout_ms(-1)?, Deadline::Never);
+//! assert_eq!(Deadline::from_timeout(Some(Duration::ZERO)), Deadline::Immediate);
+//! let d = Deadline::from_timeout_ms(1500)?;
+//! assert!((1..=1500).contains(&d.poll_timeout_ms().unwrap()));
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 use std::io;
 use std::time::{Duration, Instant};
@@ -35,6 +46,16 @@ impl Deadline {
         Deadline::At(Instant::now() + budget)
     }
 
+    /// The deadline for a Rust timeout: `None` waits forever, a zero
+    /// duration makes one attempt, anything else is a budget from now.
+    pub fn from_timeout(timeout: Option<Duration>) -> Deadline {
+        match timeout {
+            None => Deadline::Never,
+            Some(d) if d.is_zero() => Deadline::Immediate,
+            Some(d) => Deadline::after(d),
+        }
+    }
+
     /// True when system calls must not block (any bounded wait).
     pub fn is_bounded(self) -> bool {
         !matches!(self, Deadline::Never)
@@ -55,6 +76,16 @@ impl Deadline {
                 let ms = left.as_nanos().div_ceil(1_000_000);
                 Some(ms.min(i32::MAX as u128) as i32)
             }
+        }
+    }
+
+    /// The `poll(2)` timeout for the first wait of a call whose deadline was
+    /// made from `timeout` just now: the whole budget, rounded up to whole
+    /// milliseconds, without a second clock read.
+    pub fn first_wait_ms(timeout: Option<Duration>) -> i32 {
+        match timeout {
+            None => -1,
+            Some(d) => d.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32,
         }
     }
 
@@ -91,6 +122,17 @@ mod tests {
         assert_eq!(past.poll_timeout_ms(), None);
         assert_eq!(Deadline::Never.poll_timeout_ms(), Some(-1));
         assert_eq!(Deadline::Immediate.poll_timeout_ms(), Some(0));
+    }
+
+    #[test]
+    fn rust_timeouts_map_to_deadlines_and_first_waits() {
+        assert_eq!(Deadline::from_timeout(None), Deadline::Never);
+        assert_eq!(Deadline::from_timeout(Some(Duration::ZERO)), Deadline::Immediate);
+        assert!(matches!(Deadline::from_timeout(Some(Duration::from_millis(5))), Deadline::At(_)));
+        assert_eq!(Deadline::first_wait_ms(None), -1);
+        assert_eq!(Deadline::first_wait_ms(Some(Duration::ZERO)), 0);
+        assert_eq!(Deadline::first_wait_ms(Some(Duration::from_micros(1001))), 2);
+        assert_eq!(Deadline::first_wait_ms(Some(Duration::MAX)), i32::MAX);
     }
 
     #[test]

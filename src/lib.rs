@@ -26,6 +26,9 @@
 
 pub mod conn;
 pub mod deadline;
+/// The C ABI as Rust items (`sl_*`), public only so that the integration
+/// tests can call it as C does; Rust code uses the modules above.
+#[doc(hidden)]
 pub mod ffi;
 pub mod frame;
 pub mod interrupt;

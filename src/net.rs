@@ -5,12 +5,27 @@
 //! and [`ready::wait`] bounds the connect by the whole-call deadline. Name resolution is
 //! `getaddrinfo(3)` called directly, because `std` hides its `EAI_*` code and a C
 //! caller needs a documented errno for each resolver failure.
+//!
+//! ```
+//! use std::os::fd::AsFd;
+//! use sockloop::deadline::Deadline;
+//! use sockloop::net::{accept, local_port, tcp_connect, tcp_listen};
+//!
+//! let listener = tcp_listen(Some("127.0.0.1"), 0, 8)?;
+//! let port = local_port(listener.as_fd())?;
+//! let client = tcp_connect("127.0.0.1", port, Deadline::from_timeout_ms(1000)?)?;
+//! let (server, peer) = accept(listener.as_fd(), Deadline::from_timeout_ms(1000)?, false)?;
+//! assert!(peer.as_socket().unwrap().ip().is_loopback());
+//! # drop((client, server));
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 use std::ffi::{CStr, CString};
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::time::{Duration, Instant};
 
 use socket2::{Domain, SockAddr, SockRef, Socket, Type};
 
@@ -85,6 +100,7 @@ pub fn resolve(host: &str, port: u16, passive: bool) -> io::Result<Vec<SocketAdd
     while !node.is_null() {
         // SAFETY: node is an element of the list getaddrinfo returned.
         let ai = unsafe { &*node };
+        // SAFETY: getaddrinfo's entries hold ai_addrlen bytes at ai_addr.
         if let Some(addr) = unsafe { socket_addr(ai.ai_addr, ai.ai_addrlen) } {
             addrs.push(addr);
         }
@@ -104,14 +120,18 @@ unsafe fn socket_addr(addr: *const libc::sockaddr, len: libc::socklen_t) -> Opti
     if addr.is_null() {
         return None;
     }
-    match (*addr).sa_family as libc::c_int {
+    // SAFETY: the caller passes len readable bytes, and each cast below is
+    // made only when len covers the whole structure.
+    match unsafe { (*addr).sa_family } as libc::c_int {
         libc::AF_INET if len as usize >= std::mem::size_of::<libc::sockaddr_in>() => {
-            let sin = &*(addr as *const libc::sockaddr_in);
+            // SAFETY: as above.
+            let sin = unsafe { &*(addr as *const libc::sockaddr_in) };
             let ip = Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
             Some(SocketAddrV4::new(ip, u16::from_be(sin.sin_port)).into())
         }
         libc::AF_INET6 if len as usize >= std::mem::size_of::<libc::sockaddr_in6>() => {
-            let sin6 = &*(addr as *const libc::sockaddr_in6);
+            // SAFETY: as above.
+            let sin6 = unsafe { &*(addr as *const libc::sockaddr_in6) };
             let ip = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
             let port = u16::from_be(sin6.sin6_port);
             Some(SocketAddrV6::new(ip, port, sin6.sin6_flowinfo, sin6.sin6_scope_id).into())
@@ -120,32 +140,9 @@ unsafe fn socket_addr(addr: *const libc::sockaddr, len: libc::socklen_t) -> Opti
     }
 }
 
-/// Connects `socket`, created non-blocking, to `addr` within what is left of
-/// `deadline`.
-///
-/// A non-blocking connect, then [`ready::wait`] for writability and the
-/// result from `SO_ERROR`. (socket2's `connect_timeout` is not used: it takes a
-/// per-call `Duration`, so it cannot express "forever" or "one attempt", it
-/// rounds the wait down and can return before the caller's deadline, and its
-/// timeout error carries no errno.) The socket ends blocking, as promised.
-fn connect_within(socket: &Socket, addr: &SockAddr, deadline: Deadline) -> io::Result<()> {
-    let result = match socket.connect(addr) {
-        Err(e) if matches!(e.raw_os_error(), Some(libc::EINPROGRESS | libc::EINTR)) => {
-            if ready::wait(socket.as_raw_fd(), Interest::Writable, deadline)? {
-                socket.take_error()?.map_or(Ok(()), Err)
-            } else {
-                Err(deadline.expired())
-            }
-        }
-        other => other,
-    };
-    make_blocking(socket.as_fd())?;
-    result
-}
-
-/// Connects to `host:port`, trying every resolved address in order (IPv6 and
-/// IPv4 as the resolver sorts them) within one overall deadline. The socket is
-/// blocking and close-on-exec.
+/// Connects to `host:port`, racing the resolved addresses as Happy Eyeballs
+/// does (RFC 8305; see [`connect_any`]) within one overall deadline. The
+/// socket is blocking and close-on-exec.
 ///
 /// Errors: as [`connect_any`]; resolver failures become `ENOENT`, `EHOSTDOWN`,
 /// `EPROTO`, `ENOMEM`, the `EAI_SYSTEM` errno, or `EINVAL` (see `resolver_errno`).
@@ -153,28 +150,178 @@ pub fn tcp_connect(host: &str, port: u16, deadline: Deadline) -> io::Result<Owne
     connect_any(&resolve(host, port, false)?, deadline)
 }
 
-/// Connects to the first of `addrs` that accepts, in order, all within one
-/// deadline: each address gets what is left of it.
+/// How long a connection attempt runs alone before the next one starts: RFC
+/// 8305's recommended "Connection Attempt Delay".
+pub const ATTEMPT_DELAY: Duration = Duration::from_millis(250);
+
+/// The order in which [`connect_any`] tries addresses (RFC 8305, section 4):
+/// IPv6 first, then the families alternate, each in the resolver's order.
+pub fn happy_eyeballs_order(addrs: &[SocketAddr]) -> Vec<SocketAddr> {
+    let (v6, v4): (Vec<SocketAddr>, Vec<SocketAddr>) = addrs.iter().partition(|a| a.is_ipv6());
+    let mut out = Vec::with_capacity(addrs.len());
+    let (mut a, mut b) = (v6.into_iter(), v4.into_iter());
+    loop {
+        match (a.next(), b.next()) {
+            (None, None) => return out,
+            (x, y) => out.extend(x.into_iter().chain(y)),
+        }
+    }
+}
+
+/// The earlier of two deadlines, one of them an instant.
+fn earlier(deadline: Deadline, at: Instant) -> Deadline {
+    match deadline {
+        Deadline::Never => Deadline::At(at),
+        Deadline::Immediate => Deadline::Immediate,
+        Deadline::At(end) => Deadline::At(end.min(at)),
+    }
+}
+
+/// Connects to one of `addrs`, racing them as Happy Eyeballs (RFC 8305) does,
+/// all within one deadline: the first attempt goes to the first address of
+/// [`happy_eyeballs_order`] (IPv6 first, families alternating); each further
+/// attempt starts [`ATTEMPT_DELAY`] after the one before, or at once when
+/// every attempt so far has failed, while the earlier ones keep running. The
+/// first handshake to complete wins; every other attempt is closed. With a
+/// single-attempt deadline every address is started at once and looked at
+/// once. The winning socket is made blocking.
 ///
-/// Errors: `deadline.expired()` once the time is used up; otherwise the last
-/// address's own error (`ECONNREFUSED`, ...); `EINVAL` for an empty list.
+/// Non-blocking connects and `poll(2)` on all attempts at once, not
+/// socket2's `connect_timeout` (a per-call `Duration`, which cannot express
+/// "forever" or "one attempt", and whose timeout error carries no errno).
+///
+/// Errors: `deadline.expired()` once the time is used up with attempts still
+/// in flight; otherwise (every attempt failed) the last failure's own error
+/// (`ECONNREFUSED`, ...); `EINVAL` for an empty list; `EINTR` from the
+/// thread's interrupt check.
 pub fn connect_any(addrs: &[SocketAddr], deadline: Deadline) -> io::Result<OwnedFd> {
+    let order = happy_eyeballs_order(addrs);
     let mut last = os_error(libc::EINVAL);
-    for &addr in addrs {
-        let socket = Socket::new(Domain::for_address(addr), Type::STREAM.nonblocking(), None)?;
-        match connect_within(&socket, &addr.into(), deadline) {
-            Ok(()) => return Ok(socket.into()),
-            // The interrupt check ends the whole call, not one address.
-            Err(err) if err.raw_os_error() == Some(libc::EINTR) => return Err(err),
-            Err(err) => {
-                if deadline.poll_timeout_ms().is_none() {
-                    return Err(deadline.expired());
+    let mut attempts: Vec<OwnedFd> = Vec::with_capacity(order.len());
+    let (mut next, mut next_at) = (0, Instant::now());
+    loop {
+        while next < order.len()
+            && (attempts.is_empty() || deadline == Deadline::Immediate || Instant::now() >= next_at)
+        {
+            match start_connect(order[next]) {
+                Ok(fd) => attempts.push(fd),
+                Err(err) => last = err,
+            }
+            next += 1;
+            next_at = Instant::now() + ATTEMPT_DELAY;
+        }
+        if attempts.is_empty() {
+            return Err(last);
+        }
+        let mut pfds: Vec<libc::pollfd> =
+            attempts.iter().map(|fd| libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLOUT, revents: 0 }).collect();
+        let wait = if next < order.len() { earlier(deadline, next_at) } else { deadline };
+        if ready::poll_until(&mut pfds, wait)? == 0 {
+            if next < order.len() && deadline.poll_timeout_ms().is_some() {
+                continue; // time for the next attempt
+            }
+            return Err(deadline.expired());
+        }
+        // Backwards, so that removing an attempt keeps the indices of the rest.
+        for i in (0..pfds.len()).rev() {
+            if pfds[i].revents == 0 {
+                continue;
+            }
+            // A started connect is writable once its handshake has ended:
+            // SO_ERROR alone tells how (no getpeername, unlike
+            // connect_finish, which may be handed any socket).
+            match SockRef::from(&attempts[i]).take_error() {
+                Ok(None) => {
+                    let won = attempts.swap_remove(i);
+                    make_blocking(won.as_fd())?;
+                    return Ok(won); // the losers close as `attempts` drops
                 }
-                last = err;
+                Ok(Some(err)) | Err(err) => {
+                    attempts.remove(i);
+                    last = err;
+                    next_at = Instant::now(); // a failure starts the next attempt at once
+                }
             }
         }
     }
-    Err(last)
+}
+
+/// Starts a TCP connect to `host:port` without waiting: the socket is
+/// non-blocking and close-on-exec, and the handshake goes on in the kernel.
+/// The first resolved address is used (a race between several is
+/// [`tcp_connect`]'s job). Finish with [`connect_finish`] once the socket is
+/// writable.
+///
+/// Errors: resolver failures as [`tcp_connect`]; an error the kernel reports
+/// at once (`ENETUNREACH`, `ECONNREFUSED`, `EADDRNOTAVAIL`, `EMFILE`, ...).
+pub fn tcp_connect_start(host: &str, port: u16) -> io::Result<OwnedFd> {
+    let addr = *resolve(host, port, false)?.first().expect("resolve returns at least one address");
+    start_connect(addr)
+}
+
+/// A non-blocking, close-on-exec socket with a connect to `addr` under way
+/// (or done).
+fn start_connect(addr: SocketAddr) -> io::Result<OwnedFd> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM.nonblocking(), None)?;
+    match socket.connect(&addr.into()) {
+        Ok(()) => Ok(socket.into()),
+        // EINTR: the connect goes on asynchronously, as after EINPROGRESS.
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EINPROGRESS | libc::EINTR)) => Ok(socket.into()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Where a started connect stands, without waiting: `Ok(true)` connected,
+/// `Ok(false)` still in progress, or its error (from `SO_ERROR`, which this
+/// reads and so clears). A socket no connect was started on is `ENOTCONN`,
+/// a listening one `EINVAL`.
+fn connect_state(socket: &SockRef<'_>) -> io::Result<bool> {
+    if let Some(err) = socket.take_error()? {
+        return Err(err);
+    }
+    match socket.peer_addr() {
+        Ok(_) => return Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => {}
+        Err(e) => return Err(e),
+    }
+    if socket.is_listener()? {
+        return Err(os_error(libc::EINVAL));
+    }
+    // Not connected, no error: a handshake under way is not writable yet; a
+    // socket never connected (or whose error was already taken) is.
+    let mut pfd = libc::pollfd { fd: socket.as_raw_fd(), events: libc::POLLOUT, revents: 0 };
+    // SAFETY: one valid pollfd; timeout 0 never blocks.
+    if unsafe { libc::poll(&mut pfd, 1, 0) } == 1 && pfd.revents & libc::POLLOUT != 0 {
+        // A last look: the handshake may have just ended.
+        if let Some(err) = socket.take_error()? {
+            return Err(err);
+        }
+        return match socket.peer_addr() {
+            Ok(_) => Ok(true),
+            Err(_) => Err(os_error(libc::ENOTCONN)),
+        };
+    }
+    Ok(false)
+}
+
+/// Finishes a connect started by [`tcp_connect_start`] (or any non-blocking
+/// connect): waits within `deadline` for the handshake to end, then reports
+/// its outcome, the real errno of a failure (`ECONNREFUSED`, `ETIMEDOUT`,
+/// `EHOSTUNREACH`, ...). The fd's flags are not changed.
+///
+/// Errors: the connect's own; `deadline.expired()` while still in progress
+/// (`EAGAIN` for a single attempt); `ENOTCONN` for a socket no connect was
+/// started on; `EINVAL` for a listening socket; `ENOTSOCK`, `EBADF`.
+pub fn connect_finish(fd: BorrowedFd<'_>, deadline: Deadline) -> io::Result<()> {
+    let socket = SockRef::from(&fd);
+    loop {
+        if connect_state(&socket)? {
+            return Ok(());
+        }
+        if !ready::wait(fd.as_raw_fd(), Interest::Writable, deadline)? {
+            return Err(deadline.expired());
+        }
+    }
 }
 
 /// A listening TCP socket on `host:port` (`None` = every interface) with

@@ -3,9 +3,26 @@
 //! Built on `poll(2)`, so any fd number works (no `FD_SETSIZE` limit: `FD_SET`
 //! on an fd of 1024 or more writes past the `fd_set`). Error and hang-up
 //! conditions count as ready: the next `recv`/`send` reports them.
+//!
+//! ```
+//! use std::io::Write;
+//! use std::os::fd::AsRawFd;
+//! use std::os::unix::net::UnixStream;
+//! use std::time::Duration;
+//! use sockloop::deadline::Deadline;
+//! use sockloop::ready::{select, wait_readable};
+//!
+//! let (a, mut b) = UnixStream::pair()?;
+//! assert!(!wait_readable(a.as_raw_fd(), Deadline::Immediate)?);
+//! b.write_all(b"x")?;
+//! let ready = select(&[a.as_raw_fd()], &[], &[], Some(Duration::from_secs(1)))?;
+//! assert_eq!(ready.readers().collect::<Vec<_>>(), [a.as_raw_fd()]);
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 use std::io;
 use std::os::fd::RawFd;
+use std::time::Duration;
 
 use crate::deadline::Deadline;
 use crate::interrupt;
@@ -13,7 +30,9 @@ use crate::interrupt;
 /// What to wait for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Interest {
+    /// Data, end of stream or a connection to accept (or an error).
     Readable,
+    /// Room to send (or an error).
     Writable,
 }
 
@@ -65,7 +84,7 @@ pub(crate) fn wait_loop(
 
 /// Runs `poll(2)` on `fds` until something is ready or the deadline passes:
 /// returns the number of entries with `revents != 0`, or 0 once the deadline
-/// has passed ([`wait_loop`]). An empty `fds` just waits out the deadline.
+/// has passed (`EINTR` retried as everywhere). An empty `fds` just waits out the deadline.
 pub fn poll_until(fds: &mut [libc::pollfd], deadline: Deadline) -> io::Result<usize> {
     // SAFETY: fds is a valid array of fds.len() pollfds.
     wait_loop(deadline, None, |timeout| unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) })
@@ -147,13 +166,13 @@ const ERR_READY: libc::c_short = libc::POLLPRI | libc::POLLHUP | libc::POLLERR;
 /// Readers are ready with data, end of stream, hang-up or a pending error;
 /// writers when a write would not block, or on hang-up or error; errs on
 /// exceptional conditions (`POLLPRI`: out-of-band data), hang-up or a pending
-/// error. `timeout_ms` is as `poll(2)`'s (`-1` forever, `0` one check, `> 0` a
-/// whole-call deadline; below `-1` is `EINVAL`); when it passes first, every
+/// error. `timeout`: `None` forever, zero one check, else a whole-call
+/// budget (rounded up to whole milliseconds); when it passes first, every
 /// subset is empty. A negative fd is `EINVAL`, a closed one `EBADF` (as
 /// `select(2)`), out of memory `ENOMEM`. An fd may appear in several lists,
 /// and more than once in one; each entry is reported on its own.
-pub fn select(readers: &[RawFd], writers: &[RawFd], errs: &[RawFd], timeout_ms: i32) -> io::Result<Selected> {
-    let deadline = Deadline::from_timeout_ms(timeout_ms)?;
+pub fn select(readers: &[RawFd], writers: &[RawFd], errs: &[RawFd], timeout: Option<Duration>) -> io::Result<Selected> {
+    let deadline = Deadline::from_timeout(timeout);
     let mut fds = Vec::new();
     // Out of memory is ENOMEM for the caller, not an abort of its process.
     fds.try_reserve_exact(readers.len() + writers.len() + errs.len())
@@ -169,7 +188,7 @@ pub fn select(readers: &[RawFd], writers: &[RawFd], errs: &[RawFd], timeout_ms: 
     }
     // The deadline was taken just now: the first poll gets all of it.
     // SAFETY: fds is a valid array of fds.len() pollfds.
-    let ready = wait_loop(deadline, Some(timeout_ms), |timeout| unsafe {
+    let ready = wait_loop(deadline, Some(Deadline::first_wait_ms(timeout)), |timeout| unsafe {
         libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout)
     })?;
     if ready == 0 {

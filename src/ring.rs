@@ -43,11 +43,14 @@ pub const FORCE_EPOLL: u32 = 1;
 /// The backend a ring runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
+    /// Linux io_uring.
     IoUring,
+    /// epoll: the fallback.
     Epoll,
 }
 
 impl Kind {
+    /// `"io_uring"` or `"epoll"`.
     pub fn name(self) -> &'static str {
         match self {
             Kind::IoUring => "io_uring",
@@ -59,9 +62,11 @@ impl Kind {
 /// One reported connection.
 #[derive(Clone, Copy, Debug)]
 pub struct Event {
+    /// The connection.
     pub conn: *mut Conn,
     /// The handle given at `add_with_handle` (the conn's address for `add`).
     pub handle: usize,
+    /// The `data` given at add.
     pub data: usize,
     /// `DATA | CLOSED | ERROR` bits.
     pub events: u32,
@@ -119,6 +124,8 @@ enum Backend {
 
 // A Ring holds pointers to connections its caller keeps alive; it may move
 // to another thread with them, as a Conn can.
+// SAFETY: the connections are used only through `&mut Ring`, by one thread
+// at a time, and the io_uring and epoll fds may be used from any thread.
 unsafe impl Send for Ring {}
 
 impl Ring {
@@ -128,11 +135,8 @@ impl Ring {
         if flags & !FORCE_EPOLL != 0 {
             return Err(error(libc::EINVAL));
         }
-        let backend = if flags & FORCE_EPOLL != 0 || env_forces_epoll() {
-            Backend::Epoll(Epoll::new()?)
-        } else {
-            Self::probe()?
-        };
+        let backend =
+            if flags & FORCE_EPOLL != 0 || env_forces_epoll() { Backend::Epoll(Epoll::new()?) } else { Self::probe()? };
         Ok(Ring { slots: Vec::new(), free: Vec::new(), by_conn: HashMap::new(), ready: VecDeque::new(), backend })
     }
 
@@ -150,6 +154,7 @@ impl Ring {
         Ok(Backend::Epoll(Epoll::new()?))
     }
 
+    /// The backend this ring runs on.
     pub fn kind(&self) -> Kind {
         match self.backend {
             #[cfg(target_os = "linux")]
@@ -163,6 +168,7 @@ impl Ring {
         self.by_conn.len()
     }
 
+    /// True when no connection is registered.
     pub fn is_empty(&self) -> bool {
         self.by_conn.is_empty()
     }
@@ -174,7 +180,8 @@ impl Ring {
     /// `conn` must stay valid, and not be used by a fill or a blocking read
     /// of its own, until it is removed or the ring is dropped.
     pub unsafe fn add(&mut self, conn: *mut Conn, data: usize) -> io::Result<()> {
-        self.add_with_handle(conn, conn as usize, data)
+        // SAFETY: the caller's promise is the one add_with_handle asks for.
+        unsafe { self.add_with_handle(conn, conn as usize, data) }
     }
 
     /// As [`Ring::add`], with a `handle` that events carry back (the C shims
@@ -192,13 +199,15 @@ impl Ring {
         let index = match self.free.pop() {
             Some(i) => i,
             None => {
-                let i = u32::try_from(self.slots.len()).ok().filter(|&i| i < 1 << 30).ok_or_else(|| error(libc::ENOMEM))?;
+                let i =
+                    u32::try_from(self.slots.len()).ok().filter(|&i| i < 1 << 30).ok_or_else(|| error(libc::ENOMEM))?;
                 self.slots.try_reserve(1).map_err(|_| error(libc::ENOMEM))?;
                 self.slots.push(Slot::default());
                 i
             }
         };
-        let fd = conn.as_ref().fd();
+        // SAFETY: the caller promised `conn` is valid.
+        let fd = unsafe { conn.as_ref() }.fd();
         if let Backend::Epoll(ep) = &mut self.backend {
             let token = token(index, self.slots[index as usize].gen);
             if let Err(err) = ep.ctl(libc::EPOLL_CTL_ADD, fd, libc::EPOLLIN as u32, token) {
@@ -279,7 +288,13 @@ impl Ring {
                 let slot = &mut self.slots[index as usize];
                 slot.queued = false;
                 let Some(conn) = slot.conn else { continue };
-                each(Event { conn: conn.as_ptr(), handle: slot.handle, data: slot.data, events: slot.events, error: slot.error });
+                each(Event {
+                    conn: conn.as_ptr(),
+                    handle: slot.handle,
+                    data: slot.data,
+                    events: slot.events,
+                    error: slot.error,
+                });
                 slot.events = 0;
                 slot.error = 0;
                 n += 1;
@@ -394,7 +409,13 @@ impl Epoll {
     }
 
     /// One turn; true when the wait timed out.
-    fn turn(&mut self, slots: &mut [Slot], ready: &mut VecDeque<u32>, deadline: Deadline, block: bool) -> io::Result<bool> {
+    fn turn(
+        &mut self,
+        slots: &mut [Slot],
+        ready: &mut VecDeque<u32>,
+        deadline: Deadline,
+        block: bool,
+    ) -> io::Result<bool> {
         let (inb, outb) = (libc::EPOLLIN as u32, libc::EPOLLOUT as u32);
         for (index, slot) in slots.iter_mut().enumerate() {
             let Some(conn) = slot.conn else { continue };
@@ -512,7 +533,14 @@ mod uring {
             let mut pool = Vec::new();
             pool.try_reserve_exact(BUF_SIZE * BUF_COUNT).map_err(|_| error(libc::ENOMEM))?;
             pool.resize(BUF_SIZE * BUF_COUNT, 0u8);
-            let mut u = Uring { ring, pool: pool.into_boxed_slice(), recycle: Vec::new(), provided: 0, inline_ops: 0, sends_in_flight: 0 };
+            let mut u = Uring {
+                ring,
+                pool: pool.into_boxed_slice(),
+                recycle: Vec::new(),
+                provided: 0,
+                inline_ops: 0,
+                sends_in_flight: 0,
+            };
             let provide = opcode::ProvideBuffers::new(u.pool.as_mut_ptr(), BUF_SIZE as i32, BUF_COUNT as u16, GROUP, 0)
                 .build()
                 .user_data(user_data(OTHER, 0, 0));
@@ -553,7 +581,9 @@ mod uring {
             while let Some(bid) = self.recycle.pop() {
                 // SAFETY: the buffer is inside the pool.
                 let addr = unsafe { self.pool.as_mut_ptr().add(bid as usize * BUF_SIZE) };
-                let sqe = opcode::ProvideBuffers::new(addr, BUF_SIZE as i32, 1, GROUP, bid).build().user_data(user_data(OTHER, 0, 0));
+                let sqe = opcode::ProvideBuffers::new(addr, BUF_SIZE as i32, 1, GROUP, bid)
+                    .build()
+                    .user_data(user_data(OTHER, 0, 0));
                 self.push(&sqe)?;
                 self.inline_ops += 1;
                 self.provided += 1;
@@ -562,7 +592,13 @@ mod uring {
         }
 
         /// One turn; true when the wait timed out.
-        pub fn turn(&mut self, slots: &mut [Slot], ready: &mut VecDeque<u32>, deadline: Deadline, block: bool) -> io::Result<bool> {
+        pub fn turn(
+            &mut self,
+            slots: &mut [Slot],
+            ready: &mut VecDeque<u32>,
+            deadline: Deadline,
+            block: bool,
+        ) -> io::Result<bool> {
             self.inline_ops = 0;
             self.queue_recycled()?;
             for (index, slot) in slots.iter_mut().enumerate() {
@@ -708,7 +744,9 @@ mod uring {
         fn arm_pollout(&mut self, slot: &mut Slot, index: u32) {
             // SAFETY: as above.
             let fd = unsafe { slot.conn.expect("live").as_ref() }.fd();
-            let sqe = opcode::PollAdd::new(types::Fd(fd), libc::POLLOUT as u32).build().user_data(user_data(POLLOUT, index, slot.gen));
+            let sqe = opcode::PollAdd::new(types::Fd(fd), libc::POLLOUT as u32)
+                .build()
+                .user_data(user_data(POLLOUT, index, slot.gen));
             if self.push(&sqe).is_ok() {
                 slot.pollout_armed = true;
             }
@@ -728,11 +766,15 @@ mod uring {
                     continue;
                 }
                 if slot.recv_armed {
-                    let sqe = opcode::AsyncCancel::new(user_data(RECV, index as u32, slot.gen)).build().user_data(user_data(OTHER, 0, 0));
+                    let sqe = opcode::AsyncCancel::new(user_data(RECV, index as u32, slot.gen))
+                        .build()
+                        .user_data(user_data(OTHER, 0, 0));
                     self.push(&sqe)?;
                 }
                 if slot.pollout_armed {
-                    let sqe = opcode::AsyncCancel::new(user_data(POLLOUT, index as u32, slot.gen)).build().user_data(user_data(OTHER, 0, 0));
+                    let sqe = opcode::AsyncCancel::new(user_data(POLLOUT, index as u32, slot.gen))
+                        .build()
+                        .user_data(user_data(OTHER, 0, 0));
                     self.push(&sqe)?;
                     slot.pollout_armed = false;
                 }

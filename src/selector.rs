@@ -21,6 +21,26 @@
 //!
 //! A selector is not synchronised: one thread at a time, except for its
 //! [`Waker`], which any thread or signal handler may use.
+//!
+//! ```
+//! use std::io::Write;
+//! use std::os::fd::AsRawFd;
+//! use std::os::unix::net::UnixStream;
+//! use std::time::Duration;
+//! use sockloop::selector::{Events, Selector};
+//!
+//! let (a, mut b) = UnixStream::pair()?;
+//! let mut sel = Selector::new()?;
+//! sel.register(a.as_raw_fd(), Events::READ, 42)?;
+//! b.write_all(b"x")?;
+//! let events = sel.select_vec(16, Some(Duration::from_secs(1)))?;
+//! assert_eq!((events[0].fd, events[0].data), (a.as_raw_fd(), 42));
+//! sel.waker().wake()?; // from any thread or signal handler
+//! let woken = sel.select_vec(16, None).unwrap_err();
+//! assert_eq!(woken.raw_os_error(), Some(libc::EINTR));
+//! sel.unregister(a.as_raw_fd())?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -28,6 +48,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::deadline::Deadline;
 
@@ -46,8 +67,11 @@ pub const BACKEND: &str = backend::NAME;
 pub struct Events(u8);
 
 impl Events {
+    /// Readable: data, end of stream, a connection to accept, an error.
     pub const READ: Events = Events(1);
+    /// Writable: a send would not block, or an error.
     pub const WRITE: Events = Events(2);
+    /// Both.
     pub const BOTH: Events = Events(3);
     const NONE: Events = Events(0);
 
@@ -57,14 +81,17 @@ impl Events {
         (1..=3).contains(&bits).then_some(Events(bits as u8))
     }
 
+    /// The bits, as C's `SL_READ | SL_WRITE`.
     pub fn bits(self) -> i32 {
         self.0 as i32
     }
 
+    /// True when [`Events::READ`] is in the set.
     pub fn is_readable(self) -> bool {
         self.0 & 1 != 0
     }
 
+    /// True when [`Events::WRITE`] is in the set.
     pub fn is_writable(self) -> bool {
         self.0 & 2 != 0
     }
@@ -77,7 +104,9 @@ impl Events {
 /// What was registered for an fd.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Registration {
+    /// The events watched.
     pub events: Events,
+    /// The caller's value, handed back with each event.
     pub data: usize,
 }
 
@@ -104,8 +133,11 @@ fn token_fd(token: Token) -> RawFd {
 /// One ready fd: its ready events (within the registered ones) and its data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Event {
+    /// The registered fd.
     pub fd: RawFd,
+    /// What it is ready for, within its registered events.
     pub events: Events,
+    /// Its registration's data.
     pub data: usize,
 }
 
@@ -321,25 +353,32 @@ impl Selector {
         self.registry.len()
     }
 
+    /// True when nothing is registered.
     pub fn is_empty(&self) -> bool {
         self.registry.is_empty()
     }
 
-    /// Waits until a registered fd is ready or `timeout_ms` passes (`-1`
-    /// forever, `0` one check, `> 0` a whole-call deadline, as `poll(2)`), and
-    /// hands at most `max` ready events to `each(index, event)`. Returns how
-    /// many (0: the time ran out). `max == 0` or `timeout_ms < -1` is `EINVAL`.
+    /// Waits until a registered fd is ready or the timeout passes (`None`
+    /// forever, zero one check, else a whole-call budget rounded up to whole
+    /// milliseconds), and hands at most `max` ready events to
+    /// `each(index, event)`. Returns how many (0: the time ran out).
+    /// `max == 0` is `EINVAL`.
     ///
     /// `EINTR` when the [`Waker`] was used (the wakeup is consumed; events
     /// already handed to `each` stay ready for the next select), or when the
     /// thread's interrupt check asked for it.
-    pub fn select(&mut self, max: usize, timeout_ms: i32, mut each: impl FnMut(usize, Event)) -> io::Result<usize> {
-        let deadline = Deadline::from_timeout_ms(timeout_ms)?;
+    pub fn select(
+        &mut self,
+        max: usize,
+        timeout: Option<Duration>,
+        mut each: impl FnMut(usize, Event),
+    ) -> io::Result<usize> {
         if max == 0 {
             return Err(errno(libc::EINVAL));
         }
+        let deadline = Deadline::from_timeout(timeout);
         // The deadline was taken just now: the first wait gets all of it.
-        let mut first_timeout = Some(timeout_ms);
+        let mut first_timeout = Some(Deadline::first_wait_ms(timeout));
         // No more slots than watches (the registrations and the waker): the
         // kernel never reports more, unless stale ones crowd in, and those
         // are removed by the rebuild below. A wakeup is seen through its
@@ -387,9 +426,9 @@ impl Selector {
     }
 
     /// [`Selector::select`] into a new vector.
-    pub fn select_vec(&mut self, max: usize, timeout_ms: i32) -> io::Result<Vec<Event>> {
+    pub fn select_vec(&mut self, max: usize, timeout: Option<Duration>) -> io::Result<Vec<Event>> {
         let mut out = Vec::new();
-        self.select(max, timeout_ms, |_, ev| out.push(ev))?;
+        self.select(max, timeout, |_, ev| out.push(ev))?;
         Ok(out)
     }
 }

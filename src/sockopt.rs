@@ -2,6 +2,20 @@
 //!
 //! The setters are `socket2`'s; this module only decides what "0 = leave the
 //! system default" means for the multi-valued ones.
+//!
+//! ```
+//! use std::os::fd::AsFd;
+//! use std::os::unix::net::UnixStream;
+//! use sockloop::deadline::Deadline;
+//! use sockloop::sockopt::{buffer_sizes, close_graceful};
+//!
+//! let (a, b) = UnixStream::pair()?;
+//! let (send, recv) = buffer_sizes(a.as_fd())?;
+//! assert!(send > 0 && recv > 0);
+//! drop(b); // the peer finished: the polite close sees its end of stream
+//! close_graceful(a.into(), Deadline::from_timeout_ms(1000)?)?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 use std::io;
 use std::mem::MaybeUninit;
@@ -31,10 +45,14 @@ pub fn make_blocking(fd: BorrowedFd<'_>) -> io::Result<()> {
     Ok(())
 }
 
+/// Sets `TCP_NODELAY`: small writes go out at once instead of waiting for
+/// the peer's acknowledgement (Nagle's algorithm).
 pub fn set_nodelay(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
     SockRef::from(&fd).set_tcp_nodelay(on)
 }
 
+/// Sets `SO_REUSEADDR`: a restarted server can bind while old connections
+/// sit in `TIME_WAIT`.
 pub fn set_reuseaddr(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
     SockRef::from(&fd).set_reuse_address(on)
 }

@@ -3,6 +3,17 @@
 //!
 //! Built on `socket2` (`SockAddr::unix` takes both forms); every socket is
 //! close-on-exec.
+//!
+//! ```
+//! use sockloop::deadline::Deadline;
+//! use sockloop::unix::{unix_connect, unix_listen};
+//!
+//! let name = format!("@sockloop-doc-{}", std::process::id());
+//! let listener = unix_listen(name.as_bytes(), 4)?;
+//! let client = unix_connect(name.as_bytes(), Deadline::from_timeout_ms(1000)?)?;
+//! # drop((listener, client));
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 use std::ffi::OsStr;
 use std::io;
@@ -119,4 +130,17 @@ pub fn unix_connect(name: &[u8], deadline: Deadline) -> io::Result<OwnedFd> {
     };
     socket.set_write_timeout(None)?;
     result.map(|()| socket.into())
+}
+
+/// Starts a connect to the Unix stream socket `name` without waiting: a
+/// non-blocking, close-on-exec socket. A Unix connect has no handshake in
+/// flight: it is done at once, or refused, or (backlog full) `EAGAIN`, in
+/// which case no fd is returned and Linux offers no readiness event for the
+/// moment the backlog frees: try again later. [`crate::net::connect_finish`]
+/// on the returned fd reports success at once.
+pub fn unix_connect_start(name: &[u8]) -> io::Result<OwnedFd> {
+    let addr = unix_address(name)?;
+    let socket = Socket::new(Domain::UNIX, Type::STREAM.nonblocking(), None)?;
+    socket.connect(&addr)?;
+    Ok(socket.into())
 }

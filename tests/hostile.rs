@@ -28,6 +28,7 @@ use sockloop::ffi::ready::*;
 use sockloop::ffi::selector::*;
 use sockloop::ffi::sockopt::*;
 use sockloop::ffi::unix::*;
+use sockloop::ffi::version::*;
 
 // ------------------------------------------------------------ allocation guard
 
@@ -41,14 +42,17 @@ struct Counting;
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
-        System.alloc(layout)
+        // SAFETY: the caller's layout, passed on as GlobalAlloc requires.
+        unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
+        // SAFETY: ptr came from System with this layout.
+        unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         LARGEST.fetch_max(new_size, Ordering::Relaxed);
-        System.realloc(ptr, layout, new_size)
+        // SAFETY: ptr came from System with this layout.
+        unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
 
@@ -81,7 +85,15 @@ macro_rules! fails_with {
         clear_errno();
         let rc = unsafe { $call };
         let e = errno_now();
-        assert!(rc == $fail && e == $err, "{} returned {rc:?} errno {e}, wanted {:?} errno {}", stringify!($call), $fail, $err);
+        #[allow(clippy::cmp_null)] // $fail is NULL for constructors, 0 for getters
+        let failed = rc == $fail;
+        assert!(
+            failed && e == $err,
+            "{} returned {rc:?} errno {e}, wanted {:?} errno {}",
+            stringify!($call),
+            $fail,
+            $err
+        );
     }};
 }
 
@@ -118,7 +130,15 @@ impl Env {
         let (r, w) = pipe();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let tcp_port = listener.local_addr().unwrap().port() as i32;
-        Env { a, b, high: HIGH_FD, pipe_r: r.into_raw_fd(), pipe_w: w.into_raw_fd(), tcp_listener: listener.into_raw_fd(), tcp_port }
+        Env {
+            a,
+            b,
+            high: HIGH_FD,
+            pipe_r: r.into_raw_fd(),
+            pipe_w: w.into_raw_fd(),
+            tcp_listener: listener.into_raw_fd(),
+            tcp_port,
+        }
     }
 
     /// A descriptor number that was open a moment ago and is closed now.
@@ -183,30 +203,37 @@ type Row = (&'static str, fn(&Env));
 
 fn byteorder_rows() -> Vec<Row> {
     macro_rules! conversion {
-        ($name:ident, $t:ty) => {
-            { let f: fn(&Env) = |_: &Env| {
+        ($name:ident, $t:ty) => {{
+            let f: fn(&Env) = |_: &Env| {
                 for v in [0 as $t, <$t>::MAX, 1] {
                     let round = $name($name(v));
                     assert_eq!(round, v, "{} is its own inverse", stringify!($name));
                 }
-            }; (stringify!($name), f) }
-        };
+            };
+            (stringify!($name), f)
+        }};
     }
     macro_rules! put {
         ($put:ident, $get:ident, $t:ty, $n:expr) => {
             (
-                { let f: fn(&Env) = |_: &Env| {
-                    fails_with!($put(null_mut(), <$t>::MAX), null_mut::<c_void>(), libc::EINVAL);
-                    let mut buf = [0u8; 9];
-                    let base = unsafe { buf.as_mut_ptr().add(1) }; // unaligned
-                    let end = unsafe { $put(base.cast(), <$t>::MAX) };
-                    assert_eq!(end.cast::<u8>(), unsafe { base.add($n) });
-                }; (stringify!($put), f) },
-                { let f: fn(&Env) = |_: &Env| {
-                    fails_with!($get(null()), 0, libc::EINVAL);
-                    let buf = [0xffu8; 9];
-                    gives!($get(buf[1..].as_ptr().cast()), <$t>::MAX);
-                }; (stringify!($get), f) },
+                {
+                    let f: fn(&Env) = |_: &Env| {
+                        fails_with!($put(null_mut(), <$t>::MAX), null_mut::<c_void>(), libc::EINVAL);
+                        let mut buf = [0u8; 9];
+                        let base = unsafe { buf.as_mut_ptr().add(1) }; // unaligned
+                        let end = unsafe { $put(base.cast(), <$t>::MAX) };
+                        assert_eq!(end.cast::<u8>(), unsafe { base.add($n) });
+                    };
+                    (stringify!($put), f)
+                },
+                {
+                    let f: fn(&Env) = |_: &Env| {
+                        fails_with!($get(null()), 0, libc::EINVAL);
+                        let buf = [0xffu8; 9];
+                        gives!($get(buf[1..].as_ptr().cast()), <$t>::MAX);
+                    };
+                    (stringify!($get), f)
+                },
             )
         };
     }
@@ -325,6 +352,60 @@ fn frame_rows() -> Vec<Row> {
             fails!(sl_recv_frame(env.a, null_mut(), 0, 100, &mut done), libc::EMSGSIZE);
             env.drain();
         }),
+        ("sl_send_frame_prefix", |env| {
+            let buf = [7u8; 16];
+            let mut done = usize::MAX;
+            for bad in [0, 3, 5, 7, 9, 16, usize::MAX] {
+                fails!(sl_send_frame_prefix(env.a, bad, 0, buf.as_ptr().cast(), 16, 0, &mut done), libc::EINVAL);
+                assert_eq!(done, 0);
+            }
+            fails!(sl_send_frame_prefix(env.a, 4, 2, buf.as_ptr().cast(), 16, 0, null_mut()), libc::EINVAL);
+            fails!(sl_send_frame_prefix(env.a, 4, -1, buf.as_ptr().cast(), 16, 0, null_mut()), libc::EINVAL);
+            fails!(sl_send_frame_prefix(-1, 4, 0, buf.as_ptr().cast(), 16, 0, null_mut()), libc::EINVAL);
+            fails!(sl_send_frame_prefix(env.closed(), 2, 0, buf.as_ptr().cast(), 16, 0, null_mut()), libc::EBADF);
+            fails!(sl_send_frame_prefix(env.a, 2, 0, null(), 16, 0, null_mut()), libc::EINVAL);
+            fails!(sl_send_frame_prefix(env.a, 1, 0, buf.as_ptr().cast(), 256, 0, null_mut()), libc::EMSGSIZE);
+            fails!(sl_send_frame_prefix(env.a, 8, 1, buf.as_ptr().cast(), usize::MAX, 0, null_mut()), libc::EINVAL);
+            fails!(sl_send_frame_prefix(env.a, 2, 0, buf.as_ptr().cast(), 16, NEVER, null_mut()), libc::EINVAL);
+            gives!(sl_send_frame_prefix(env.high, 8, SL_PREFIX_LITTLE_ENDIAN, null(), 0, 100, &mut done), 0);
+            assert_eq!(done, 8);
+            env.drain();
+        }),
+        ("sl_recv_frame_prefix", |env| {
+            let mut buf = [0u8; 16];
+            let mut p = sl_frame_progress { received: 0, declared: 0, prefix: [0; 8] };
+            for bad in [0, 3, 5, 7, 9, 16, usize::MAX] {
+                fails!(sl_recv_frame_prefix(env.a, bad, 0, buf.as_mut_ptr().cast(), 16, 0, &mut p), libc::EINVAL);
+            }
+            fails!(sl_recv_frame_prefix(env.a, 4, 2, buf.as_mut_ptr().cast(), 16, 0, &mut p), libc::EINVAL);
+            fails!(sl_recv_frame_prefix(-1, 4, 0, buf.as_mut_ptr().cast(), 16, 0, &mut p), libc::EINVAL);
+            fails!(sl_recv_frame_prefix(env.closed(), 2, 0, buf.as_mut_ptr().cast(), 16, 0, &mut p), libc::EBADF);
+            fails!(sl_recv_frame_prefix(env.a, 2, 0, buf.as_mut_ptr().cast(), 16, 0, null_mut()), libc::EINVAL);
+            fails!(sl_recv_frame_prefix(env.a, 2, 0, null_mut(), 16, 0, &mut p), libc::EINVAL);
+            fails!(sl_recv_frame_prefix(env.a, 2, 0, buf.as_mut_ptr().cast(), usize::MAX, 0, &mut p), libc::EINVAL);
+            fails!(sl_recv_frame_prefix(env.a, 2, 0, buf.as_mut_ptr().cast(), 16, NEVER, &mut p), libc::EINVAL);
+            write_bytes(env.b, &[0xff; 8]);
+            fails!(sl_recv_frame_prefix(env.high, 8, 1, buf.as_mut_ptr().cast(), 16, 100, &mut p), libc::EMSGSIZE);
+            assert_eq!((p.received, p.declared), (8, u64::MAX));
+            env.drain();
+        }),
+        ("sl_recv_frame_resume", |env| {
+            let mut buf = [0u8; 16];
+            let mut p = sl_frame_progress { received: 0, declared: 0, prefix: [0; 8] };
+            fails!(sl_recv_frame_resume(-1, buf.as_mut_ptr().cast(), 16, 0, &mut p), libc::EINVAL);
+            fails!(sl_recv_frame_resume(env.closed(), buf.as_mut_ptr().cast(), 16, 0, &mut p), libc::EBADF);
+            fails!(sl_recv_frame_resume(env.a, buf.as_mut_ptr().cast(), 16, 0, null_mut()), libc::EINVAL);
+            fails!(sl_recv_frame_resume(env.a, null_mut(), 16, 0, &mut p), libc::EINVAL);
+            fails!(sl_recv_frame_resume(env.a, buf.as_mut_ptr().cast(), usize::MAX, 0, &mut p), libc::EINVAL);
+            fails!(sl_recv_frame_resume(env.a, buf.as_mut_ptr().cast(), 16, NEVER, &mut p), libc::EINVAL);
+            write_bytes(env.b, &FOUR_GIB_HEADER);
+            fails!(sl_recv_frame_resume(env.high, buf.as_mut_ptr().cast(), 16, 100, &mut p), libc::EMSGSIZE);
+            assert_eq!((p.received, p.declared), (4, u32::MAX as u64));
+            // A progress no frame could leave: more payload than declared.
+            p.received = usize::MAX;
+            fails!(sl_recv_frame_resume(env.a, buf.as_mut_ptr().cast(), 16, 0, &mut p), libc::EINVAL);
+            env.drain();
+        }),
     ]
 }
 
@@ -352,6 +433,28 @@ fn conn_rows() -> Vec<Row> {
             fails!(sl_conn_fd(null()), libc::EINVAL);
             let c = conn(env.high, 16);
             gives!(sl_conn_fd(c), env.high);
+            unsafe { sl_conn_free(c) };
+        }),
+        ("sl_conn_set_prefix", |env| {
+            fails!(sl_conn_set_prefix(null_mut(), 4, 0), libc::EINVAL);
+            let c = conn(env.high, 16);
+            for bad in [0, 3, 5, 6, 7, 9, 16, usize::MAX] {
+                fails!(sl_conn_set_prefix(c, bad, 0), libc::EINVAL);
+            }
+            fails!(sl_conn_set_prefix(c, 2, 2), libc::EINVAL);
+            fails!(sl_conn_set_prefix(c, 2, -1), libc::EINVAL);
+            gives!(sl_conn_set_prefix(c, 1, SL_PREFIX_LITTLE_ENDIAN), 0);
+            unsafe { sl_conn_free(c) };
+        }),
+        ("sl_conn_set_high_water", |env| {
+            fails!(sl_conn_set_high_water(null_mut(), 0), libc::EINVAL);
+            fails!(sl_conn_set_high_water(null_mut(), usize::MAX), libc::EINVAL);
+            let c = conn(env.high, 16);
+            gives!(sl_conn_set_high_water(c, 0), 0);
+            fails!(sl_conn_queue(c, b"x".as_ptr().cast(), 1), libc::ENOBUFS);
+            fails!(sl_conn_queue_frame(c, null(), 0), libc::ENOBUFS);
+            gives!(sl_conn_set_high_water(c, usize::MAX), 0);
+            gives!(sl_conn_queue(c, b"x".as_ptr().cast(), 1), 1);
             unsafe { sl_conn_free(c) };
         }),
         ("sl_conn_buffered", |_| {
@@ -437,7 +540,7 @@ fn conn_rows() -> Vec<Row> {
             assert!(p.is_null() && n == 0);
             write_bytes(env.b, &FOUR_GIB_HEADER);
             write_bytes(env.b, &[0xab; 64]);
-            assert!(sl_conn_fill(c) > 0);
+            assert!(unsafe { sl_conn_fill(c) } > 0);
             fails!(sl_conn_next_frame(c, &mut p, &mut n), libc::EMSGSIZE);
             unsafe { sl_conn_free(c) };
             env.drain();
@@ -452,7 +555,7 @@ fn conn_rows() -> Vec<Row> {
             gives!(sl_conn_next_frames(c, out.as_mut_ptr(), 4), 0);
             write_bytes(env.b, &FOUR_GIB_HEADER);
             write_bytes(env.b, &[0xab; 64]);
-            assert!(sl_conn_fill(c) > 0);
+            assert!(unsafe { sl_conn_fill(c) } > 0);
             fails!(sl_conn_next_frames(c, out.as_mut_ptr(), 4), libc::EMSGSIZE);
             unsafe { sl_conn_free(c) };
             env.drain();
@@ -469,7 +572,7 @@ fn conn_rows() -> Vec<Row> {
             fails!(sl_conn_next_record(c, nl, 1, &mut p, null_mut()), libc::EINVAL);
             gives!(sl_conn_next_record(c, nl, 1, &mut p, &mut n), 0);
             write_bytes(env.b, &[b'x'; 40]);
-            assert!(sl_conn_fill(c) > 0);
+            assert!(unsafe { sl_conn_fill(c) } > 0);
             fails!(sl_conn_next_record(c, nl, 1, &mut p, &mut n), libc::EMSGSIZE);
             unsafe { sl_conn_free(c) };
         }),
@@ -493,7 +596,10 @@ fn conn_rows() -> Vec<Row> {
             fails!(sl_conn_queue_frames(c, null(), lens.as_ptr(), 2), libc::EINVAL);
             fails!(sl_conn_queue_frames(c, buf.as_ptr().cast(), lens.as_ptr(), usize::MAX), libc::EINVAL);
             fails!(sl_conn_queue_frames(c, buf.as_ptr().cast(), [1usize << 32].as_ptr(), 1), libc::EMSGSIZE);
-            fails!(sl_conn_queue_frames(c, buf.as_ptr().cast(), [usize::MAX / 2, usize::MAX / 2].as_ptr(), 2), libc::EMSGSIZE);
+            fails!(
+                sl_conn_queue_frames(c, buf.as_ptr().cast(), [usize::MAX / 2, usize::MAX / 2].as_ptr(), 2),
+                libc::EMSGSIZE
+            );
             gives!(sl_conn_pending(c), 0);
             gives!(sl_conn_queue_frames(c, null(), null(), 0), 0);
             gives!(sl_conn_queue_frames(c, null(), [0usize; 2].as_ptr(), 2), 8);
@@ -539,6 +645,35 @@ fn conn_rows() -> Vec<Row> {
 
 fn net_rows() -> Vec<Row> {
     vec![
+        ("sl_tcp_connect_start", |env| {
+            let host = cs(b"127.0.0.1\0");
+            fails!(sl_tcp_connect_start(null(), env.tcp_port), libc::EINVAL);
+            fails!(sl_tcp_connect_start(cs(b"\0"), env.tcp_port), libc::EINVAL);
+            fails!(sl_tcp_connect_start(cs(b"\xff\xfe\0"), env.tcp_port), libc::EINVAL);
+            for port in [0, -1, 65536, i32::MIN, i32::MAX] {
+                fails!(sl_tcp_connect_start(host, port), libc::EINVAL);
+            }
+            let fd = unsafe { sl_tcp_connect_start(host, env.tcp_port) };
+            assert!(fd >= 0, "errno {}", errno_now());
+            gives!(sl_connect_finish(fd, 1000), 0);
+            let accepted = unsafe { sl_accept(env.tcp_listener, 0, 1000, null_mut(), 0) };
+            assert!(accepted >= 0, "errno {}", errno_now());
+            unsafe { libc::close(fd) };
+            unsafe { libc::close(accepted) };
+        }),
+        ("sl_connect_finish", |env| {
+            // Finishing a connect that was never started, on every kind of fd.
+            let never = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+            for timeout in [0, 200, -1] {
+                fails!(sl_connect_finish(never.as_raw_fd(), timeout), libc::ENOTCONN);
+                fails!(sl_connect_finish(env.tcp_listener, timeout), libc::EINVAL);
+                fails!(sl_connect_finish(env.pipe_r, timeout), libc::ENOTSOCK);
+            }
+            fails!(sl_connect_finish(-1, 0), libc::EINVAL);
+            fails!(sl_connect_finish(env.closed(), 0), libc::EBADF);
+            fails!(sl_connect_finish(env.a, NEVER), libc::EINVAL);
+            gives!(sl_connect_finish(env.high, 0), 0);
+        }),
         ("sl_tcp_connect", |env| {
             let host = cs(b"127.0.0.1\0");
             fails!(sl_tcp_connect(null(), env.tcp_port, 100), libc::EINVAL);
@@ -628,11 +763,39 @@ fn ready_rows() -> Vec<Row> {
             fails!(select([env.closed()].as_ptr(), 1, 0, &mut n), libc::EBADF);
             assert_eq!(n, 0);
             gives!(
-                sl_select(null(), 0, null(), 0, null(), 0, 0, null_mut(), null_mut(), null_mut(), null_mut(), null_mut(), null_mut()),
+                sl_select(
+                    null(),
+                    0,
+                    null(),
+                    0,
+                    null(),
+                    0,
+                    0,
+                    null_mut(),
+                    null_mut(),
+                    null_mut(),
+                    null_mut(),
+                    null_mut(),
+                    null_mut()
+                ),
                 0
             );
             gives!(
-                sl_select(null(), 0, fds.as_ptr(), 2, null(), 0, 0, null_mut(), null_mut(), o, &mut n, null_mut(), null_mut()),
+                sl_select(
+                    null(),
+                    0,
+                    fds.as_ptr(),
+                    2,
+                    null(),
+                    0,
+                    0,
+                    null_mut(),
+                    null_mut(),
+                    o,
+                    &mut n,
+                    null_mut(),
+                    null_mut()
+                ),
                 2
             );
             assert_eq!(out, fds);
@@ -685,12 +848,12 @@ fn selector_rows() -> Vec<Row> {
             unsafe { sl_selector_free(s) };
         }),
         ("sl_selector_get", |env| {
-            let (mut events, mut data) = (77, 1 as *mut c_void);
+            let (mut events, mut data) = (77, std::ptr::dangling_mut::<c_void>());
             fails!(sl_selector_get(null(), env.a, &mut events, &mut data), libc::EINVAL);
             let s = sl_selector_new();
             fails!(sl_selector_get(s, -1, &mut events, &mut data), libc::EINVAL);
             fails!(sl_selector_get(s, env.a, &mut events, &mut data), libc::ENOENT);
-            assert_eq!((events, data), (77, 1 as *mut c_void), "out-params untouched on error");
+            assert_eq!((events, data), (77, std::ptr::dangling_mut::<c_void>()), "out-params untouched on error");
             gives!(sl_selector_register(s, env.a, SL_WRITE, 5 as *mut c_void), 0);
             gives!(sl_selector_get(s, env.a, null_mut(), null_mut()), 0);
             unsafe { sl_selector_free(s) };
@@ -751,6 +914,10 @@ fn wrong_kind_rows() -> Vec<Row> {
             fails!(sl_send_frame(env.pipe_r, buf.as_ptr().cast(), 8, timeout, null_mut()), libc::EBADF);
             fails!(sl_recv_exact(env.pipe_w, buf.as_mut_ptr().cast(), 8, timeout, null_mut()), libc::EBADF);
             fails!(sl_recv_frame(env.pipe_w, buf.as_mut_ptr().cast(), 8, timeout, null_mut()), libc::EBADF);
+            fails!(sl_send_frame_prefix(env.pipe_r, 2, 0, buf.as_ptr().cast(), 8, timeout, null_mut()), libc::EBADF);
+            let mut p = sl_frame_progress { received: 0, declared: 0, prefix: [0; 8] };
+            fails!(sl_recv_frame_resume(env.pipe_w, buf.as_mut_ptr().cast(), 8, timeout, &mut p), libc::EBADF);
+            fails!(sl_recv_frame_prefix(env.pipe_w, 1, 1, buf.as_mut_ptr().cast(), 8, timeout, &mut p), libc::EBADF);
             let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
             fails!(sl_accept(udp.as_raw_fd(), 0, timeout, null_mut(), 0), libc::EOPNOTSUPP);
             let tcp = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
@@ -850,6 +1017,15 @@ fn unix_rows() -> Vec<Row> {
             let long_abstract = std::ffi::CString::new("@".to_string() + &"x".repeat(108)).unwrap();
             fails!(sl_unix_listen(long_abstract.as_ptr(), 1), libc::ENAMETOOLONG);
         }),
+        ("sl_unix_connect_start", |_| {
+            fails!(sl_unix_connect_start(null()), libc::EINVAL);
+            fails!(sl_unix_connect_start(cs(b"\0")), libc::EINVAL);
+            fails!(sl_unix_connect_start(cs(b"@\0")), libc::EINVAL);
+            let long = std::ffi::CString::new("/tmp/".to_string() + &"x".repeat(200)).unwrap();
+            fails!(sl_unix_connect_start(long.as_ptr()), libc::ENAMETOOLONG);
+            fails!(sl_unix_connect_start(cs(b"/nonexistent-sockloop/socket\0")), libc::ENOENT);
+            fails!(sl_unix_connect_start(cs(b"@sockloop-hostile-none\0")), libc::ECONNREFUSED);
+        }),
         ("sl_unix_connect", |_| {
             fails!(sl_unix_connect(null(), 100), libc::EINVAL);
             fails!(sl_unix_connect(cs(b"\0"), 100), libc::EINVAL);
@@ -859,6 +1035,29 @@ fn unix_rows() -> Vec<Row> {
             fails!(sl_unix_connect(long.as_ptr(), 100), libc::ENAMETOOLONG);
             fails!(sl_unix_connect(cs(b"/nonexistent-sockloop/socket\0"), 100), libc::ENOENT);
             fails!(sl_unix_connect(cs(b"@sockloop-hostile-none\0"), 100), libc::ECONNREFUSED);
+        }),
+    ]
+}
+
+/// Nothing to pass in: the rows check the calls cannot fail, keep `errno`,
+/// and return the same value from any thread.
+fn version_rows() -> Vec<Row> {
+    vec![
+        ("sl_version", |_| {
+            unsafe { *libc::__errno_location() = libc::EBADMSG };
+            let here = sl_version();
+            assert_eq!(errno_now(), libc::EBADMSG, "sl_version changed errno");
+            assert_eq!(std::thread::spawn(|| sl_version()).join().unwrap(), here);
+            assert!(here != 0, "sl_version returned 0 (the failure value)");
+        }),
+        ("sl_version_string", |_| {
+            unsafe { *libc::__errno_location() = libc::EBADMSG };
+            let here = sl_version_string();
+            assert_eq!(errno_now(), libc::EBADMSG, "sl_version_string changed errno");
+            assert!(!here.is_null());
+            let there = std::thread::spawn(|| sl_version_string() as usize).join().unwrap();
+            assert_eq!(there, here as usize, "not one static string");
+            assert_eq!(unsafe { CStr::from_ptr(here) }.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
         }),
     ]
 }
@@ -875,6 +1074,7 @@ fn table() -> Vec<Row> {
         interrupt_rows(),
         sockopt_rows(),
         unix_rows(),
+        version_rows(),
     ]
     .concat()
 }

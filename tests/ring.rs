@@ -62,6 +62,16 @@ fn conn(fd: i32, limit: usize) -> *mut sl_conn {
     c
 }
 
+fn pending(c: *mut sl_conn) -> usize {
+    // SAFETY: the tests pass live connections.
+    unsafe { sl_conn_pending(c) }
+}
+
+fn buffered(c: *mut sl_conn) -> usize {
+    // SAFETY: as pending.
+    unsafe { sl_conn_buffered(c) }
+}
+
 fn frames(c: *mut sl_conn) -> Vec<Vec<u8>> {
     let mut got = Vec::new();
     loop {
@@ -84,7 +94,8 @@ fn the_backend_is_io_uring_where_the_kernel_allows_it_and_epoll_when_forced() {
     let forced = RingBox::new(SL_RING_FORCE_EPOLL);
     assert_eq!(forced.backend(), "epoll");
     let default = RingBox::new(0);
-    let disabled = std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled").map(|s| s.trim() != "0").unwrap_or(true);
+    let disabled =
+        std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled").map(|s| s.trim() != "0").unwrap_or(true);
     let env_forced = std::env::var("SOCKLOOP_RING").is_ok_and(|v| v == "epoll");
     if disabled || env_forced {
         assert_eq!(default.backend(), "epoll");
@@ -112,7 +123,14 @@ fn echo(flags: i32, n: usize, frames_each: usize) {
         clients.push(client);
     }
     let expected: Vec<Vec<u8>> = (0..n)
-        .map(|_| (0..frames_each).flat_map(|_| { let len = rng.below(300); frame(&rng.bytes(len)) }).collect())
+        .map(|_| {
+            (0..frames_each)
+                .flat_map(|_| {
+                    let len = rng.below(300);
+                    frame(&rng.bytes(len))
+                })
+                .collect()
+        })
         .collect();
     let mut sent = vec![0usize; n];
     let mut got: Vec<Vec<u8>> = vec![Vec::new(); n];
@@ -183,8 +201,8 @@ fn a_peer_that_never_reads_leaves_output_pending_and_nothing_is_lost() {
             let (rc, _, e) = ring.wait(8, 20);
             assert!(rc >= 0, "errno {e}");
         }
-        let pending = sl_conn_pending(c);
-        assert!(pending > 0 && pending < data.len(), "pending {pending}");
+        let left = pending(c);
+        assert!(left > 0 && left < data.len(), "pending {left}");
         // The reader wakes: everything arrives, in order.
         let reader = thread::spawn(move || {
             let mut got = Vec::new();
@@ -192,7 +210,7 @@ fn a_peer_that_never_reads_leaves_output_pending_and_nothing_is_lost() {
             got
         });
         let start = Instant::now();
-        while sl_conn_pending(c) > 0 {
+        while pending(c) > 0 {
             assert!(start.elapsed() < Duration::from_secs(30));
             ring.wait(8, 50);
         }
@@ -227,7 +245,7 @@ fn fin_mid_message_reports_closed_with_the_partial_frame_buffered() {
         }
         assert_eq!(seen & SL_RING_ERROR, 0);
         assert_eq!(frames(c), vec![b"whole".to_vec()]);
-        assert_eq!(sl_conn_buffered(c), 6, "the partial frame stays buffered");
+        assert_eq!(buffered(c), 6, "the partial frame stays buffered");
         // Reported once: the next wait times out.
         assert_eq!(ring.wait(4, 30).0, 0);
         ring.remove(c);
@@ -244,13 +262,19 @@ fn rst_mid_message_reports_an_error_and_keeps_what_arrived_and_what_is_unsent() 
         ring.add(c, 2);
         client.write_all(&[0, 0, 0, 50, 1, 2, 3]).unwrap();
         let start = Instant::now();
-        while sl_conn_buffered(c) < 7 {
+        while buffered(c) < 7 {
             assert!(start.elapsed() < Duration::from_secs(10));
             ring.wait(4, 50);
         }
         let linger = libc::linger { l_onoff: 1, l_linger: 0 };
         unsafe {
-            libc::setsockopt(client.as_raw_fd(), libc::SOL_SOCKET, libc::SO_LINGER, (&linger as *const libc::linger).cast(), 8)
+            libc::setsockopt(
+                client.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                (&linger as *const libc::linger).cast(),
+                8,
+            )
         };
         drop(client);
         let reply = vec![9u8; 1000];
@@ -268,7 +292,7 @@ fn rst_mid_message_reports_an_error_and_keeps_what_arrived_and_what_is_unsent() 
         if seen.0 & SL_RING_ERROR != 0 {
             assert!([libc::ECONNRESET, libc::EPIPE].contains(&seen.1), "error {}", seen.1);
         }
-        assert_eq!(sl_conn_buffered(c), 7, "the partial frame stays buffered");
+        assert_eq!(buffered(c), 7, "the partial frame stays buffered");
         ring.remove(c);
         unsafe { sl_conn_free(c) };
     }
@@ -302,7 +326,7 @@ fn remove_leaves_received_bytes_in_the_buffer_and_the_conn_usable() {
         ring.add(c, 0);
         client.write_all(&frame(b"one")).unwrap();
         let start = Instant::now();
-        while sl_conn_buffered(c) == 0 {
+        while buffered(c) == 0 {
             assert!(start.elapsed() < Duration::from_secs(10));
             ring.wait(4, 50);
         }
@@ -336,7 +360,7 @@ fn a_full_read_buffer_is_not_read_past_its_bound() {
                 sent += k;
             }
             ring.wait(4, 10);
-            assert!(sl_conn_buffered(c) <= 104, "bound: {}", sl_conn_buffered(c));
+            assert!(buffered(c) <= 104, "bound: {}", buffered(c));
             // Take at most one frame per turn: the buffer fills up.
             let (mut p, mut n) = (ptr::null(), 0usize);
             if unsafe { sl_conn_next_frame(c, &mut p, &mut n) } == 1 {
@@ -461,7 +485,7 @@ fn hostile_arguments_are_refused_with_errno() {
             // Freeing a ring with a connection still in it leaves the conn whole.
             ring.add(c, 0);
             drop(ring);
-            assert_eq!(sl_conn_pending(c), 0);
+            assert_eq!(pending(c), 0);
             sl_conn_free(c);
         }
     }
@@ -477,7 +501,7 @@ fn fd_flags_are_never_changed() {
         ring.add(c, 0);
         client.write_all(&frame(b"x")).unwrap();
         let start = Instant::now();
-        while sl_conn_buffered(c) == 0 {
+        while buffered(c) == 0 {
             assert!(start.elapsed() < Duration::from_secs(10));
             ring.wait(4, 50);
         }

@@ -2,10 +2,10 @@
 
 use std::os::raw::{c_int, c_void};
 
-use super::{check, ffi_guard, input, output, Errno};
+use super::{check, ffi_guard, handle_mut, handle_ref, input, output, Errno};
 use crate::conn::Conn;
-use crate::frame::batch_payload_len;
 use crate::deadline::Deadline;
+use crate::frame::batch_payload_len;
 
 /// `sl_conn_new` flag: `sl_conn_free` closes the fd.
 pub const SL_CONN_OWN_FD: c_int = 1;
@@ -16,16 +16,22 @@ pub struct sl_conn {
     conn: Conn,
 }
 
-fn conn_mut<'a>(c: *mut sl_conn) -> Result<&'a mut Conn, Errno> {
-    check(!c.is_null())?;
-    // SAFETY: a non-NULL pointer comes from sl_conn_new and is not freed yet.
-    Ok(unsafe { &mut (*c).conn })
+/// The connection behind a C handle (see [`handle_mut`]).
+///
+/// # Safety
+/// As [`handle_mut`].
+unsafe fn conn_mut<'a>(c: *mut sl_conn) -> Result<&'a mut Conn, Errno> {
+    // SAFETY: as promised by the caller.
+    Ok(&mut unsafe { handle_mut(c) }?.conn)
 }
 
-fn conn_ref<'a>(c: *const sl_conn) -> Result<&'a Conn, Errno> {
-    check(!c.is_null())?;
-    // SAFETY: as conn_mut.
-    Ok(unsafe { &(*c).conn })
+/// The connection behind a C handle, for reading (see [`handle_ref`]).
+///
+/// # Safety
+/// As [`handle_ref`].
+unsafe fn conn_ref<'a>(c: *const sl_conn) -> Result<&'a Conn, Errno> {
+    // SAFETY: as promised by the caller.
+    Ok(&unsafe { handle_ref(c) }?.conn)
 }
 
 /// The connection inside a caller's `sl_conn`, as a pointer (for the ring,
@@ -37,9 +43,12 @@ pub(crate) fn conn_ptr(c: *mut sl_conn) -> Result<*mut Conn, Errno> {
 }
 
 /// Hands a message found in place to C through two out-pointers.
-fn hand_out(found: Option<&[u8]>, ptr_out: *mut *const c_void, len_out: *mut usize) -> c_int {
+///
+/// # Safety
+/// Both pointers must be valid for writes.
+unsafe fn hand_out(found: Option<&[u8]>, ptr_out: *mut *const c_void, len_out: *mut usize) -> c_int {
     let (ptr, len) = found.map_or((std::ptr::null(), 0), |m| (m.as_ptr().cast(), m.len()));
-    // SAFETY: both out-pointers were checked non-NULL by the caller.
+    // SAFETY: the caller passes two writable out-pointers.
     unsafe {
         *ptr_out = ptr;
         *len_out = len;
@@ -53,11 +62,12 @@ fn hand_out(found: Option<&[u8]>, ptr_out: *mut *const c_void, len_out: *mut usi
 /// `max_message` limits every message: frame payloads and records (without
 /// their delimiter), and exact reads. It also bounds memory: the read buffer
 /// is `min(65536, max_message) + 4` bytes (allocated on first read; more only
-/// for delimiters over 4 bytes), grows only while a larger message is
-/// assembled, never past `max_message + max(4, delimiter length)`, and shrinks
+/// for delimiters or a length prefix over 4 bytes), grows only while a larger
+/// message is assembled, never past `max_message + max(prefix width,
+/// delimiter length)`, and shrinks
 /// back once emptied. The output queue holds what you queue until it is
 /// written; once flushed it keeps at most 128 KiB. A new connection allocates
-/// 144 bytes (x86-64) and no buffer until first use.
+/// 168 bytes (x86-64) and no buffer until first use.
 ///
 /// `flags`: 0, or `SL_CONN_OWN_FD` to have `sl_conn_free` close `fd`. Without
 /// it the caller keeps ownership and must keep `fd` open while the connection
@@ -73,7 +83,13 @@ fn hand_out(found: Option<&[u8]>, ptr_out: *mut *const c_void, len_out: *mut usi
 pub extern "C" fn sl_conn_new(fd: c_int, max_message: usize, flags: c_int) -> *mut sl_conn {
     ffi_guard!({
         check(flags & !SL_CONN_OWN_FD == 0)?;
-        let conn = Conn::new(fd, max_message, flags & SL_CONN_OWN_FD != 0)?;
+        let conn = if flags & SL_CONN_OWN_FD != 0 {
+            // SAFETY: the C caller hands the fd over; it stays theirs on failure.
+            unsafe { Conn::from_raw_fd(fd, max_message)? }
+        } else {
+            // SAFETY: the C caller keeps the fd open until sl_conn_free.
+            unsafe { Conn::borrowing(fd, max_message)? }
+        };
         Ok(Box::into_raw(Box::new(sl_conn { conn })))
     })
 }
@@ -91,10 +107,64 @@ pub unsafe extern "C" fn sl_conn_free(c: *mut sl_conn) {
     })
 }
 
+/// Sets the length prefix of the connection's frames: `prefix_bytes` (1, 2,
+/// 4 or 8) bytes, big-endian by default or little-endian with
+/// `SL_PREFIX_LITTLE_ENDIAN` in `flags`. A new connection has the default, 4
+/// bytes big-endian. The prefix applies to every frame call on `c`: the
+/// blocking `sl_conn_read_frame` and `sl_conn_write_frame`, the event-loop
+/// steps `sl_conn_next_frame`, `sl_conn_queue_frame`, and the batch steps
+/// `sl_conn_next_frames`, `sl_conn_queue_frames`, `sl_conn_reserve_frames`.
+///
+/// It takes effect at once, for protocols that switch after a handshake:
+/// frames already queued keep the prefix they were queued with; buffered
+/// input not yet taken is decoded with the new one. The read buffer grows by
+/// the prefix width (`max_message + max(prefix_bytes, delimiter length)`).
+/// A declared length over `max_message` is `EMSGSIZE` as always, before
+/// anything is allocated; a 1- or 2-byte prefix cannot declare more than 255
+/// or 65535 bytes, and queueing a longer payload is `EMSGSIZE`.
+///
+/// Returns 0. Errors (`-1`, errno; nothing changed): `EINVAL` for `c` NULL,
+/// `prefix_bytes` not 1, 2, 4 or 8, or unknown `flags` bits. Never waits.
+#[no_mangle]
+pub unsafe extern "C" fn sl_conn_set_prefix(c: *mut sl_conn, prefix_bytes: usize, flags: c_int) -> c_int {
+    ffi_guard!({
+        let conn = conn_mut(c)?;
+        conn.set_prefix(super::frame::prefix_arg(prefix_bytes, flags)?);
+        Ok(0)
+    })
+}
+
+/// Sets the connection's high-water mark: the most output bytes that may be
+/// pending (queued and not yet written). A queue call that would take the
+/// pending bytes over it (`sl_conn_queue`, `sl_conn_queue_frame`,
+/// `sl_conn_queue_frames`, `sl_conn_reserve_frames`, and
+/// `sl_conn_write_frame` while output is pending) fails with `ENOBUFS` and
+/// queues nothing, all or nothing, so a peer that never reads cannot make
+/// the queue grow without bound. Stop producing for that connection (stop
+/// reading its requests: back-pressure) until `sl_conn_flush` has brought
+/// `sl_conn_pending` down.
+///
+/// `max_pending` `SIZE_MAX` is no mark (the default of a new connection); 0
+/// refuses every queued byte. A message longer than the mark can never be
+/// queued: set it above the largest message plus its prefix. The rest of a
+/// frame that `sl_conn_write_frame` began to send directly is always queued,
+/// so that the peer never sees half a frame: the pending bytes may pass the
+/// mark by that much. Lowering the mark below what is pending drops nothing;
+/// queue calls fail until the queue drains below it.
+///
+/// Returns 0. Errors (`-1`, errno): `EINVAL` for `c` NULL. Never waits.
+#[no_mangle]
+pub unsafe extern "C" fn sl_conn_set_high_water(c: *mut sl_conn, max_pending: usize) -> c_int {
+    ffi_guard!({
+        conn_mut(c)?.set_high_water(max_pending);
+        Ok(0)
+    })
+}
+
 /// Returns the connection's fd (for registering it with a selector), or -1
 /// with `EINVAL` when `c` is NULL.
 #[no_mangle]
-pub extern "C" fn sl_conn_fd(c: *const sl_conn) -> c_int {
+pub unsafe extern "C" fn sl_conn_fd(c: *const sl_conn) -> c_int {
     ffi_guard!({ Ok(conn_ref(c)?.fd()) })
 }
 
@@ -102,7 +172,7 @@ pub extern "C" fn sl_conn_fd(c: *const sl_conn) -> c_int {
 /// (0 when `c` is NULL, with `EINVAL`). After `EPIPE` it tells how much of an
 /// unfinished message arrived: 0 means the stream ended between messages.
 #[no_mangle]
-pub extern "C" fn sl_conn_buffered(c: *const sl_conn) -> usize {
+pub unsafe extern "C" fn sl_conn_buffered(c: *const sl_conn) -> usize {
     ffi_guard!({ Ok(conn_ref(c)?.buffered().len()) })
 }
 
@@ -110,7 +180,7 @@ pub extern "C" fn sl_conn_buffered(c: *const sl_conn) -> usize {
 /// NULL, with `EINVAL`). Ask the selector for writability only while it is
 /// non-zero.
 #[no_mangle]
-pub extern "C" fn sl_conn_pending(c: *const sl_conn) -> usize {
+pub unsafe extern "C" fn sl_conn_pending(c: *const sl_conn) -> usize {
     ffi_guard!({ Ok(conn_ref(c)?.pending()) })
 }
 
@@ -128,6 +198,9 @@ pub extern "C" fn sl_conn_pending(c: *const sl_conn) -> usize {
 /// - `EMSGSIZE`: `len > max_message`; nothing read.
 /// - `EPIPE`: end of stream first (`sl_conn_buffered` holds what came).
 /// - `ETIMEDOUT`, `EAGAIN` (`timeout_ms == 0`), `ECONNRESET`, `EBADF`.
+/// - `EINTR`: the thread's interrupt check ended the call after a signal
+///   (`sl_set_interrupt_check`); as after `ETIMEDOUT`, what arrived stays
+///   buffered and the next call resumes.
 /// - `EINVAL`: `c` NULL, `buf` NULL with `len > 0`, `len > SSIZE_MAX`,
 ///   `timeout_ms < -1`.
 #[no_mangle]
@@ -146,7 +219,8 @@ pub unsafe extern "C" fn sl_conn_read_exact(
     })
 }
 
-/// Reads one length-prefixed frame (4-byte big-endian length, then payload)
+/// Reads one length-prefixed frame (the connection's prefix, 4-byte
+/// big-endian unless `sl_conn_set_prefix` chose another, then the payload)
 /// and copies its payload to `buf`. Bytes past the frame stay buffered.
 ///
 /// All or nothing, as `sl_conn_read_exact`: after `ETIMEDOUT` or `EAGAIN` the
@@ -166,7 +240,7 @@ pub unsafe extern "C" fn sl_conn_read_exact(
 ///     `sl_conn_next_frame`.
 /// - `EPIPE`: end of stream first; `sl_conn_buffered` holds the partial frame
 ///   (0: the stream ended between frames).
-/// - `ETIMEDOUT`, `EAGAIN`, `ECONNRESET`, `EBADF`: as `sl_conn_read_exact`.
+/// - `ETIMEDOUT`, `EAGAIN`, `EINTR`, `ECONNRESET`, `EBADF`: as `sl_conn_read_exact`.
 /// - `EINVAL`: `c` NULL, `buf` NULL with `capacity > 0`, `capacity > SSIZE_MAX`,
 ///   `timeout_ms < -1`.
 #[no_mangle]
@@ -203,7 +277,7 @@ pub unsafe extern "C" fn sl_conn_read_frame(
 ///     `capacity`: it stays buffered; call again with a larger buffer.
 /// - `EPIPE`: end of stream first; `sl_conn_buffered` holds the unterminated
 ///   rest (0: the stream ended after a delimiter).
-/// - `ETIMEDOUT`, `EAGAIN`, `ECONNRESET`, `EBADF`: as `sl_conn_read_exact`.
+/// - `ETIMEDOUT`, `EAGAIN`, `EINTR`, `ECONNRESET`, `EBADF`: as `sl_conn_read_exact`.
 /// - `EINVAL`: `c` NULL, `delim` NULL or `delim_len == 0`, `buf` NULL with
 ///   `capacity > 0`, `delim_len` or `capacity` over `SSIZE_MAX`,
 ///   `timeout_ms < -1`.
@@ -226,15 +300,21 @@ pub unsafe extern "C" fn sl_conn_read_until(
     })
 }
 
-/// Writes one frame (4-byte big-endian length, then `len` bytes of `payload`).
+/// Writes one frame (the connection's length prefix, 4-byte big-endian by
+/// default, then `len` bytes of `payload`).
 /// Output already queued goes first, in order. With nothing queued the frame
 /// is sent directly, as `sl_send_frame`, without copying large payloads.
 ///
 /// Timeout: `-1` forever, `0` one attempt, `> 0` the budget for the whole call.
 ///
 /// Returns `len`. Errors (`-1`, errno):
-/// - `EMSGSIZE`: `UINT32_MAX < len <= SSIZE_MAX`; nothing sent or queued.
-/// - `ETIMEDOUT`, `EAGAIN`, `EPIPE`, `ECONNRESET`, `EBADF`: the unsent part of
+/// - `EMSGSIZE`: `len <= SSIZE_MAX` does not fit the prefix (over
+///   `UINT32_MAX` for the default 4 bytes, 255 or 65535 for 1 or 2); nothing
+///   sent or queued.
+/// - `ENOBUFS`: output was pending and the frame would take it over the
+///   high-water mark (`sl_conn_set_high_water`); nothing sent or queued.
+/// - `ETIMEDOUT`, `EAGAIN`, `EINTR` (the interrupt check), `EPIPE`,
+///   `ECONNRESET`, `EBADF`: the unsent part of
 ///   the frame (and of earlier queued output) stays queued, so the peer never
 ///   sees half a frame followed by something else: finish it with
 ///   `sl_conn_flush` or the next write; do not write the frame again.
@@ -268,13 +348,13 @@ pub unsafe extern "C" fn sl_conn_write_frame(
 /// Returns the bytes read (> 0), or 0 at end of stream (`sl_conn_buffered`
 /// holds any unfinished message). Errors (`-1`, errno):
 /// - `EAGAIN`: nothing to read now; wait for readability.
-/// - `ENOBUFS`: the buffer is full (`max_message` plus 4 or the longest
+/// - `ENOBUFS`: the buffer is full (`max_message` plus the prefix width or the longest
 ///   delimiter used, whichever is more) of complete
 ///   messages not yet taken: take them first.
 /// - `ECONNRESET`, `EBADF`, any other error of recv(2)/read(2).
 /// - `EINVAL`: `c` NULL.
 #[no_mangle]
-pub extern "C" fn sl_conn_fill(c: *mut sl_conn) -> libc::ssize_t {
+pub unsafe extern "C" fn sl_conn_fill(c: *mut sl_conn) -> libc::ssize_t {
     ffi_guard!({ Ok(conn_mut(c)?.fill()? as libc::ssize_t) })
 }
 
@@ -313,7 +393,7 @@ pub struct sl_frame {
 /// one `sl_conn_next_frame` call per frame. Each `out[i].payload` and
 /// `out[i].len` stay valid until the next `sl_conn_fill`, blocking read, or
 /// `sl_conn_free`. The payloads lie in one buffer in stream order, each after
-/// its 4-byte header. Makes no system call.
+/// its length prefix. Makes no system call.
 ///
 /// Returns the number of frames taken, `n` (0: no complete frame buffered,
 /// `out` untouched), or -1 with errno:
@@ -374,7 +454,10 @@ pub unsafe extern "C" fn sl_conn_next_record(
 ///
 /// Returns the bytes now pending (what `sl_conn_pending` would say), so a
 /// caller can flush once enough is queued without another call. Errors (`-1`,
-/// errno): `EMSGSIZE` for `UINT32_MAX < len <= SSIZE_MAX` (nothing queued);
+/// errno): `EMSGSIZE` for a `len <= SSIZE_MAX` the prefix cannot declare
+/// (over `UINT32_MAX` for the default; nothing queued); `ENOBUFS` when the
+/// frame would take the pending bytes over the high-water mark
+/// (`sl_conn_set_high_water`; nothing queued);
 /// `EINVAL` for `c` NULL, `payload` NULL with `len > 0`, or `len > SSIZE_MAX`;
 /// `ENOMEM`.
 #[no_mangle]
@@ -395,7 +478,10 @@ pub unsafe extern "C" fn sl_conn_queue_frame(c: *mut sl_conn, payload: *const c_
 /// All or nothing: on an error nothing is queued.
 ///
 /// Returns the bytes now pending. Errors (`-1`, errno):
-/// - `EMSGSIZE`: some `lens[i]` is over 4 GiB - 1.
+/// - `EMSGSIZE`: some `lens[i]` is over 4 GiB - 1 or over what the
+///   connection's prefix can declare (255, 65535 for 1, 2 bytes).
+/// - `ENOBUFS`: the batch would take the pending bytes over the high-water
+///   mark (`sl_conn_set_high_water`).
 /// - `EINVAL`: `c` NULL, `lens` NULL with `count > 0`, `payloads` NULL with a
 ///   non-zero total, a total over `SSIZE_MAX`.
 /// - `ENOMEM`.
@@ -409,7 +495,8 @@ pub unsafe extern "C" fn sl_conn_queue_frames(
     ffi_guard!({
         let conn = conn_mut(c)?;
         let lens = input(lens, count)?;
-        let total = usize::try_from(batch_payload_len(lens)?).map_err(|_| Errno(libc::EINVAL))?;
+        let total =
+            usize::try_from(batch_payload_len(lens, crate::frame::MAX_PAYLOAD)?).map_err(|_| Errno(libc::EINVAL))?;
         let payloads = input(payloads.cast::<u8>(), total)?;
         Ok(conn.queue_frames(payloads, lens)? as libc::ssize_t)
     })
@@ -427,7 +514,10 @@ pub unsafe extern "C" fn sl_conn_queue_frames(
 ///
 /// Returns the bytes now pending (they include these frames). Errors (`-1`,
 /// errno):
-/// - `EMSGSIZE`: some `lens[i]` is over 4 GiB - 1.
+/// - `EMSGSIZE`: some `lens[i]` is over 4 GiB - 1 or over what the
+///   connection's prefix can declare.
+/// - `ENOBUFS`: the batch would take the pending bytes over the high-water
+///   mark (`sl_conn_set_high_water`).
 /// - `EINVAL`: `c` NULL, `lens` or `payloads` NULL with `count > 0`, or
 ///   `count` too large for an array.
 /// - `ENOMEM`.
@@ -459,7 +549,9 @@ pub unsafe extern "C" fn sl_conn_reserve_frames(
 /// to the end of the output queue. No system call.
 ///
 /// Returns the bytes now pending. Errors (`-1`, errno): `EINVAL` for `c` NULL,
-/// `bytes` NULL with `len > 0`, or `len > SSIZE_MAX`; `ENOMEM`.
+/// `bytes` NULL with `len > 0`, or `len > SSIZE_MAX`; `ENOBUFS` when the bytes
+/// would take the pending bytes over the high-water mark
+/// (`sl_conn_set_high_water`; nothing queued); `ENOMEM`.
 #[no_mangle]
 pub unsafe extern "C" fn sl_conn_queue(c: *mut sl_conn, bytes: *const c_void, len: usize) -> libc::ssize_t {
     ffi_guard!({
@@ -478,7 +570,7 @@ pub unsafe extern "C" fn sl_conn_queue(c: *mut sl_conn, bytes: *const c_void, le
 /// `EPIPE` or `ECONNRESET` (peer gone; the output stays queued), `EBADF`, any
 /// other error of send(2)/write(2); `EINVAL` for `c` NULL. Never `EAGAIN`.
 #[no_mangle]
-pub extern "C" fn sl_conn_flush(c: *mut sl_conn) -> libc::ssize_t {
+pub unsafe extern "C" fn sl_conn_flush(c: *mut sl_conn) -> libc::ssize_t {
     ffi_guard!({ Ok(conn_mut(c)?.flush()? as libc::ssize_t) })
 }
 
@@ -491,11 +583,16 @@ mod tests {
     #[test]
     fn next_frames_and_queue_frames_through_the_c_abi() {
         let c = Box::into_raw(Box::new(sl_conn { conn: conn_holding(&framed(&[b"one", b"", b"three"]), 16) }));
-        let mut out = [sl_frame { payload: std::ptr::null(), len: 99 }, sl_frame { payload: std::ptr::null(), len: 99 }];
+        let mut out =
+            [sl_frame { payload: std::ptr::null(), len: 99 }, sl_frame { payload: std::ptr::null(), len: 99 }];
         let taken = |out: &[sl_frame], n: usize| -> Vec<Vec<u8>> {
             // SAFETY: the first n entries point into the connection's buffer.
-            out[..n].iter().map(|f| unsafe { std::slice::from_raw_parts(f.payload.cast::<u8>(), f.len) }.to_vec()).collect()
+            out[..n]
+                .iter()
+                .map(|f| unsafe { std::slice::from_raw_parts(f.payload.cast::<u8>(), f.len) }.to_vec())
+                .collect()
         };
+        // SAFETY: c is a live handle and out has room for the counts asked.
         unsafe {
             assert_eq!(sl_conn_next_frames(c, out.as_mut_ptr(), 2), 2);
             assert_eq!(taken(&out, 2), [b"one".to_vec(), vec![]]);

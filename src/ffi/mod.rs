@@ -1,6 +1,6 @@
 //! The C ABI: thin `extern "C"` shims over the safe Rust modules.
 //!
-//! Every exported function's body is one [`ffi_guard!`] block, which
+//! Every exported function's body is one `ffi_guard!` block, which
 //! - catches a Rust panic so it never unwinds into C (`-1`/`EIO`, `NULL`, or `0`),
 //! - turns an `Err(Errno)` into the function's failure value with `errno` set,
 //! - lets the body use `?` on the argument checks below and on `io::Result`.
@@ -11,25 +11,35 @@
 //! in its doc comment (which becomes the header's): pointers are NULL or valid
 //! for the lengths given. Hence no separate `# Safety` sections.
 #![allow(clippy::missing_safety_doc)]
+// Each export's body runs under the one contract its doc comment states (the
+// C caller's pointers are NULL or valid for the lengths given), and each
+// argument helper it calls (`input`, `output`, `borrow_fd`, `handle_mut`,
+// `DoneOut::new`) carries its own `# Safety`; the core modules deny this lint.
+#![allow(unsafe_op_in_unsafe_fn)]
 
 use std::os::fd::BorrowedFd;
 use std::os::raw::c_int;
 
-pub mod byteorder;
-pub mod conn;
-pub mod frame;
-pub mod interrupt;
+// Not alphabetical: cbindgen writes the header's functions in this order, and
+// docs/mkman.py the man pages' families, so it reads from the transfer loops
+// to the byte-order helpers (tests/header.rs checks the order).
+// In this order in the header: by family, transfer loops first, byte order last.
 pub mod io;
-pub mod net;
+pub mod frame;
+pub mod conn;
 pub mod ready;
 pub mod ring;
 pub mod selector;
-pub mod sockopt;
+pub mod interrupt;
+pub mod net;
 pub mod unix;
+pub mod sockopt;
+pub mod version;
+pub mod byteorder;
 
 /// An errno value carried out of a shim body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Errno(pub c_int);
+pub(crate) struct Errno(pub c_int);
 
 impl From<std::io::Error> for Errno {
     fn from(err: std::io::Error) -> Errno {
@@ -38,7 +48,7 @@ impl From<std::io::Error> for Errno {
 }
 
 /// What a C function returns when it fails.
-pub trait FailureValue {
+pub(crate) trait FailureValue {
     fn failure() -> Self;
 }
 
@@ -63,7 +73,7 @@ impl<T> FailureValue for *const T {
 }
 
 /// Sets the calling thread's `errno`.
-pub fn set_errno(code: c_int) {
+pub(crate) fn set_errno(code: c_int) {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     // SAFETY: __errno_location returns this thread's errno slot.
     unsafe {
@@ -82,7 +92,7 @@ pub fn set_errno(code: c_int) {
 /// function instead of a call that moves the closure and its result, which
 /// per-frame calls such as `sl_conn_next_frame` paid on every frame.
 #[inline(always)]
-pub fn run_guarded<T: FailureValue>(body: impl FnOnce() -> Result<T, Errno>) -> T {
+pub(crate) fn run_guarded<T: FailureValue>(body: impl FnOnce() -> Result<T, Errno>) -> T {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
         Ok(Ok(value)) => value,
         Ok(Err(Errno(code))) => {
@@ -106,7 +116,7 @@ macro_rules! ffi_guard {
 pub(crate) use ffi_guard;
 
 /// `EINVAL` unless `condition` holds.
-pub fn check(condition: bool) -> Result<(), Errno> {
+pub(crate) fn check(condition: bool) -> Result<(), Errno> {
     if condition {
         Ok(())
     } else {
@@ -114,11 +124,22 @@ pub fn check(condition: bool) -> Result<(), Errno> {
     }
 }
 
+/// A C `timeout_ms` as the core takes it: `-1` forever (`None`), `0` one
+/// attempt, `> 0` a budget; below `-1` is `EINVAL`.
+pub(crate) fn timeout(timeout_ms: c_int) -> Result<Option<std::time::Duration>, Errno> {
+    check(timeout_ms >= -1)?;
+    Ok((timeout_ms >= 0).then(|| std::time::Duration::from_millis(timeout_ms as u64)))
+}
+
 /// A caller's fd, borrowed for the call: negative is `EINVAL`.
-pub fn borrow_fd<'a>(fd: c_int) -> Result<BorrowedFd<'a>, Errno> {
+///
+/// # Safety
+/// The fd must stay open for `'a` (in a shim: the call), or be closed only
+/// as C callers close fds under a call: then the system calls fail with
+/// `EBADF`, never touching another file.
+pub(crate) unsafe fn borrow_fd<'a>(fd: c_int) -> Result<BorrowedFd<'a>, Errno> {
     check(fd >= 0)?;
-    // SAFETY: fd is not -1; the C caller keeps it open for the call (a closed fd
-    // only makes the system calls fail with EBADF).
+    // SAFETY: fd is not -1, and the caller keeps it open for 'a.
     Ok(unsafe { BorrowedFd::borrow_raw(fd) })
 }
 
@@ -127,7 +148,7 @@ pub fn borrow_fd<'a>(fd: c_int) -> Result<BorrowedFd<'a>, Errno> {
 ///
 /// # Safety
 /// A non-NULL `ptr` must be valid for reads of `len` bytes for `'a`.
-pub unsafe fn input<'a, T>(ptr: *const T, len: usize) -> Result<&'a [T], Errno> {
+pub(crate) unsafe fn input<'a, T>(ptr: *const T, len: usize) -> Result<&'a [T], Errno> {
     check(len <= isize::MAX as usize / std::mem::size_of::<T>().max(1))?;
     if len == 0 {
         return Ok(&[]);
@@ -140,7 +161,7 @@ pub unsafe fn input<'a, T>(ptr: *const T, len: usize) -> Result<&'a [T], Errno> 
 ///
 /// # Safety
 /// A non-NULL `ptr` must be valid for writes of `len` bytes for `'a`.
-pub unsafe fn output<'a>(ptr: *mut u8, len: usize) -> Result<&'a mut [u8], Errno> {
+pub(crate) unsafe fn output<'a>(ptr: *mut u8, len: usize) -> Result<&'a mut [u8], Errno> {
     check(len <= isize::MAX as usize)?;
     if len == 0 {
         return Ok(&mut []);
@@ -149,15 +170,40 @@ pub unsafe fn output<'a>(ptr: *mut u8, len: usize) -> Result<&'a mut [u8], Errno
     Ok(std::slice::from_raw_parts_mut(ptr, len))
 }
 
+/// The object behind a handle C got from this library's `*_new`: NULL is
+/// `EINVAL`.
+///
+/// # Safety
+/// A non-NULL `handle` must come from the matching `*_new`, not be freed,
+/// and not be used through another reference for `'a`.
+pub(crate) unsafe fn handle_mut<'a, T>(handle: *mut T) -> Result<&'a mut T, Errno> {
+    check(!handle.is_null())?;
+    // SAFETY: as promised by the caller.
+    Ok(unsafe { &mut *handle })
+}
+
+/// [`handle_mut`] for reading only.
+///
+/// # Safety
+/// As [`handle_mut`], except that other shared references may exist.
+pub(crate) unsafe fn handle_ref<'a, T>(handle: *const T) -> Result<&'a T, Errno> {
+    check(!handle.is_null())?;
+    // SAFETY: as promised by the caller.
+    Ok(unsafe { &*handle })
+}
+
 /// A `size_t *done` out-parameter (may be NULL) that receives the final count
 /// when dropped: on every return, including an error or a caught panic.
-pub struct DoneOut {
+pub(crate) struct DoneOut {
     slot: *mut usize,
-    pub count: usize,
+    pub(crate) count: usize,
 }
 
 impl DoneOut {
-    pub fn new(slot: *mut usize) -> DoneOut {
+    /// # Safety
+    /// `slot` must be NULL or valid for a write of a `usize` until the
+    /// `DoneOut` is dropped.
+    pub(crate) unsafe fn new(slot: *mut usize) -> DoneOut {
         DoneOut { slot, count: 0 }
     }
 }
@@ -201,7 +247,8 @@ mod tests {
         let mut slot = 99usize;
         let slot_ptr = &mut slot as *mut usize;
         let r: isize = ffi_guard!({
-            let mut done = DoneOut::new(slot_ptr);
+            // SAFETY: slot outlives the guard.
+            let mut done = unsafe { DoneOut::new(slot_ptr) };
             done.count = 7;
             if true {
                 panic!("mid-transfer");
@@ -214,6 +261,8 @@ mod tests {
 
     #[test]
     fn buffer_checks() {
+        // SAFETY: every pointer is NULL or a live local of the length given,
+        // or refused before use.
         unsafe {
             assert_eq!(input::<u8>(std::ptr::null(), 0).unwrap().len(), 0);
             assert_eq!(input::<u8>(std::ptr::null(), 1).unwrap_err(), Errno(libc::EINVAL));
@@ -221,6 +270,7 @@ mod tests {
             assert_eq!(input(b.as_ptr(), usize::MAX).unwrap_err(), Errno(libc::EINVAL));
             assert_eq!(output(std::ptr::null_mut(), 3).unwrap_err(), Errno(libc::EINVAL));
         }
-        assert_eq!(borrow_fd(-1).unwrap_err(), Errno(libc::EINVAL));
+        // SAFETY: -1 is refused before any use.
+        assert_eq!(unsafe { borrow_fd(-1) }.unwrap_err(), Errno(libc::EINVAL));
     }
 }

@@ -41,23 +41,28 @@ fn port_number(port: c_int, zero_ok: bool) -> Result<u16, Errno> {
 /// Opens a TCP connection to `host`:`port` and returns its fd.
 ///
 /// `host` is a name ("localhost", "example.org") or a numeric address
-/// (`"127.0.0.1"`, `"::1"`, `"[::1]"`). Every address the resolver returns is tried
-/// in its order (IPv6 and IPv4) until one connects. The fd is blocking and
-/// close-on-exec (`FD_CLOEXEC`); the caller closes it.
+/// (`"127.0.0.1"`, `"::1"`, `"[::1]"`). Every address the resolver returns is
+/// raced as Happy Eyeballs does (RFC 8305): IPv6 first, the families
+/// alternating; each further attempt starts 250 ms after the one before (at
+/// once when the attempts so far failed) while the earlier ones keep going;
+/// the first handshake to complete wins and every other attempt is closed. So
+/// a first address that never answers (a dead IPv6 route) costs 250 ms, not
+/// the whole timeout. The fd is blocking and close-on-exec (`FD_CLOEXEC`); the
+/// caller closes it.
 ///
-/// Timeout: one budget for the whole call, name resolution included: `-1`
-/// waits forever (the kernel gives up after its SYN retries, about two
-/// minutes, with `ETIMEDOUT`), `0` makes one non-blocking attempt per address
-/// (`EAGAIN` unless the handshake completed at once), `> 0` is a deadline on
-/// the monotonic clock taken at entry. Each address gets what is left of it,
-/// so a silent first address can use up the budget. `getaddrinfo(3)` itself
-/// cannot be interrupted: a slow DNS server can overrun the deadline; numeric
-/// addresses never wait for it.
+/// Timeout: one budget for the whole call, name resolution and every attempt
+/// included: `-1` waits forever (each attempt gives up after the kernel's SYN
+/// retries, about two minutes, with `ETIMEDOUT`), `0` starts one
+/// non-blocking attempt per address at once and looks once (`EAGAIN` unless
+/// a handshake completed at once), `> 0` is a deadline on the monotonic clock
+/// taken at entry. `getaddrinfo(3)` itself cannot be interrupted: a slow DNS
+/// server can overrun the deadline; numeric addresses never wait for it.
 ///
 /// Returns the fd (>= 0). Errors (`-1`, errno):
 /// - `ETIMEDOUT`: the timeout ran out (`EAGAIN` for `timeout_ms == 0`).
-/// - the last address's own error: `ECONNREFUSED` (nothing listens on the
-///   port), `ENETUNREACH`, `EHOSTUNREACH`, `EADDRNOTAVAIL`, ...
+/// - every attempt failed: the last failure's own error: `ECONNREFUSED`
+///   (nothing listens on the port), `ENETUNREACH`, `EHOSTUNREACH`,
+///   `EADDRNOTAVAIL`, ...
 /// - resolver failures (read its own text with `sl_resolve_strerror`):
 ///   `ENOENT`: no such host (`EAI_NONAME`, `EAI_NODATA`); `EHOSTDOWN`:
 ///   temporary resolver failure, try later (`EAI_AGAIN`); `EPROTO`:
@@ -73,6 +78,74 @@ pub unsafe extern "C" fn sl_tcp_connect(host: *const c_char, port: c_int, timeou
         let host = host_name(host)?;
         let port = port_number(port, false)?;
         Ok(net::tcp_connect(host, port, deadline)?.into_raw_fd())
+    })
+}
+
+/// Starts a TCP connection to `host`:`port` and returns its fd at once, with
+/// the handshake in progress: the non-blocking start of an event loop (the
+/// tutorial's `connect_ex`), for many connections at a time. Register the fd
+/// with a selector for `SL_WRITE`; when it is reported writable, call
+/// `sl_connect_finish(fd, 0)` to learn whether the connection was made.
+///
+/// `host` as `sl_tcp_connect`; the first address the resolver returns is
+/// used (to race several addresses, IPv6 and IPv4, use `sl_tcp_connect`).
+/// Name resolution itself blocks (`getaddrinfo(3)`); numeric addresses never
+/// wait. The fd is non-blocking (`O_NONBLOCK`, as an event loop wants it;
+/// `sl_set_nonblocking(fd, 0)` for blocking I/O) and close-on-exec; the caller
+/// closes it, also after a failed finish. No timeout: bound the wait in your
+/// loop (the kernel alone gives up after its SYN retries, about two minutes).
+///
+/// Returns the fd (>= 0). Errors (`-1`, errno; no fd left open):
+/// - an error the kernel reports at once: `ECONNREFUSED`, `ENETUNREACH`,
+///   `EHOSTUNREACH`, `EADDRNOTAVAIL`, ... (most come later, from
+///   `sl_connect_finish`).
+/// - resolver failures as `sl_tcp_connect`: `ENOENT`, `EHOSTDOWN`, `EPROTO`,
+///   `ENOMEM` (text from `sl_resolve_strerror`).
+/// - `EINVAL`: `host` NULL, empty or not UTF-8; `port` outside 1..65535.
+/// - `EMFILE`/`ENFILE`: no fd left.
+#[no_mangle]
+pub unsafe extern "C" fn sl_tcp_connect_start(host: *const c_char, port: c_int) -> c_int {
+    ffi_guard!({
+        let host = host_name(host)?;
+        let port = port_number(port, false)?;
+        Ok(net::tcp_connect_start(host, port)?.into_raw_fd())
+    })
+}
+
+/// Finishes a connect started by `sl_tcp_connect_start` or
+/// `sl_unix_connect_start` (or any non-blocking connect(2) that said
+/// `EINPROGRESS`): tells whether the connection was made, with the real errno
+/// of a failure, read from `SO_ERROR`. Call it when a selector reports the fd
+/// writable, with `timeout_ms == 0`; or with a timeout to wait here.
+///
+/// Timeout: `0` looks once (`EAGAIN` while the handshake is still in
+/// progress: wait for `SL_WRITE` again), `> 0` waits at most that long for
+/// the handshake (`ETIMEDOUT` if it is still in progress: the connect goes on
+/// until you close the fd), `-1` waits until the kernel decides. The fd's
+/// flags are not changed; on success it is a connected socket, ready for I/O.
+///
+/// A failure's errno is reported once (reading `SO_ERROR` clears it): close
+/// the fd after it; a second call says `ENOTCONN`.
+///
+/// Returns 0 (connected). Errors (`-1`, errno):
+/// - the connect's own: `ECONNREFUSED` (nothing listens), `ETIMEDOUT` (no
+///   answer within the kernel's SYN retries), `EHOSTUNREACH`,
+///   `ENETUNREACH`, `ECONNRESET`, ...
+/// - `EAGAIN` (`timeout_ms == 0`) or `ETIMEDOUT` (`> 0`): still in progress.
+/// - `ENOTCONN`: no connect was started on `fd` (or its failure was already
+///   reported).
+/// - `EINVAL`: `fd < 0`, `timeout_ms < -1`, or `fd` is a listening socket.
+/// - `ENOTSOCK`, `EBADF`: not an open socket.
+/// - `EINTR`: the thread's interrupt check asked to stop.
+#[no_mangle]
+pub extern "C" fn sl_connect_finish(fd: c_int, timeout_ms: c_int) -> c_int {
+    ffi_guard!({
+        // SAFETY: the fd is used for this call only; one the caller closes
+        // under it only makes the system calls fail with EBADF.
+        let fd = unsafe { borrow_fd(fd)? };
+        let deadline = Deadline::from_timeout_ms(timeout_ms)?;
+        net::connect_finish(fd, deadline)?;
+        Ok(0)
     })
 }
 
@@ -130,7 +203,12 @@ pub unsafe extern "C" fn sl_tcp_listen(host: *const c_char, port: c_int, backlog
 /// Never waits.
 #[no_mangle]
 pub extern "C" fn sl_local_port(fd: c_int) -> c_int {
-    ffi_guard!({ Ok(c_int::from(net::local_port(borrow_fd(fd)?)?)) })
+    ffi_guard!({
+        // SAFETY: the C caller's fd, used only during this call (a closed or
+        // wrong one makes the system call fail with EBADF/ENOTSOCK).
+        let fd = unsafe { borrow_fd(fd)? };
+        Ok(c_int::from(net::local_port(fd)?))
+    })
 }
 
 /// Accepts one connection on the listening socket `listen_fd` (TCP or Unix)
@@ -189,7 +267,7 @@ pub unsafe extern "C" fn sl_accept(
         if !peer.is_null() {
             let text = net::address_text(&addr);
             let len = text.len().min(SL_ADDRSTRLEN - 1); // cannot clip: SL_ADDRSTRLEN fits every address
-            // SAFETY: peer holds at least SL_ADDRSTRLEN > len bytes (checked above).
+                                                         // SAFETY: peer holds at least SL_ADDRSTRLEN > len bytes (checked above).
             std::ptr::copy_nonoverlapping(text.as_ptr(), peer.cast::<u8>(), len);
             *peer.add(len) = 0;
         }
@@ -203,8 +281,13 @@ pub unsafe extern "C" fn sl_accept(
 /// `EHOSTDOWN` `gai_strerror(EAI_AGAIN)`, `EPROTO` `gai_strerror(EAI_FAIL)`;
 /// any other value gives `strerror(errnum)`.
 ///
-/// The string is static and must not be freed or modified. Never waits,
-/// never fails and never returns NULL (except for an internal panic, with `errno` `EIO`).
+/// The string must not be freed or modified. Its lifetime: for `ENOENT`,
+/// `EHOSTDOWN` and `EPROTO` it is the resolver's static text; for any other
+/// value it is what `strerror(errnum)` returns, which with glibc is static
+/// for a known errno value but, for an unknown one, a buffer of the calling
+/// thread that its next `strerror` (or `sl_resolve_strerror`) call overwrites:
+/// copy it to keep it. Never waits, never fails and never returns NULL
+/// (except for an internal panic, with `errno` `EIO`).
 #[no_mangle]
 pub extern "C" fn sl_resolve_strerror(errnum: c_int) -> *const c_char {
     ffi_guard!({

@@ -1,9 +1,8 @@
 //! `extern "C"` shims for readiness waits and `sl_select` in [`crate::ready`].
 
-use std::os::fd::AsRawFd;
 use std::os::raw::c_int;
 
-use super::{borrow_fd, check, ffi_guard, input, DoneOut};
+use super::{check, ffi_guard, input, timeout, DoneOut};
 use crate::deadline::Deadline;
 use crate::ready;
 
@@ -32,7 +31,8 @@ use crate::ready;
 pub extern "C" fn sl_wait_readable(fd: c_int, timeout_ms: c_int) -> c_int {
     ffi_guard!({
         let deadline = Deadline::from_timeout_ms(timeout_ms)?;
-        Ok(ready::wait_readable(borrow_fd(fd)?.as_raw_fd(), deadline)? as c_int)
+        check(fd >= 0)?;
+        Ok(ready::wait_readable(fd, deadline)? as c_int)
     })
 }
 
@@ -46,7 +46,8 @@ pub extern "C" fn sl_wait_readable(fd: c_int, timeout_ms: c_int) -> c_int {
 pub extern "C" fn sl_wait_writable(fd: c_int, timeout_ms: c_int) -> c_int {
     ffi_guard!({
         let deadline = Deadline::from_timeout_ms(timeout_ms)?;
-        Ok(ready::wait_writable(borrow_fd(fd)?.as_raw_fd(), deadline)? as c_int)
+        check(fd >= 0)?;
+        Ok(ready::wait_writable(fd, deadline)? as c_int)
     })
 }
 
@@ -122,7 +123,7 @@ pub unsafe extern "C" fn sl_select(
         check(nwriters == 0 || !ready_writers.is_null())?;
         check(nerrs == 0 || !ready_errs.is_null())?;
         let lists = (input(readers, nreaders)?, input(writers, nwriters)?, input(errs, nerrs)?);
-        let selected = ready::select(lists.0, lists.1, lists.2, timeout_ms)?;
+        let selected = ready::select(lists.0, lists.1, lists.2, timeout(timeout_ms)?)?;
         // The inputs were copied and are not read any more: an output array
         // may be its own input.
         let [r, w, e] = &mut counts;

@@ -162,7 +162,12 @@ pub unsafe extern "C" fn sl_ring_remove(r: *mut sl_ring, c: *mut sl_conn) -> c_i
 /// - `EINTR`: the interrupt check asked to stop.
 /// - `ENOMEM`, or an error of `io_uring_enter`/`epoll_wait`.
 #[no_mangle]
-pub unsafe extern "C" fn sl_ring_wait(r: *mut sl_ring, out: *mut sl_ring_event, capacity: usize, timeout_ms: c_int) -> c_int {
+pub unsafe extern "C" fn sl_ring_wait(
+    r: *mut sl_ring,
+    out: *mut sl_ring_event,
+    capacity: usize,
+    timeout_ms: c_int,
+) -> c_int {
     ffi_guard!({
         let ring = ring_mut(r)?;
         check(!out.is_null() && capacity > 0)?;

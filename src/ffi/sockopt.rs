@@ -24,7 +24,9 @@ fn unless_zero(value: c_int) -> Result<Option<u32>, Errno> {
 #[no_mangle]
 pub extern "C" fn sl_set_nonblocking(fd: c_int, on: c_int) -> c_int {
     ffi_guard!({
-        sockopt::set_nonblocking(borrow_fd(fd)?, on != 0)?;
+        // SAFETY: the C caller's fd, used only during this call (a closed or
+        // wrong one makes the system call fail with EBADF/ENOTSOCK).
+        sockopt::set_nonblocking(unsafe { borrow_fd(fd)? }, on != 0)?;
         Ok(0)
     })
 }
@@ -37,7 +39,9 @@ pub extern "C" fn sl_set_nonblocking(fd: c_int, on: c_int) -> c_int {
 #[no_mangle]
 pub extern "C" fn sl_set_nodelay(fd: c_int, on: c_int) -> c_int {
     ffi_guard!({
-        sockopt::set_nodelay(borrow_fd(fd)?, on != 0)?;
+        // SAFETY: the C caller's fd, used only during this call (a closed or
+        // wrong one makes the system call fail with EBADF/ENOTSOCK).
+        sockopt::set_nodelay(unsafe { borrow_fd(fd)? }, on != 0)?;
         Ok(0)
     })
 }
@@ -51,7 +55,9 @@ pub extern "C" fn sl_set_nodelay(fd: c_int, on: c_int) -> c_int {
 #[no_mangle]
 pub extern "C" fn sl_set_reuseaddr(fd: c_int, on: c_int) -> c_int {
     ffi_guard!({
-        sockopt::set_reuseaddr(borrow_fd(fd)?, on != 0)?;
+        // SAFETY: the C caller's fd, used only during this call (a closed or
+        // wrong one makes the system call fail with EBADF/ENOTSOCK).
+        sockopt::set_reuseaddr(unsafe { borrow_fd(fd)? }, on != 0)?;
         Ok(0)
     })
 }
@@ -75,7 +81,9 @@ pub extern "C" fn sl_set_reuseaddr(fd: c_int, on: c_int) -> c_int {
 #[no_mangle]
 pub extern "C" fn sl_set_keepalive(fd: c_int, on: c_int, idle_s: c_int, interval_s: c_int, count: c_int) -> c_int {
     ffi_guard!({
-        let fd = borrow_fd(fd)?;
+        // SAFETY: the C caller's fd, used only during this call (a closed or
+        // wrong one makes the system call fail with EBADF/ENOTSOCK).
+        let fd = unsafe { borrow_fd(fd)? };
         let idle = unless_zero(idle_s)?.map(|s| Duration::from_secs(s.into()));
         let interval = unless_zero(interval_s)?.map(|s| Duration::from_secs(s.into()));
         let count = unless_zero(count)?;
@@ -100,7 +108,9 @@ pub extern "C" fn sl_set_keepalive(fd: c_int, on: c_int, idle_s: c_int, interval
 #[no_mangle]
 pub extern "C" fn sl_set_buffer_sizes(fd: c_int, sndbuf: c_int, rcvbuf: c_int) -> c_int {
     ffi_guard!({
-        let fd = borrow_fd(fd)?;
+        // SAFETY: the C caller's fd, used only during this call (a closed or
+        // wrong one makes the system call fail with EBADF/ENOTSOCK).
+        let fd = unsafe { borrow_fd(fd)? };
         let send = unless_zero(sndbuf)?.map(|n| n as usize);
         let recv = unless_zero(rcvbuf)?.map(|n| n as usize);
         sockopt::set_buffer_sizes(fd, send, recv)?;
@@ -161,7 +171,7 @@ pub unsafe extern "C" fn sl_get_buffer_sizes(fd: c_int, sndbuf: *mut c_int, rcvb
 /// Errors with the fd left open: `EINVAL` (`fd < 0`, `timeout_ms < -1`),
 /// `EBADF` (not open).
 #[no_mangle]
-pub extern "C" fn sl_close_graceful(fd: c_int, timeout_ms: c_int) -> c_int {
+pub unsafe extern "C" fn sl_close_graceful(fd: c_int, timeout_ms: c_int) -> c_int {
     ffi_guard!({
         let deadline = Deadline::from_timeout_ms(timeout_ms)?;
         check(fd >= 0)?;

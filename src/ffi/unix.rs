@@ -56,6 +56,8 @@ pub unsafe extern "C" fn sl_unix_listen(path: *const c_char, backlog: c_int) -> 
 ///
 /// Returns the fd (>= 0). Errors (`-1`, errno):
 /// - `ETIMEDOUT`: the backlog stayed full for the whole timeout.
+/// - `EINTR`: the thread's interrupt check ended the wait
+///   (`sl_set_interrupt_check`).
 /// - `ECONNREFUSED`: a socket file nobody listens on (stale), or a name
 ///   nobody listens on.
 /// - `ENOENT`: no such file; `EACCES`: no write permission on it.
@@ -68,5 +70,29 @@ pub unsafe extern "C" fn sl_unix_connect(path: *const c_char, timeout_ms: c_int)
         let name = c_text(path).ok_or(Errno(libc::EINVAL))?;
         let deadline = Deadline::from_timeout_ms(timeout_ms)?;
         Ok(unix::unix_connect(name, deadline)?.into_raw_fd())
+    })
+}
+
+/// Starts a connection to the Unix-domain stream socket `path` ("@name" for
+/// an abstract name) without waiting, for event loops: the counterpart of
+/// `sl_tcp_connect_start`. A Unix connect has no handshake in flight: it
+/// completes at once, so the returned fd is already connected
+/// (`sl_connect_finish(fd, 0)` returns 0 at once, and a selector reports it
+/// writable at once). The fd is non-blocking and close-on-exec; the caller
+/// closes it.
+///
+/// Returns the fd (>= 0). Errors (`-1`, errno; no fd left open):
+/// - `EAGAIN`: the listener's backlog is full. Linux gives no readiness event
+///   for the moment it frees: try again later (or use `sl_unix_connect` with
+///   a timeout, which waits).
+/// - `ECONNREFUSED`, `ENOENT`, `EACCES`, `ENAMETOOLONG`, `EAFNOSUPPORT`: as
+///   `sl_unix_connect`.
+/// - `EINVAL`: `path` NULL, "" or "@".
+/// - `EMFILE`/`ENFILE`: no fd left.
+#[no_mangle]
+pub unsafe extern "C" fn sl_unix_connect_start(path: *const c_char) -> c_int {
+    ffi_guard!({
+        let name = c_text(path).ok_or(Errno(libc::EINVAL))?;
+        Ok(unix::unix_connect_start(name)?.into_raw_fd())
     })
 }

@@ -76,7 +76,7 @@ enum sending { PER_FRAME, COPIED, IN_PLACE };
 
 /* Frames of 4..63 bytes (a counter, then zeros) through the event-loop
  * steps over a non-blocking socketpair to a forked reader. */
-static void stream_frames(enum sending how) {
+static void stream_frames(enum sending how, size_t prefix_bytes, int prefix_flags) {
     const int batched = how != PER_FRAME;
     const uint32_t frames = sl_test_slow() ? 20000 : 300000, batch = 50;
     int sv[2];
@@ -86,7 +86,7 @@ static void stream_frames(enum sending how) {
     if (pid == 0) {
         close(sv[0]);
         sl_conn *w = sl_conn_new(sv[1], 1024, SL_CONN_OWN_FD);
-        int ok = w != NULL;
+        int ok = w != NULL && sl_conn_set_prefix(w, prefix_bytes, prefix_flags) == 0;
         unsigned char payloads[50 * 64] = {0};
         size_t lens[50];
         void *slots[50];
@@ -102,7 +102,7 @@ static void stream_frames(enum sending how) {
                 sl_put_u32le(at, i + j);
                 if (how == PER_FRAME) {
                     ssize_t pending = sl_conn_queue_frame(w, at, lens[j]);
-                    ok = pending == (ssize_t)sl_conn_pending(w) && pending >= (ssize_t)(4 + lens[j]);
+                    ok = pending == (ssize_t)sl_conn_pending(w) && pending >= (ssize_t)(prefix_bytes + lens[j]);
                 }
                 at += lens[j];
             }
@@ -121,6 +121,7 @@ static void stream_frames(enum sending how) {
     close(sv[1]);
     sl_conn *c = sl_conn_new(sv[0], 1024, 0);
     CHECK(c != NULL);
+    CHECK(sl_conn_set_prefix(c, prefix_bytes, prefix_flags) == 0);
     sl_frame f[32];
     uint32_t next = 0;
     int bad = 0;
@@ -147,15 +148,45 @@ static void stream_frames(enum sending how) {
 }
 
 TEST(event_loop_streams_frames_with_queue_flush_fill_and_next) {
-    stream_frames(PER_FRAME);
+    stream_frames(PER_FRAME, 4, SL_PREFIX_BIG_ENDIAN);
 }
 
 TEST(event_loop_streams_batches_with_queue_frames_and_next_frames) {
-    stream_frames(COPIED);
+    stream_frames(COPIED, 4, SL_PREFIX_BIG_ENDIAN);
 }
 
 TEST(event_loop_streams_batches_built_in_place_with_reserve_frames) {
-    stream_frames(IN_PLACE);
+    stream_frames(IN_PLACE, 4, SL_PREFIX_BIG_ENDIAN);
+}
+
+TEST(event_loop_streams_with_1_2_and_8_byte_prefixes) {
+    stream_frames(PER_FRAME, 1, SL_PREFIX_BIG_ENDIAN);
+    stream_frames(COPIED, 2, SL_PREFIX_LITTLE_ENDIAN);
+    stream_frames(IN_PLACE, 8, SL_PREFIX_LITTLE_ENDIAN);
+}
+
+TEST(blocking_frames_with_a_2_byte_prefix_match_the_wire_and_refuse_long_payloads) {
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    sl_conn *a = sl_conn_new(sv[0], 100000, 0), *b = sl_conn_new(sv[1], 100000, 0);
+    CHECK(a && b);
+    CHECK(sl_conn_set_prefix(a, 2, SL_PREFIX_BIG_ENDIAN) == 0);
+    CHECK(sl_conn_write_frame(a, "hi", 2, 1000) == 2);
+    unsigned char wire[8];
+    CHECK(recv(sv[1], wire, sizeof wire, MSG_DONTWAIT) == 4 && memcmp(wire, "\0\2hi", 4) == 0);
+    static unsigned char big[65536];
+    CHECK_ERR(sl_conn_write_frame(a, big, sizeof big, 1000), EMSGSIZE);
+    CHECK(sl_conn_pending(a) == 0);
+    CHECK(sl_conn_write_frame(a, big, sizeof big - 1, 1000) == (ssize_t)sizeof big - 1);
+    CHECK(sl_conn_set_prefix(b, 2, SL_PREFIX_BIG_ENDIAN) == 0);
+    CHECK(sl_conn_read_frame(b, big, sizeof big, 1000) == (ssize_t)sizeof big - 1);
+    CHECK_ERR(sl_conn_set_prefix(b, 3, 0), EINVAL);
+    CHECK_ERR(sl_conn_set_prefix(b, 4, 4), EINVAL);
+    CHECK_ERR(sl_conn_set_prefix(NULL, 4, 0), EINVAL);
+    sl_conn_free(a);
+    sl_conn_free(b);
+    close(sv[0]);
+    close(sv[1]);
 }
 
 TEST(event_loop_records_in_place) {
@@ -328,11 +359,47 @@ TEST(bad_arguments_are_einval_and_free_null_is_a_no_op) {
     close(sv[0]);
 }
 
+/* The high-water mark: queue calls that would go over it fail with ENOBUFS
+ * and queue nothing; draining makes room; 0 refuses all, SIZE_MAX none. */
+TEST(the_high_water_mark_bounds_queued_output_all_or_nothing) {
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    sl_conn *c = sl_conn_new(sv[0], 1000, 0);
+    CHECK(c != NULL);
+    unsigned char data[64] = {0}, sink[64];
+    size_t lens[2] = {10, 12};
+    void *slots[2];
+    CHECK(sl_conn_set_high_water(c, 30) == 0);
+    CHECK(sl_conn_queue_frames(c, data, lens, 2) == 30);
+    CHECK_ERR(sl_conn_queue(c, data, 1), ENOBUFS);
+    CHECK_ERR(sl_conn_queue_frame(c, data, 0), ENOBUFS);
+    CHECK_ERR(sl_conn_queue_frames(c, data, lens, 2), ENOBUFS);
+    CHECK_ERR(sl_conn_reserve_frames(c, lens, 2, slots), ENOBUFS);
+    CHECK_ERR(sl_conn_write_frame(c, data, 1, 100), ENOBUFS);
+    CHECK(sl_conn_pending(c) == 30);
+    CHECK(sl_conn_flush(c) == 0);
+    CHECK(recv(sv[1], sink, sizeof sink, MSG_DONTWAIT) == 30);
+    CHECK(sl_conn_reserve_frames(c, lens, 2, slots) == 30);
+    CHECK(sl_conn_flush(c) == 0);
+    CHECK(recv(sv[1], sink, sizeof sink, MSG_DONTWAIT) == 30);
+    CHECK(sl_conn_set_high_water(c, 0) == 0);
+    CHECK_ERR(sl_conn_queue(c, data, 1), ENOBUFS);
+    CHECK(sl_conn_set_high_water(c, SIZE_MAX) == 0);
+    for (int i = 0; i < 100; i++) CHECK(sl_conn_queue(c, data, sizeof data) == (ssize_t)(64 * (i + 1)));
+    CHECK_ERR(sl_conn_set_high_water(NULL, 1), EINVAL);
+    sl_conn_free(c);
+    close(sv[0]);
+    close(sv[1]);
+}
+
 RUN_TESTS("test_conn",
           T(blocking_reads_of_every_kind_from_one_byte_writes),
           T(event_loop_streams_frames_with_queue_flush_fill_and_next),
           T(event_loop_streams_batches_with_queue_frames_and_next_frames),
           T(event_loop_streams_batches_built_in_place_with_reserve_frames),
+          T(event_loop_streams_with_1_2_and_8_byte_prefixes),
+          T(blocking_frames_with_a_2_byte_prefix_match_the_wire_and_refuse_long_payloads),
+          T(the_high_water_mark_bounds_queued_output_all_or_nothing),
           T(event_loop_records_in_place),
           T(limits_skip_oversized_frames_and_keep_ones_too_big_for_the_buffer),
           T(a_declared_4_gib_is_emsgsize_within_a_small_address_space),

@@ -138,10 +138,108 @@ TEST(bad_arguments_are_einval_and_a_gone_peer_is_epipe) {
     CHECK_ERR(sl_send_frame(sv[0], "x", 1, 1000, NULL), EBADF);
 }
 
+/* Issue 17 item 7: a frame cut at every split point, mid-header and
+ * mid-payload, by EAGAIN and by ETIMEDOUT, then finished: every byte intact,
+ * and nothing read past the frame. */
+TEST(a_resumed_frame_loses_nothing_at_any_split_point) {
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    unsigned char wire[4 + 19];
+    sl_put_u32be(wire, 19);
+    fill_pattern(wire + 4, 19, 7);
+    for (size_t cut = 0; cut < sizeof wire; cut++) {
+        for (int timeout_ms = 0; timeout_ms <= 3; timeout_ms += 3) {
+            unsigned char buf[32];
+            sl_frame_progress p = {0};
+            if (cut > 0) CHECK(write(sv[1], wire, cut) == (ssize_t)cut);
+            CHECK_ERR(sl_recv_frame_resume(sv[0], buf, sizeof buf, timeout_ms, &p),
+                      timeout_ms == 0 ? EAGAIN : ETIMEDOUT);
+            CHECK(p.received == cut);
+            CHECK(p.declared == (cut >= 4 ? 19u : 0u));
+            CHECK(memcmp(p.prefix, wire, cut < 4 ? cut : 4) == 0);
+            CHECK(cut <= 4 || memcmp(buf, wire + 4, cut - 4) == 0);
+            CHECK(write(sv[1], wire + cut, sizeof wire - cut) == (ssize_t)(sizeof wire - cut));
+            CHECK(write(sv[1], "!", 1) == 1); /* the next frame's first byte */
+            CHECK(sl_recv_frame_resume(sv[0], buf, sizeof buf, 1000, &p) == 19);
+            CHECK(memcmp(buf, wire + 4, 19) == 0);
+            CHECK(p.received == 0 && p.declared == 0);
+            char next[2];
+            CHECK(recv(sv[0], next, sizeof next, MSG_DONTWAIT) == 1 && next[0] == '!');
+        }
+    }
+    close(sv[0]);
+    close(sv[1]);
+}
+
+TEST(a_resumed_frame_too_large_goes_on_with_a_larger_buffer) {
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    CHECK(write(sv[1], "\0\0\0\12hello", 9) == 9);
+    sl_frame_progress p = {0};
+    char small[4], big[10];
+    CHECK_ERR(sl_recv_frame_resume(sv[0], small, sizeof small, 100, &p), EMSGSIZE);
+    CHECK(p.received == 4 && p.declared == 10);
+    CHECK_ERR(sl_recv_frame_resume(sv[0], big, sizeof big, 0, &p), EAGAIN);
+    CHECK(p.received == 9);
+    CHECK(write(sv[1], "world", 5) == 5);
+    CHECK(sl_recv_frame_resume(sv[0], big, sizeof big, 100, &p) == 10);
+    CHECK(memcmp(big, "helloworld", 10) == 0);
+    CHECK_ERR(sl_recv_frame_resume(sv[0], big, sizeof big, 0, NULL), EINVAL);
+    close(sv[1]);
+    CHECK_ERR(sl_recv_frame_resume(sv[0], big, sizeof big, 100, &p), EPIPE);
+    CHECK(p.received == 0);
+    close(sv[0]);
+}
+
+/* A frame built by hand: the length in `width` bytes of the given order. */
+static size_t hand_frame(unsigned char *out, size_t width, int flags, const unsigned char *payload, size_t len) {
+    for (size_t i = 0; i < width; i++) {
+        unsigned char byte = (unsigned char)((uint64_t)len >> (8 * i));
+        out[flags == SL_PREFIX_LITTLE_ENDIAN ? i : width - 1 - i] = byte;
+    }
+    memcpy(out + width, payload, len);
+    return width + len;
+}
+
+TEST(every_prefix_width_and_order_matches_frames_built_by_hand) {
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    const size_t widths[] = {1, 2, 4, 8};
+    const int orders[] = {SL_PREFIX_BIG_ENDIAN, SL_PREFIX_LITTLE_ENDIAN};
+    unsigned char payload[300], want[308], got[308];
+    fill_pattern(payload, sizeof payload, 3);
+    for (size_t w = 0; w < 4; w++) {
+        for (size_t o = 0; o < 2; o++) {
+            size_t len = widths[w] == 1 ? 255 : 300, sent = 0;
+            size_t n = hand_frame(want, widths[w], orders[o], payload, len);
+            CHECK(sl_send_frame_prefix(sv[0], widths[w], orders[o], payload, len, 1000, &sent) == (ssize_t)len);
+            CHECK(sent == n);
+            CHECK(recv(sv[1], got, sizeof got, MSG_DONTWAIT) == (ssize_t)n);
+            CHECK(memcmp(got, want, n) == 0);
+            /* The hand-built frame back, in two halves with a timeout between. */
+            sl_frame_progress p = {0};
+            CHECK(write(sv[0], want, n / 2) == (ssize_t)(n / 2));
+            CHECK_ERR(sl_recv_frame_prefix(sv[1], widths[w], orders[o], got, len, 0, &p), EAGAIN);
+            CHECK(p.received == n / 2);
+            CHECK(write(sv[0], want + n / 2, n - n / 2) == (ssize_t)(n - n / 2));
+            CHECK(sl_recv_frame_prefix(sv[1], widths[w], orders[o], got, len, 1000, &p) == (ssize_t)len);
+            CHECK(memcmp(got, payload, len) == 0);
+        }
+    }
+    CHECK_ERR(sl_send_frame_prefix(sv[0], 1, 0, payload, 256, 100, NULL), EMSGSIZE);
+    CHECK_ERR(sl_send_frame_prefix(sv[0], 3, 0, payload, 1, 100, NULL), EINVAL);
+    CHECK_ERR(sl_send_frame_prefix(sv[0], 4, 2, payload, 1, 100, NULL), EINVAL);
+    close(sv[0]);
+    close(sv[1]);
+}
+
 RUN_TESTS("test_frame",
           T(frames_of_every_size_round_trip_through_a_forked_sender),
           T(the_wire_format_is_a_big_endian_length_then_the_payload),
           T(an_oversized_frame_is_emsgsize_with_the_header_handed_back),
           T(sending_more_than_4_gib_minus_1_is_emsgsize_and_sends_nothing),
           T(timeouts_and_end_of_stream_report_the_bytes_received),
-          T(bad_arguments_are_einval_and_a_gone_peer_is_epipe))
+          T(bad_arguments_are_einval_and_a_gone_peer_is_epipe),
+          T(a_resumed_frame_loses_nothing_at_any_split_point),
+          T(a_resumed_frame_too_large_goes_on_with_a_larger_buffer),
+          T(every_prefix_width_and_order_matches_frames_built_by_hand))

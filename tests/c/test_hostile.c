@@ -140,6 +140,43 @@ TEST(frames) {
     CHECK(done == 4 && sl_get_u32be(buf) == UINT32_MAX);
     CHECK(send(b, FOUR_GIB, 4, 0) == 4);
     CHECK_ERR(sl_recv_frame(a, NULL, 0, 100, &done), EMSGSIZE);
+    sl_frame_progress p = {0};
+    CHECK_ERR(sl_recv_frame_resume(-1, buf, 16, 0, &p), EINVAL);
+    CHECK_ERR(sl_recv_frame_resume(closed_fd(), buf, 16, 0, &p), EBADF);
+    CHECK_ERR(sl_recv_frame_resume(a, buf, 16, 0, NULL), EINVAL);
+    CHECK_ERR(sl_recv_frame_resume(a, NULL, 16, 0, &p), EINVAL);
+    CHECK_ERR(sl_recv_frame_resume(a, buf, SIZE_MAX, 0, &p), EINVAL);
+    CHECK_ERR(sl_recv_frame_resume(a, buf, 16, NEVER, &p), EINVAL);
+    CHECK(send(b, FOUR_GIB, 4, 0) == 4);
+    CHECK_ERR(sl_recv_frame_resume(high, buf, 16, 100, &p), EMSGSIZE);
+    CHECK(p.received == 4 && p.declared == UINT32_MAX);
+    p.received = SIZE_MAX; /* a progress no frame could leave */
+    CHECK_ERR(sl_recv_frame_resume(a, buf, 16, 0, &p), EINVAL);
+    /* Prefix widths other than 1, 2, 4, 8 and unknown flags. */
+    p = (sl_frame_progress){0};
+    const size_t bad_widths[] = {0, 3, 5, 7, 9, 16, SIZE_MAX};
+    for (size_t i = 0; i < sizeof bad_widths / sizeof bad_widths[0]; i++) {
+        CHECK_ERR(sl_send_frame_prefix(a, bad_widths[i], 0, buf, 1, 0, NULL), EINVAL);
+        CHECK_ERR(sl_recv_frame_prefix(a, bad_widths[i], 0, buf, 16, 0, &p), EINVAL);
+    }
+    CHECK_ERR(sl_send_frame_prefix(a, 4, 2, buf, 1, 0, NULL), EINVAL);
+    CHECK_ERR(sl_send_frame_prefix(a, 4, -1, buf, 1, 0, NULL), EINVAL);
+    CHECK_ERR(sl_recv_frame_prefix(a, 4, 2, buf, 16, 0, &p), EINVAL);
+    CHECK_ERR(sl_send_frame_prefix(-1, 4, 0, buf, 1, 0, &done), EINVAL);
+    CHECK(done == 0);
+    CHECK_ERR(sl_send_frame_prefix(closed_fd(), 2, 0, buf, 1, 0, NULL), EBADF);
+    CHECK_ERR(sl_send_frame_prefix(a, 2, 0, NULL, 1, 0, NULL), EINVAL);
+    CHECK_ERR(sl_send_frame_prefix(a, 1, 0, buf, 256, 0, NULL), EMSGSIZE);
+    CHECK_ERR(sl_send_frame_prefix(a, 8, 1, buf, SIZE_MAX, 0, NULL), EINVAL);
+    CHECK_ERR(sl_send_frame_prefix(a, 2, 0, buf, 1, NEVER, NULL), EINVAL);
+    CHECK_ERR(sl_recv_frame_prefix(closed_fd(), 2, 0, buf, 16, 0, &p), EBADF);
+    CHECK_ERR(sl_recv_frame_prefix(a, 2, 0, buf, 16, 0, NULL), EINVAL);
+    CHECK_ERR(sl_recv_frame_prefix(a, 2, 0, NULL, 16, 0, &p), EINVAL);
+    CHECK_ERR(sl_recv_frame_prefix(a, 2, 0, buf, 16, NEVER, &p), EINVAL);
+    sl_frame_progress q = {0};
+    CHECK(send(b, "\xff\xff\xff\xff\xff\xff\xff\xff", 8, 0) == 8);
+    CHECK_ERR(sl_recv_frame_prefix(high, 8, SL_PREFIX_LITTLE_ENDIAN, buf, 16, 100, &q), EMSGSIZE);
+    CHECK(q.received == 8 && q.declared == UINT64_MAX);
     drain();
 }
 
@@ -156,6 +193,21 @@ TEST(conn_constructor_and_getters) {
     errno = 0; CHECK(sl_conn_pending(NULL) == 0 && errno == EINVAL);
     sl_conn *c = sl_conn_new(high, UINT32_MAX, 0);
     CHECK(c && sl_conn_fd(c) == high);
+    CHECK_ERR(sl_conn_set_prefix(NULL, 4, 0), EINVAL);
+    const size_t bad_widths[] = {0, 3, 5, 6, 7, 9, 16, SIZE_MAX};
+    for (size_t i = 0; i < sizeof bad_widths / sizeof bad_widths[0]; i++)
+        CHECK_ERR(sl_conn_set_prefix(c, bad_widths[i], 0), EINVAL);
+    CHECK_ERR(sl_conn_set_prefix(c, 2, 2), EINVAL);
+    CHECK_ERR(sl_conn_set_prefix(c, 2, -1), EINVAL);
+    CHECK(sl_conn_set_prefix(c, 8, SL_PREFIX_LITTLE_ENDIAN) == 0);
+    /* High-water marks of 0 (nothing may be queued) and SIZE_MAX (no mark). */
+    CHECK_ERR(sl_conn_set_high_water(NULL, 0), EINVAL);
+    CHECK(sl_conn_set_high_water(c, 0) == 0);
+    CHECK_ERR(sl_conn_queue(c, "x", 1), ENOBUFS);
+    CHECK_ERR(sl_conn_queue_frame(c, NULL, 0), ENOBUFS);
+    CHECK(sl_conn_pending(c) == 0);
+    CHECK(sl_conn_set_high_water(c, SIZE_MAX) == 0);
+    CHECK(sl_conn_queue(c, "x", 1) == 1);
     sl_conn_free(c);
     CHECK(fcntl(high, F_GETFD) >= 0);
 }
@@ -295,6 +347,32 @@ TEST(connections) {
     CHECK_ERR(sl_accept(listener, 0, 0, peer, SL_ADDRSTRLEN - 1), EINVAL);
     CHECK_ERR(sl_accept(listener, 0, NEVER, peer, sizeof peer), EINVAL);
     CHECK_ERR(sl_accept(listener, 0, 0, NULL, SIZE_MAX), EAGAIN);
+    CHECK_ERR(sl_tcp_connect_start(NULL, port), EINVAL);
+    CHECK_ERR(sl_tcp_connect_start("", port), EINVAL);
+    CHECK_ERR(sl_tcp_connect_start("\xff\xfe", port), EINVAL);
+    CHECK_ERR(sl_tcp_connect_start("127.0.0.1", 0), EINVAL);
+    CHECK_ERR(sl_tcp_connect_start("127.0.0.1", 65536), EINVAL);
+    /* Finishing a connect never started, on every kind of fd and timeout. */
+    int never = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    CHECK(never >= 0);
+    int finish_timeouts[] = {0, 200, -1};
+    for (size_t i = 0; i < 3; i++) {
+        CHECK_ERR(sl_connect_finish(never, finish_timeouts[i]), ENOTCONN);
+        CHECK_ERR(sl_connect_finish(listener, finish_timeouts[i]), EINVAL);
+        CHECK_ERR(sl_connect_finish(pipe_r, finish_timeouts[i]), ENOTSOCK);
+    }
+    close(never);
+    CHECK_ERR(sl_connect_finish(-1, 0), EINVAL);
+    CHECK_ERR(sl_connect_finish(closed_fd(), 0), EBADF);
+    CHECK_ERR(sl_connect_finish(a, NEVER), EINVAL);
+    CHECK(sl_connect_finish(high, 0) == 0);
+    int started = sl_tcp_connect_start("127.0.0.1", port);
+    CHECK(started >= 0);
+    CHECK(sl_connect_finish(started, 1000) == 0);
+    int taken = sl_accept(listener, 0, 1000, NULL, 0);
+    close(started);
+    CHECK(taken >= 0);
+    close(taken);
     int client = sl_tcp_connect("127.0.0.1", port, 1000);
     CHECK(client >= 0);
     int server = sl_accept(listener, 0, 1000, peer, sizeof peer);
@@ -398,6 +476,10 @@ TEST(wrong_direction_and_wrong_kind_fds) {
         CHECK_ERR(sl_send_frame(pipe_r, buf, 8, t, NULL), EBADF);
         CHECK_ERR(sl_recv_exact(pipe_w, buf, 8, t, NULL), EBADF);
         CHECK_ERR(sl_recv_frame(pipe_w, buf, 8, t, NULL), EBADF);
+        CHECK_ERR(sl_send_frame_prefix(pipe_r, 2, 0, buf, 8, t, NULL), EBADF);
+        sl_frame_progress p = {0};
+        CHECK_ERR(sl_recv_frame_resume(pipe_w, buf, 8, t, &p), EBADF);
+        CHECK_ERR(sl_recv_frame_prefix(pipe_w, 1, SL_PREFIX_LITTLE_ENDIAN, buf, 8, t, &p), EBADF);
         CHECK_ERR(sl_accept(udp, 0, t, NULL, 0), EOPNOTSUPP);
         CHECK_ERR(sl_accept(tcp, 0, t, NULL, 0), EINVAL);
         CHECK_ERR(sl_accept(pipe_r, 0, t, NULL, 0), ENOTSOCK);
@@ -461,6 +543,12 @@ TEST(unix_sockets) {
     CHECK_ERR(sl_unix_listen("@", 1), EINVAL);
     CHECK_ERR(sl_unix_listen("@sockloop-hostile-c", -1), EINVAL);
     CHECK_ERR(sl_unix_listen(long_path, 1), ENAMETOOLONG);
+    CHECK_ERR(sl_unix_connect_start(NULL), EINVAL);
+    CHECK_ERR(sl_unix_connect_start(""), EINVAL);
+    CHECK_ERR(sl_unix_connect_start("@"), EINVAL);
+    CHECK_ERR(sl_unix_connect_start(long_path), ENAMETOOLONG);
+    CHECK_ERR(sl_unix_connect_start("/nonexistent-sockloop/socket"), ENOENT);
+    CHECK_ERR(sl_unix_connect_start("@sockloop-hostile-c-none"), ECONNREFUSED);
     CHECK_ERR(sl_unix_connect(NULL, 100), EINVAL);
     CHECK_ERR(sl_unix_connect("", 100), EINVAL);
     CHECK_ERR(sl_unix_connect("@", 100), EINVAL);
@@ -470,6 +558,13 @@ TEST(unix_sockets) {
     CHECK_ERR(sl_unix_connect("@sockloop-hostile-c-none", 100), ECONNREFUSED);
 }
 
+TEST(version) {
+    errno = EBADMSG;
+    CHECK(sl_version() == SL_VERSION_NUM && errno == EBADMSG);
+    CHECK(sl_version_string() != NULL && errno == EBADMSG);
+    CHECK(sl_version_string() == sl_version_string());
+}
+
 TEST(teardown) {
     int fds[] = {a, b, high, pipe_r, pipe_w, listener};
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++) close(fds[i]);
@@ -477,4 +572,4 @@ TEST(teardown) {
 
 RUN_TESTS_WITH("hostile", setup, teardown, T(byteorder), T(transfer_loops), T(frames), T(conn_constructor_and_getters),
           T(conn_blocking_calls), T(conn_event_loop_steps), T(connections), T(readiness), T(selector), T(interrupt_check), T(wrong_direction_and_wrong_kind_fds),
-          T(socket_options_and_close), T(unix_sockets))
+          T(socket_options_and_close), T(unix_sockets), T(version))

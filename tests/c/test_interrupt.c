@@ -358,6 +358,32 @@ static void *wake_each_round(void *p) {
     return NULL;
 }
 
+static struct timespec woken_at;
+
+static void *wake_later(void *p) {
+    struct timespec pause = {0, 30 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &woken_at);
+    sl_selector_wakeup(p);
+    return NULL;
+}
+
+TEST(a_wakeup_from_another_thread_ends_select_at_once) {
+    sl_selector *sel = sl_selector_new();
+    CHECK(sel != NULL);
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, wake_later, sel) == 0);
+    sl_event ev[1];
+    int rc = sl_selector_select(sel, ev, 1, -1);
+    int e = errno;
+    double late = ms_since(&woken_at);
+    pthread_join(t, NULL);
+    sl_selector_free(sel);
+    errno = e;
+    CHECK(rc == -1 && e == EINTR);
+    CHECK(late < late_ms());
+}
+
 /* 10,000 rounds: the other thread wakes once per round, sometimes before the
  * select starts, sometimes during it; every round ends with EINTR. */
 TEST(wakeups_from_another_thread_are_never_lost) {
@@ -391,4 +417,5 @@ RUN_TESTS("test_interrupt",
           T(conn_reads_end_on_the_check_and_keep_the_partial_frame),
           T(recv_frame_and_graceful_close_end_on_the_check),
           T(a_wakeup_from_a_handler_ends_select_at_once),
+          T(a_wakeup_from_another_thread_ends_select_at_once),
           T(wakeups_from_another_thread_are_never_lost))

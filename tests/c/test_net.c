@@ -394,6 +394,77 @@ TEST(bad_inputs_have_their_errno) {
     CHECK(sl_count_open_fds() == fds);
 }
 
+/* The event-loop connect: 64 connects started at once, finished as the
+ * selector reports each writable, then every one accepted and talking. */
+TEST(started_connects_finish_in_a_selector_loop) {
+    enum { N = 64 };
+    int l = sl_tcp_listen("127.0.0.1", 0, N);
+    CHECK(l >= 0);
+    int port = sl_local_port(l), fds[N], open = 0;
+    sl_selector *sel = sl_selector_new();
+    CHECK(sel != NULL);
+    for (int i = 0; i < N; i++) {
+        fds[i] = sl_tcp_connect_start("127.0.0.1", port);
+        CHECK(fds[i] >= 0 && is_nonblocking(fds[i]) && is_cloexec(fds[i]));
+        CHECK(sl_selector_register(sel, fds[i], SL_WRITE, &fds[i]) == 0);
+        open++;
+    }
+    double end = now_ms() + 5000;
+    sl_event ev[16];
+    while (open > 0 && now_ms() < end) {
+        int n = sl_selector_select(sel, ev, 16, 1000);
+        CHECK(n >= 0);
+        for (int i = 0; i < n; i++) {
+            int rc = sl_connect_finish(ev[i].fd, 0);
+            if (rc < 0 && errno == EAGAIN) continue;
+            CHECK(rc == 0);
+            CHECK(sl_selector_unregister(sel, ev[i].fd) == 0);
+            open--;
+        }
+    }
+    CHECK(open == 0);
+    for (int i = 0; i < N; i++) {
+        int s = sl_accept(l, 0, 2000, NULL, 0);
+        CHECK(s >= 0);
+        CHECK(sl_set_nonblocking(fds[i], 0) == 0);
+        close(s);
+        close(fds[i]);
+    }
+    CHECK_ERR(sl_connect_finish(fds[0], 0), EBADF);
+    sl_selector_free(sel);
+    close(l);
+}
+
+TEST(a_started_connect_reports_refusal_and_a_unix_start_is_connected_at_once) {
+    int l = sl_tcp_listen("127.0.0.1", 0, 1);
+    CHECK(l >= 0);
+    int port = sl_local_port(l);
+    close(l); /* nothing listens there now */
+    int fd = sl_tcp_connect_start("127.0.0.1", port);
+    if (fd >= 0) {
+        CHECK_ERR(sl_connect_finish(fd, 2000), ECONNREFUSED);
+        CHECK_ERR(sl_connect_finish(fd, 0), ENOTCONN); /* reported once */
+        close(fd);
+    } else {
+        CHECK(errno == ECONNREFUSED);
+    }
+    char path[64];
+    snprintf(path, sizeof path, "@sockloop-test-net-start-%d", (int)getpid());
+    int ul = sl_unix_listen(path, 4);
+    CHECK(ul >= 0);
+    int u = sl_unix_connect_start(path);
+    CHECK(u >= 0 && is_nonblocking(u));
+    CHECK(sl_connect_finish(u, 0) == 0);
+    int us = sl_accept(ul, 0, 1000, NULL, 0);
+    CHECK(us >= 0);
+    CHECK(sl_set_nonblocking(u, 0) == 0);
+    CHECK(talks(u, us));
+    close(u);
+    close(us);
+    close(ul);
+    CHECK_ERR(sl_unix_connect_start(path), ECONNREFUSED);
+}
+
 RUN_TESTS("test_net",
           T(ipv4_connect_listen_accept_with_peer_text),
           T(ipv6_and_dual_stack),
@@ -408,4 +479,6 @@ RUN_TESTS("test_net",
           T(options_round_trip),
           T(graceful_close_lets_the_peer_read_every_last_byte),
           T(graceful_close_times_out_and_still_closes),
-          T(bad_inputs_have_their_errno))
+          T(bad_inputs_have_their_errno),
+          T(started_connects_finish_in_a_selector_loop),
+          T(a_started_connect_reports_refusal_and_a_unix_start_is_connected_at_once))

@@ -141,3 +141,42 @@ def test_http_get_against_python_http_server(tmp_path):
         proc.wait()
     assert run("http_get", "127.0.0.1", port, "/").returncode == 1  # refused: reported, not hung
     assert run("http_get", "x", "99999").returncode == 2  # usage
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+RSS_BOUND_KIB = 4 * 1024  # the stated bound: server RSS growth under a client that never reads (1.15 MiB measured)
+
+
+def test_a_client_that_sends_and_never_reads_cannot_grow_the_servers_memory(server):
+    """Back-pressure (sl_conn_set_high_water in multiconn_server): a client
+    that sends 64 MiB and never reads its echoes gets the server to stop
+    reading it once 1 MiB of echo is queued; the server's RSS grows by less
+    than 4 MiB (without the mark it would hold the whole 64 MiB) while it
+    keeps serving other clients."""
+    srv = server("multiconn_server")
+    python_multiconn_client(srv.port, 2)  # warm up: buffers allocated once
+    base = rss_kib(srv.proc.pid)
+    hog = socket.create_connection(("127.0.0.1", srv.port))
+    hog.settimeout(2)
+    chunk, sent = b"x" * (1 << 20), 0
+    try:
+        while sent < 64 << 20:
+            sent += hog.send(chunk)
+    except socket.timeout:
+        pass  # the server stopped reading: back-pressure reached the client
+    grown = rss_kib(srv.proc.pid) - base
+    print(f"server RSS grew {grown} KiB while a client sent {sent >> 20} MiB without reading")
+    # Other clients are still served, with the hog still connected.
+    assert python_multiconn_client(srv.port, 10) == {i: b"".join(MESSAGES) for i in range(1, 11)}
+    assert sent < 64 << 20, "the server never stopped reading the hog"
+    if "SL_EXAMPLES_BIN" not in os.environ:  # ASan's shadow memory and quarantine are not the server's
+        assert grown < RSS_BOUND_KIB, f"server RSS grew {grown} KiB"
+    hog.close()
+    assert srv.stop()[0] == 0

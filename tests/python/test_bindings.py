@@ -15,17 +15,15 @@ import time
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "bindings" / "python"))
-os.environ.setdefault("SOCKLOOP_LIB", str(ROOT / "build" / "lib" / "libsockloop.so"))
+from conftest import INSTALLED, ROOT
 
 import sockloop  # noqa: E402
-from sockloop._native import SIGNATURES  # noqa: E402
+from sockloop._native import OPTIONAL, SIGNATURES  # noqa: E402
 
 SCALARS = {
     "int": ctypes.c_int, "size_t": ctypes.c_size_t, "ssize_t": ctypes.c_ssize_t,
     "uint16_t": ctypes.c_uint16, "uint32_t": ctypes.c_uint32, "uint64_t": ctypes.c_uint64,
-    "uint8_t": ctypes.c_uint8, "void": None,
+    "uint8_t": ctypes.c_uint8, "unsigned int": ctypes.c_uint, "void": None,
 }
 
 
@@ -64,7 +62,8 @@ def header_prototypes():
 def test_every_header_function_is_declared_with_matching_types():
     protos = header_prototypes()
     assert len(protos) >= 21
-    assert set(protos) == set(SIGNATURES), "declare every function in sockloop/_native.py"
+    assert set(protos) <= set(SIGNATURES), "declare every function in sockloop/_native.py"
+    assert set(SIGNATURES) - set(protos) <= OPTIONAL, "only the optional functions may be missing"
     for name, (ret, params) in protos.items():
         restype, argtypes = SIGNATURES[name]
         want_ret = "void" if ret == "void" else c_kind(ret)
@@ -72,24 +71,6 @@ def test_every_header_function_is_declared_with_matching_types():
         assert len(argtypes) == len(params), f"{name}: argument count"
         for i, (c, p) in enumerate(zip(params, argtypes)):
             assert py_kind(p) == c_kind(c), f"{name}: argument {i} is {c}"
-
-
-def test_pip_installs_the_package_into_a_fresh_venv(tmp_path):
-    pkg = ROOT / "bindings" / "python"
-    lib = ROOT / "build" / "lib" / "libsockloop.so"
-    staged = tmp_path / "src"
-    subprocess.run(["cp", "-r", str(pkg), str(staged)], check=True)
-    subprocess.run(["cp", "-L", str(lib), str(staged / "sockloop" / "libsockloop.so")], check=True)
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    py = venv / "bin" / "python"
-    subprocess.run([str(py), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(staged)],
-                   check=True, cwd=tmp_path)
-    env = {k: v for k, v in os.environ.items() if k != "SOCKLOOP_LIB"}
-    out = subprocess.run([str(py), "-c", "import socket, sockloop; a, b = socket.socketpair(); "
-                          "sockloop.send_all(a, b'hi'); print(sockloop.recv_exact(b, 2), sockloop.__file__)"],
-                         check=True, capture_output=True, text=True, cwd=tmp_path, env=env)
-    assert out.stdout.startswith("b'hi'") and str(venv) in out.stdout
 
 
 def test_a_missing_library_names_what_was_tried(tmp_path):
@@ -294,7 +275,7 @@ def test_readiness_and_selector_from_python():
 
 def test_python_multiconn_example_on_the_selector():
     example = ROOT / "bindings" / "python" / "examples" / "multiconn_server.py"
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "bindings" / "python"))
+    env = dict(os.environ) if INSTALLED else dict(os.environ, PYTHONPATH=str(ROOT / "bindings" / "python"))
     proc = subprocess.Popen([sys.executable, str(example), "127.0.0.1", "0"], stdout=subprocess.PIPE, text=True, env=env)
     try:
         port = int(re.search(r", (\d+)\)", proc.stdout.readline()).group(1))

@@ -14,6 +14,10 @@ c_void_pp = ctypes.POINTER(ctypes.c_void_p)
 SL_CONN_OWN_FD = 1
 
 
+class SlFrameProgress(ctypes.Structure):
+    _fields_ = [("received", ctypes.c_size_t), ("declared", ctypes.c_uint64), ("prefix", ctypes.c_uint8 * 8)]
+
+
 class SlFrame(ctypes.Structure):
     _fields_ = [("payload", ctypes.c_void_p), ("len", ctypes.c_size_t)]
 
@@ -41,6 +45,11 @@ def sl(lib):
         queue_frames = declare(lib, "sl_conn_queue_frames", ctypes.c_ssize_t, ctypes.c_void_p, ctypes.c_void_p, c_size_p, ctypes.c_size_t)
         reserve_frames = declare(lib, "sl_conn_reserve_frames", ctypes.c_ssize_t, ctypes.c_void_p, c_size_p, ctypes.c_size_t, c_void_pp)
         flush = declare(lib, "sl_conn_flush", ctypes.c_ssize_t, ctypes.c_void_p)
+        send_frame_prefix = declare(lib, "sl_send_frame_prefix", ctypes.c_ssize_t, ctypes.c_int, ctypes.c_size_t, ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, c_size_p)
+        recv_frame_prefix = declare(lib, "sl_recv_frame_prefix", ctypes.c_ssize_t, ctypes.c_int, ctypes.c_size_t, ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.POINTER(SlFrameProgress))
+        set_prefix = declare(lib, "sl_conn_set_prefix", ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+        set_high_water = declare(lib, "sl_conn_set_high_water", ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t)
+        recv_frame_resume = declare(lib, "sl_recv_frame_resume", ctypes.c_ssize_t, ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.POINTER(SlFrameProgress))
     return Api
 
 
@@ -66,6 +75,52 @@ def test_send_frame_and_recv_frame_between_python_sockets(sl):
     a.sendall(struct.pack(">I", 0xFFFFFFFF))
     assert sl.recv_frame(b.fileno(), buf, 16, 1000, ctypes.byref(got)) == -1
     assert ctypes.get_errno() == errno.EMSGSIZE and got.value == 4
+    a.close()
+    b.close()
+
+
+def test_recv_frame_resume_keeps_every_byte_across_timeouts(sl):
+    a, b = socket.socketpair()
+    wire = frame(b"resumable")
+    buf = ctypes.create_string_buffer(32)
+    progress = SlFrameProgress()
+    for i, byte in enumerate(wire[:-1]):
+        a.send(bytes([byte]))
+        assert sl.recv_frame_resume(b.fileno(), buf, 32, 0, ctypes.byref(progress)) == -1
+        assert ctypes.get_errno() == errno.EAGAIN
+        assert progress.received == i + 1
+    assert progress.declared == 9
+    a.send(wire[-1:])
+    assert sl.recv_frame_resume(b.fileno(), buf, 32, 1000, ctypes.byref(progress)) == 9
+    assert buf.raw[:9] == b"resumable" and progress.received == 0
+    a.close()
+    b.close()
+
+
+def test_prefixes_match_struct_packed_frames(sl):
+    a, b = socket.socketpair()
+    sent = ctypes.c_size_t(0)
+    for width, fmt in [(1, "B"), (2, "H"), (4, "I"), (8, "Q")]:
+        for flags, order in [(0, ">"), (1, "<")]:
+            wire = struct.pack(order + fmt, 5) + b"hello"
+            assert sl.send_frame_prefix(a.fileno(), width, flags, b"hello", 5, 1000, ctypes.byref(sent)) == 5
+            assert b.recv(64) == wire
+            a.sendall(wire)
+            buf = ctypes.create_string_buffer(8)
+            progress = SlFrameProgress()
+            assert sl.recv_frame_prefix(b.fileno(), width, flags, buf, 8, 1000, ctypes.byref(progress)) == 5
+            assert buf.raw[:5] == b"hello"
+    assert sl.send_frame_prefix(a.fileno(), 3, 0, b"x", 1, 0, None) == -1
+    assert ctypes.get_errno() == errno.EINVAL
+    c = sl.conn_new(a.fileno(), 1000, 0)
+    assert sl.set_prefix(c, 2, 1) == 0
+    assert sl.write_frame(c, b"hi", 2, 1000) == 2
+    assert b.recv(64) == b"\x02\x00hi"
+    assert sl.set_high_water(c, 3) == 0
+    assert sl.queue(c, b"abc", 3) == 3
+    assert sl.queue(c, b"d", 1) == -1 and ctypes.get_errno() == errno.ENOBUFS
+    assert sl.conn_pending(c) == 3
+    sl.conn_free(c)
     a.close()
     b.close()
 

@@ -37,6 +37,9 @@ def net(lib):
         get_buffer_sizes = declare(lib, "sl_get_buffer_sizes", c_int, c_int, int_p, int_p)
         close_graceful = declare(lib, "sl_close_graceful", c_int, c_int, c_int)
         resolve_strerror = declare(lib, "sl_resolve_strerror", c_char_p, c_int)
+        tcp_connect_start = declare(lib, "sl_tcp_connect_start", c_int, c_char_p, c_int)
+        connect_finish = declare(lib, "sl_connect_finish", c_int, c_int, c_int)
+        unix_connect_start = declare(lib, "sl_unix_connect_start", c_int, c_char_p)
 
         @staticmethod
         def accept(fd, timeout_ms, flags=0):
@@ -61,6 +64,36 @@ def talk(a, b):
     assert os.read(b, 4) == b"ping"
     os.write(b, b"pong")
     assert os.read(a, 4) == b"pong"
+
+
+def test_started_connects_finish_from_a_python_selector(net):
+    import selectors
+    listener = socket.create_server(("127.0.0.1", 0), backlog=32)
+    port = listener.getsockname()[1]
+    sel = selectors.DefaultSelector()
+    fds = [net.tcp_connect_start(b"127.0.0.1", port) for _ in range(20)]
+    assert all(fd >= 0 for fd in fds)
+    for fd in fds:
+        sel.register(fd, selectors.EVENT_WRITE)
+    done = set()
+    while len(done) < len(fds):
+        events = sel.select(timeout=5)
+        assert events, "no progress in 5 s"
+        for key, _ in events:
+            assert net.connect_finish(key.fd, 0) == 0
+            sel.unregister(key.fd)
+            done.add(key.fd)
+    accepted = [listener.accept()[0] for _ in fds]
+    assert fail_errno(net.connect_finish(listener.fileno(), 0)) == errno.EINVAL
+    never = socket.socket()
+    assert fail_errno(net.connect_finish(never.fileno(), 0)) == errno.ENOTCONN
+    for fd in fds:
+        os.close(fd)
+    for a in accepted:
+        a.close()
+    never.close()
+    sel.close()
+    listener.close()
 
 
 def test_tcp_ipv4_round_trip(net):

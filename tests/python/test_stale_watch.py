@@ -10,11 +10,7 @@ import socket
 import sys
 import time
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "bindings" / "python"))
-os.environ.setdefault("SOCKLOOP_LIB", str(ROOT / "build" / "lib" / "libsockloop.so"))
-
-import sockloop  # noqa: E402
+import sockloop  # noqa: E402  (the package under test: see conftest.py)
 from selectors import EVENT_READ  # noqa: E402
 
 
