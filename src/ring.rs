@@ -529,7 +529,7 @@ mod uring {
 
     impl Uring {
         pub fn new() -> io::Result<Uring> {
-            let ring = IoUring::builder().setup_cqsize(ENTRIES * 4).build(ENTRIES)?;
+            let ring = IoUring::builder().setup_cqsize(ENTRIES * 4).setup_coop_taskrun().setup_taskrun_flag().build(ENTRIES)?;
             let mut pool = Vec::new();
             pool.try_reserve_exact(BUF_SIZE * BUF_COUNT).map_err(|_| error(libc::ENOMEM))?;
             pool.resize(BUF_SIZE * BUF_COUNT, 0u8);

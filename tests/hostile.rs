@@ -25,6 +25,7 @@ use sockloop::ffi::interrupt::*;
 use sockloop::ffi::io::*;
 use sockloop::ffi::net::*;
 use sockloop::ffi::ready::*;
+use sockloop::ffi::ring::*;
 use sockloop::ffi::selector::*;
 use sockloop::ffi::sockopt::*;
 use sockloop::ffi::unix::*;
@@ -1062,6 +1063,97 @@ fn version_rows() -> Vec<Row> {
     ]
 }
 
+fn ring_event() -> sl_ring_event {
+    sl_ring_event { conn: null_mut(), data: null_mut(), events: -1, error: -1 }
+}
+
+/// Every ring row runs on both backends: io_uring (where the kernel allows
+/// it) and the forced epoll fallback.
+const RING_FLAGS: [c_int; 2] = [0, SL_RING_FORCE_EPOLL];
+
+fn ring_rows() -> Vec<Row> {
+    vec![
+        ("sl_ring_new", |_| {
+            fails_with!(sl_ring_new(2), null_mut::<sl_ring>(), libc::EINVAL);
+            fails_with!(sl_ring_new(-1), null_mut::<sl_ring>(), libc::EINVAL);
+            fails_with!(sl_ring_new(c_int::MIN), null_mut::<sl_ring>(), libc::EINVAL);
+            for flags in RING_FLAGS {
+                let r = sl_ring_new(flags);
+                assert!(!r.is_null());
+                unsafe { sl_ring_free(r) };
+            }
+        }),
+        ("sl_ring_free", |_| {
+            unsafe { sl_ring_free(null_mut()) };
+        }),
+        ("sl_ring_backend", |_| {
+            fails_with!(sl_ring_backend(null_mut()), null::<libc::c_char>(), libc::EINVAL);
+            let r = sl_ring_new(SL_RING_FORCE_EPOLL);
+            assert_eq!(unsafe { CStr::from_ptr(sl_ring_backend(r)) }.to_bytes(), b"epoll");
+            unsafe { sl_ring_free(r) };
+        }),
+        ("sl_ring_add", |env| {
+            for flags in RING_FLAGS {
+                let r = sl_ring_new(flags);
+                let c = conn(env.a, 16);
+                fails!(sl_ring_add(null_mut(), c, null_mut()), libc::EINVAL);
+                fails!(sl_ring_add(r, null_mut(), null_mut()), libc::EINVAL);
+                gives!(sl_ring_add(r, c, null_mut()), 0);
+                fails!(sl_ring_add(r, c, null_mut()), libc::EEXIST);
+                gives!(sl_ring_remove(r, c), 0);
+                unsafe { sl_conn_free(c) };
+                unsafe { sl_ring_free(r) };
+            }
+            // A connection whose fd was closed behind its back: epoll refuses it.
+            let r = sl_ring_new(SL_RING_FORCE_EPOLL);
+            let c = conn_on_closed_fd(env);
+            fails!(sl_ring_add(r, c, null_mut()), libc::EBADF);
+            unsafe { sl_conn_free(c) };
+            unsafe { sl_ring_free(r) };
+        }),
+        ("sl_ring_remove", |env| {
+            for flags in RING_FLAGS {
+                let r = sl_ring_new(flags);
+                let c = conn(env.a, 16);
+                fails!(sl_ring_remove(null_mut(), c), libc::EINVAL);
+                fails!(sl_ring_remove(r, null_mut()), libc::EINVAL);
+                fails!(sl_ring_remove(r, c), libc::ENOENT);
+                unsafe { sl_conn_free(c) };
+                unsafe { sl_ring_free(r) };
+            }
+        }),
+        ("sl_ring_wait", |env| {
+            let mut out = [ring_event(), ring_event()];
+            fails!(sl_ring_wait(null_mut(), out.as_mut_ptr(), 2, 0), libc::EINVAL);
+            for flags in RING_FLAGS {
+                let r = sl_ring_new(flags);
+                fails!(sl_ring_wait(r, null_mut(), 2, 0), libc::EINVAL);
+                fails!(sl_ring_wait(r, out.as_mut_ptr(), 0, 0), libc::EINVAL);
+                fails!(sl_ring_wait(r, out.as_mut_ptr(), 2, NEVER), libc::EINVAL);
+                fails!(sl_ring_wait(r, out.as_mut_ptr(), 2, c_int::MIN), libc::EINVAL);
+                gives!(sl_ring_wait(r, out.as_mut_ptr(), usize::MAX, 0), 0);
+                // The event carries the conn and data; remove leaves the bytes buffered.
+                let c = conn(env.a, 16);
+                gives!(sl_ring_add(r, c, 9 as *mut c_void), 0);
+                write_bytes(env.b, b"\0\0\0\x01z");
+                let mut got = 0;
+                for _ in 0..50 {
+                    got = unsafe { sl_ring_wait(r, out.as_mut_ptr(), 2, 100) };
+                    if got != 0 {
+                        break;
+                    }
+                }
+                assert_eq!(got, 1);
+                assert_eq!((out[0].conn, out[0].data as usize, out[0].events), (c, 9, SL_RING_DATA));
+                gives!(sl_ring_remove(r, c), 0);
+                gives!(sl_conn_buffered(c), 5);
+                unsafe { sl_conn_free(c) };
+                unsafe { sl_ring_free(r) };
+            }
+        }),
+    ]
+}
+
 fn table() -> Vec<Row> {
     [
         byteorder_rows(),
@@ -1075,6 +1167,7 @@ fn table() -> Vec<Row> {
         sockopt_rows(),
         unix_rows(),
         version_rows(),
+        ring_rows(),
     ]
     .concat()
 }

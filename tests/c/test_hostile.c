@@ -17,6 +17,8 @@
 #include "harness.h"
 
 /* Checks that sl_conn_new returned NULL with the given errno. */
+#define CHECK_ERR_PTR_RING(expr, err) do { errno = 0; sl_ring *p_ = (expr); int e_ = errno; \
+    sl_ring_free(p_); CHECK(p_ == NULL && e_ == (err)); } while (0)
 #define CHECK_NULL(expr, err) do { errno = 0; sl_conn *p_ = (expr); int e_ = errno; \
     sl_conn_free(p_); /* a no-op unless the test fails */ \
     CHECK(p_ == NULL && e_ == (err)); } while (0)
@@ -565,6 +567,41 @@ TEST(version) {
     CHECK(sl_version_string() == sl_version_string());
 }
 
+TEST(ring) {
+    sl_ring_event ev[2];
+    CHECK_ERR_PTR_RING(sl_ring_new(2), EINVAL);
+    CHECK_ERR_PTR_RING(sl_ring_new(-1), EINVAL);
+    sl_ring_free(NULL);
+    errno = 0;
+    CHECK(sl_ring_backend(NULL) == NULL && errno == EINVAL);
+    CHECK_ERR(sl_ring_wait(NULL, ev, 2, 0), EINVAL);
+    const int flags[] = {0, SL_RING_FORCE_EPOLL};
+    for (size_t i = 0; i < 2; i++) {
+        sl_ring *r = sl_ring_new(flags[i]);
+        CHECK(r != NULL);
+        sl_conn *c = sl_conn_new(a, 16, 0);
+        CHECK(c != NULL);
+        CHECK_ERR(sl_ring_add(NULL, c, NULL), EINVAL);
+        CHECK_ERR(sl_ring_add(r, NULL, NULL), EINVAL);
+        CHECK_ERR(sl_ring_remove(NULL, c), EINVAL);
+        CHECK_ERR(sl_ring_remove(r, NULL), EINVAL);
+        CHECK_ERR(sl_ring_remove(r, c), ENOENT);
+        CHECK_ERR(sl_ring_wait(r, NULL, 2, 0), EINVAL);
+        CHECK_ERR(sl_ring_wait(r, ev, 0, 0), EINVAL);
+        CHECK_ERR(sl_ring_wait(r, ev, 2, NEVER), EINVAL);
+        CHECK(sl_ring_wait(r, ev, SIZE_MAX, 0) == 0);
+        CHECK(sl_ring_add(r, c, ev) == 0);
+        CHECK_ERR(sl_ring_add(r, c, NULL), EEXIST);
+        CHECK(send(b, "\0\0\0\1z", 5, 0) == 5);
+        int n = 0;
+        for (int k = 0; k < 50 && n == 0; k++) n = sl_ring_wait(r, ev, 2, 100);
+        CHECK(n == 1 && ev[0].conn == c && ev[0].data == ev && ev[0].events == SL_RING_DATA);
+        CHECK(sl_ring_remove(r, c) == 0 && sl_conn_buffered(c) == 5);
+        sl_conn_free(c);
+        sl_ring_free(r);
+    }
+}
+
 TEST(teardown) {
     int fds[] = {a, b, high, pipe_r, pipe_w, listener};
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++) close(fds[i]);
@@ -572,4 +609,4 @@ TEST(teardown) {
 
 RUN_TESTS_WITH("hostile", setup, teardown, T(byteorder), T(transfer_loops), T(frames), T(conn_constructor_and_getters),
           T(conn_blocking_calls), T(conn_event_loop_steps), T(connections), T(readiness), T(selector), T(interrupt_check), T(wrong_direction_and_wrong_kind_fds),
-          T(socket_options_and_close), T(unix_sockets), T(version))
+          T(socket_options_and_close), T(unix_sockets), T(version), T(ring))
