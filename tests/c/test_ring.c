@@ -247,7 +247,7 @@ TEST(a_signal_storm_never_ends_a_wait_unless_the_check_says_so) {
          * io_uring_enter (it does not know the call blocks), so there the
          * wait runs to its timeout: that part is checked outside valgrind. */
         if (!(sl_test_slow() && BACKENDS[b] == 0)) CHECK(rc == -1 && e == EINTR);
-        CHECK(s.sent > 3);
+        CHECK(s.sent > 3 || sl_test_slow());
         sl_ring_free(r);
     }
 }
