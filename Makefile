@@ -306,6 +306,8 @@ STRESS_SECONDS ?= 60
 .PHONY: stress
 stress: lib
 	SL_STRESS_SECONDS=$(STRESS_SECONDS) timeout 600 $(CARGO) test --release --test stress -- --ignored --nocapture --test-threads=1
+	# The 10,000-connection echo through sl_ring, on io_uring and on the epoll fallback.
+	timeout 300 $(CARGO) test --release --test ring -- --ignored --nocapture
 
 # ---------------------------------------------------------------- bench
 # The libuv baseline needs libuv (Debian's libuv1-dev, from `make deps`).

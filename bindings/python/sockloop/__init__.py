@@ -23,6 +23,7 @@ from .frame import HEADER_LEN, MAX_PAYLOAD, recv_frame, send_frame
 from .io import recv_exact, send_all, send_allv
 from .ready import select, wait_readable, wait_writable
 from .selector import EVENT_READ, EVENT_WRITE, Selector
+from .ring import Ring
 
 
 def library_version() -> str:
@@ -41,7 +42,7 @@ __all__ = [
     "__version__", "library_version", "library_path",
     "send_all", "recv_exact", "send_allv",
     "send_frame", "recv_frame", "HEADER_LEN", "MAX_PAYLOAD", "Conn",
-    "wait_readable", "wait_writable", "select", "Selector", "EVENT_READ", "EVENT_WRITE",
+    "wait_readable", "wait_writable", "select", "Selector", "EVENT_READ", "EVENT_WRITE", "Ring",
     "htons", "ntohs", "htonl", "ntohl", "htonll", "ntohll",
     "byteorder", "net",
 ]

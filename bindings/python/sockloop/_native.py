@@ -46,6 +46,11 @@ class Event(ctypes.Structure):
     _fields_ = [("fd", c_int), ("events", c_int), ("data", c_void_p)]
 
 
+class RingEvent(ctypes.Structure):
+    """sl_ring_event: one connection's news from sl_ring_wait."""
+    _fields_ = [("conn", c_void_p), ("data", c_void_p), ("events", c_int), ("error", c_int)]
+
+
 INTERRUPT_CHECK = ctypes.CFUNCTYPE(c_int, c_void_p)
 
 SIGNATURES = {
@@ -122,6 +127,13 @@ SIGNATURES = {
     "sl_version_string": (c_char_p, []),
     "sl_set_interrupt_check": (c_int, [INTERRUPT_CHECK, c_void_p]),
     "sl_selector_wakeup": (c_int, [c_void_p]),
+    # the completion ring
+    "sl_ring_new": (c_void_p, [c_int]),
+    "sl_ring_free": (None, [c_void_p]),
+    "sl_ring_backend": (c_char_p, [c_void_p]),
+    "sl_ring_add": (c_int, [c_void_p, c_void_p, c_void_p]),
+    "sl_ring_remove": (c_int, [c_void_p, c_void_p]),
+    "sl_ring_wait": (c_int, [c_void_p, ctypes.POINTER(RingEvent), c_size, c_int]),
 }
 for _bits, _ctype in ((16, c_u16), (32, c_u32), (64, c_u64)):
     for _order in ("be", "le"):
