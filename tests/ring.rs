@@ -6,7 +6,7 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::Shutdown;
+use std::net::{Shutdown, TcpStream};
 use std::os::fd::AsRawFd;
 use std::os::raw::c_void;
 use std::ptr;
@@ -107,14 +107,18 @@ fn the_backend_is_io_uring_where_the_kernel_allows_it_and_epoll_when_forced() {
 /// Echoes `frames_each` frames of random sizes on `n` connections, all
 /// through one ring, and checks every byte came back in order.
 fn echo(flags: i32, n: usize, frames_each: usize) {
-    raise_nofile_limit(4 * n as u64 + 100);
+    let want = 2 * n as u64 + 200;
+    raise_nofile_limit(want);
     let mut rng = Rng(seed());
     let ring = RingBox::new(flags);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let mut clients = Vec::new();
     let mut conns = Vec::new();
     let mut servers = Vec::new();
     for i in 0..n {
-        let (client, server) = tcp_pair();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap())
+            .unwrap_or_else(|e| panic!("connection {i}: {e} (open files limit: {want} needed)"));
+        let (server, _) = listener.accept().unwrap();
         client.set_nonblocking(true).unwrap();
         let c = conn(server.as_raw_fd(), 1 << 16);
         ring.add(c, i);
@@ -179,11 +183,81 @@ fn echo_over_200_connections_keeps_every_byte_in_order() {
     }
 }
 
+/// The far ends in a child process (each side holds 10,000 fds): the child
+/// connects, sends `FRAMES` frames per connection, reads the echo back and
+/// checks it, then closes; its exit code says whether every byte matched.
+fn echo_10000_with_far_ends_in_a_child(flags: i32) {
+    const N: usize = 10_000;
+    const FRAMES: usize = 5;
+    raise_nofile_limit(N as u64 + 200);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let expected =
+        |i: usize| -> Vec<u8> { (0..FRAMES).flat_map(|f| frame(&vec![(i * 7 + f) as u8; (i + f) % 200])).collect() };
+    // SAFETY: the child only connects, reads, writes and exits.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0);
+    if pid == 0 {
+        let code = std::panic::catch_unwind(|| {
+            let mut clients: Vec<TcpStream> = (0..N).map(|_| TcpStream::connect(addr).unwrap()).collect();
+            for (i, c) in clients.iter_mut().enumerate() {
+                c.write_all(&expected(i)).unwrap();
+            }
+            for (i, c) in clients.iter_mut().enumerate() {
+                c.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+                let want = expected(i);
+                let mut got = vec![0u8; want.len()];
+                c.read_exact(&mut got).unwrap();
+                assert!(got == want, "connection {i}");
+            }
+        })
+        .map_or(1, |()| 0);
+        // SAFETY: ends the child without running the parent's test harness.
+        unsafe { libc::_exit(code) };
+    }
+    let ring = RingBox::new(flags);
+    let mut conns = Vec::new();
+    for i in 0..N {
+        let (server, _) = listener.accept().unwrap();
+        let c = conn(std::os::fd::IntoRawFd::into_raw_fd(server), 1 << 16);
+        ring.add(c, i);
+        conns.push(c);
+    }
+    let mut closed = 0;
+    let start = Instant::now();
+    while closed < N {
+        assert!(start.elapsed() < Duration::from_secs(120), "{closed} of {N} closed");
+        let (rc, events, e) = ring.wait(1024, 100);
+        assert!(rc >= 0, "wait: errno {e}");
+        for ev in events {
+            for f in frames(ev.conn) {
+                assert!(unsafe { sl_conn_queue_frame(ev.conn, f.as_ptr().cast(), f.len()) } >= 0);
+            }
+            assert_eq!(ev.events & SL_RING_ERROR, 0, "errno {}", ev.error);
+            if ev.events & SL_RING_CLOSED != 0 {
+                closed += 1;
+            }
+        }
+    }
+    let mut status = 0;
+    // SAFETY: waits for our own child.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "the far ends saw a wrong byte: {status}");
+    for c in conns {
+        ring.remove(c);
+        // SAFETY: the conn is out of the ring; its fd is closed with it below.
+        unsafe {
+            libc::close(sl_conn_fd(c));
+            sl_conn_free(c);
+        }
+    }
+}
+
 #[test]
 #[ignore = "10,000 connections: run by make stress"]
 fn echo_over_10000_connections() {
     for flags in BACKENDS {
-        echo(flags, 10_000, 3);
+        echo_10000_with_far_ends_in_a_child(flags);
     }
 }
 
