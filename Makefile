@@ -60,7 +60,7 @@ BENCHES     := $(filter-out echo_uv_server,$(basename $(notdir $(wildcard bench/
 VENV        := $(BUILD)/venv
 
 .PHONY: all lib header examples demo test test-rust test-c test-c-asan test-c-valgrind \
-        test-python test-python-dist test-install test-examples test-examples-asan test-header test-abi abi-update lint python-package bench install install-strip install-files uninstall clean doc
+        test-python test-python-dist test-install test-examples test-examples-asan test-header test-abi abi-update lint test-ports python-package bench install install-strip install-files uninstall clean doc
 
 all: lib doc
 
@@ -98,6 +98,23 @@ $(MAN_STAMP): include/sockloop.h docs/mkman.py $(wildcard src/ffi/*.rs)
 	@$(PYTHON) docs/mkman.py include/sockloop.h src/ffi $(BUILD)/man $(VERSION)
 	@touch $@
 
+# Portability: `cargo check` of the library for the other targets that are
+# installed (`make deps` adds them; darwin and freebsd need no linker for a
+# check), warnings as errors, each in its own target dir; musl with
+# -crt-static off, as a shared library needs. Then the rust-version check.
+# Says which targets it skipped. Compiled only: nothing runs there.
+test-ports:
+	@passed=0; failed=0; installed=$$(rustup target list --installed 2>/dev/null); \
+	for t in $(PORT_TARGETS); do \
+	  if ! echo "$$installed" | grep -qx "$$t"; then echo "SKIP $$t: target not installed (make deps)"; continue; fi; \
+	  flags="-D warnings"; case $$t in *-musl) flags="$$flags -C target-feature=-crt-static";; esac; \
+	  echo "== cargo check --lib --target $$t"; \
+	  if RUSTFLAGS="$$flags" $(CARGO) check --quiet --lib --target $$t --target-dir $(TARGET_DIR)/ports; then \
+	    echo "ok   $$t compiles"; passed=$$((passed + 1)); else echo "FAIL $$t"; failed=$$((failed + 1)); fi; \
+	done; \
+	echo "ports: $$passed passed, $$failed failed"; [ $$failed = 0 ]
+	@$(MAKE) --no-print-directory msrv
+
 # Cargo.toml's rust-version, checked with that toolchain (library and header
 # generation; the tests need 1.88 for proptest). `make deps` installs it.
 MSRV := $(shell sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
@@ -120,7 +137,7 @@ demo: examples
 	@sh c_examples/demo.sh $(BUILD)/examples
 
 # ---------------------------------------------------------------- tests
-TEST_SUITES := lint test-rust test-c test-abi test-python-dist test-install test-examples test-examples-asan test-fuzz-smoke
+TEST_SUITES := lint test-rust test-c test-abi test-python-dist test-install test-examples test-examples-asan test-fuzz-smoke test-ports
 
 # Runs every suite (stopping at the first that fails), keeps each one's output
 # in build/test-logs, and ends with one line adding up all their counts.
@@ -241,9 +258,14 @@ test-abi: lib
 abi-update: lib
 	@$(ABI_CHECK) update $(LIB)/libsockloop.so include/sockloop.h "$(CC)"
 
-# Clippy over the library, warnings as errors (the C side is -Werror everywhere).
+# rustfmt (rustfmt.toml) and clippy, warnings as errors (the C side is
+# -Werror everywhere), with Cargo.toml's [lints]: the library in full; every
+# target, tests included (which call the C ABI as C does), without a SAFETY
+# note on each unsafe block.
 lint:
+	$(CARGO) fmt --check
 	$(CARGO) clippy --release --lib -- -D warnings
+	$(CARGO) clippy --release --all-targets -- -D warnings -A clippy::undocumented_unsafe_blocks
 
 # ---------------------------------------------------------------- chaos proxy
 # A loopback proxy that splits, delays, stalls and cuts (FIN or RST) streams.
@@ -375,7 +397,10 @@ miri:
 # cargo-fuzz and cargo-c, the nightly toolchain with miri (fuzzing, miri),
 # the rust-version toolchain (make msrv) and the extra targets (make test-ports).
 DEPS_APT   := libuv1-dev valgrind
-DEPS_CARGO := cargo-fuzz cargo-c
+# cargo-c pinned: its newer releases need a newer rustc than 1.95; raise it
+# with the toolchain.
+CARGO_C_VERSION ?= 0.10.24
+DEPS_CARGO := cargo-fuzz cargo-c@$(CARGO_C_VERSION)
 PORT_TARGETS := x86_64-unknown-linux-musl x86_64-apple-darwin x86_64-unknown-freebsd
 .PHONY: deps
 deps:

@@ -42,8 +42,8 @@ mod header {
         println!("cargo:rerun-if-env-changed=SOCKLOOP_WRITE_HEADER");
 
         let crate_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
-        let mut config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
-            .expect("cbindgen.toml is readable and valid");
+        let mut config =
+            cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("cbindgen.toml is readable and valid");
         let part = |name: &str| -> u32 {
             let value: u32 = env::var(name).unwrap().parse().expect("a numeric version part");
             assert!(value < 256, "{name} must fit one byte of SL_VERSION_NUM (0xMMmmpp)");

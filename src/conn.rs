@@ -12,12 +12,37 @@
 //! grows only while a larger message is being assembled, never past
 //! `limit + max(4, delimiter length)`; it shrinks back once empty. The output
 //! queue, once flushed, keeps at most 128 KiB (shrinking to 64 KiB).
+//!
+//! ```
+//! use std::os::unix::net::UnixStream;
+//! use sockloop::conn::Conn;
+//! use sockloop::deadline::Deadline;
+//!
+//! let (a, b) = UnixStream::pair()?;
+//! let (mut tx, mut rx) = (Conn::new(a.into(), 1024)?, Conn::new(b.into(), 1024)?);
+//! tx.write_frame(b"hello", Deadline::Never)?;
+//! tx.write_frame(b"world", Deadline::Never)?;
+//! let mut buf = [0u8; 1024];
+//! let n = rx.read_frame(&mut buf, Deadline::Never)?; // reads both frames,
+//! assert_eq!(&buf[..n], b"hello");
+//! assert_eq!(rx.buffered().len(), 4 + 5); // and keeps the second one
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! A connection owns its fd ([`Conn::new`] takes an `OwnedFd`), or borrows
+//! one through the `unsafe` [`Conn::borrowing`], never a bare integer:
+//!
+//! ```compile_fail,E0308
+//! let conn = sockloop::conn::Conn::new(3, 1024);
+//! ```
 
 use std::io;
-use std::os::fd::{BorrowedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use crate::deadline::Deadline;
-use crate::frame::{batch_payload_len, decode_with, send_frame_with, Be32, Codec, DelimSearch, Decoded, Prefix, MAX_PAYLOAD};
+use crate::frame::{
+    batch_payload_len, decode_with, send_frame_with, Be32, Codec, Decoded, DelimSearch, Prefix, MAX_PAYLOAD,
+};
 use crate::io::{recv_some, send_all};
 
 const READ_CHUNK: usize = 64 * 1024;
@@ -53,11 +78,39 @@ enum Skip {
     Through(Vec<u8>),
 }
 
+fn check_limit(limit: usize) -> io::Result<()> {
+    if limit > MAX_PAYLOAD {
+        return Err(error(libc::EINVAL));
+    }
+    Ok(())
+}
+
+/// A caller's fd and limit for a connection: `EINVAL` for a negative fd or
+/// a limit over 4 GiB - 1, `EBADF` for an fd that is not open.
+fn check_raw_fd(fd: RawFd, limit: usize) -> io::Result<()> {
+    if fd < 0 {
+        return Err(error(libc::EINVAL));
+    }
+    check_limit(limit)?;
+    // SAFETY: F_GETFD only inspects the descriptor.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The fd a connection works on: its own, closed when the connection is
+/// dropped, or the caller's, which the caller keeps open meanwhile.
+#[derive(Debug)]
+enum ConnFd {
+    Owned(OwnedFd),
+    Borrowed(RawFd),
+}
+
 /// A buffered reader/writer around one fd. See the module docs.
 #[derive(Debug)]
 pub struct Conn {
-    fd: RawFd,
-    owns_fd: bool,
+    fd: ConnFd,
     limit: usize,
     /// The frames' length prefix.
     prefix: Prefix,
@@ -82,22 +135,42 @@ pub struct Conn {
 }
 
 impl Conn {
-    /// Wraps `fd` with a per-message limit of `limit` bytes (frame payloads and
-    /// records without their delimiter). `owns_fd`: close it on drop.
+    /// A connection that owns `fd` (closed when the connection is dropped),
+    /// with a per-message limit of `limit` bytes (frame payloads and records
+    /// without their delimiter).
+    ///
+    /// Errors: `EINVAL` for a limit over 4 GiB - 1 (`fd` is closed then).
+    pub fn new(fd: OwnedFd, limit: usize) -> io::Result<Conn> {
+        check_limit(limit)?;
+        Ok(Conn::with_fd(ConnFd::Owned(fd), limit))
+    }
+
+    /// A connection over `fd`, which it does not close: as [`Conn::new`].
     ///
     /// Errors: `EINVAL` for a negative fd or a limit over 4 GiB - 1, `EBADF`
     /// for an fd that is not open.
-    pub fn new(fd: RawFd, limit: usize, owns_fd: bool) -> io::Result<Conn> {
-        if fd < 0 || limit > MAX_PAYLOAD {
-            return Err(error(libc::EINVAL));
-        }
-        // SAFETY: F_GETFD only inspects the descriptor.
-        if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(Conn {
+    ///
+    /// # Safety
+    /// `fd` must stay open, and name the same file, while the connection lives.
+    pub unsafe fn borrowing(fd: RawFd, limit: usize) -> io::Result<Conn> {
+        check_raw_fd(fd, limit)?;
+        Ok(Conn::with_fd(ConnFd::Borrowed(fd), limit))
+    }
+
+    /// A connection that takes ownership of `fd`, but only when it succeeds:
+    /// on an error the fd is left to the caller. Errors as [`Conn::borrowing`].
+    ///
+    /// # Safety
+    /// `fd` must be an open fd that nothing else will close.
+    pub unsafe fn from_raw_fd(fd: RawFd, limit: usize) -> io::Result<Conn> {
+        check_raw_fd(fd, limit)?;
+        // SAFETY: fd is open and handed over by the caller.
+        Ok(Conn::with_fd(ConnFd::Owned(unsafe { OwnedFd::from_raw_fd(fd) }), limit))
+    }
+
+    fn with_fd(fd: ConnFd, limit: usize) -> Conn {
+        Conn {
             fd,
-            owns_fd,
             limit,
             prefix: Prefix::DEFAULT,
             input: Vec::new(),
@@ -110,11 +183,15 @@ impl Conn {
             sent: 0,
             high_water: usize::MAX,
             room_end: 0,
-        })
+        }
     }
 
+    /// The fd the connection reads and writes.
     pub fn fd(&self) -> RawFd {
-        self.fd
+        match &self.fd {
+            ConnFd::Owned(fd) => fd.as_raw_fd(),
+            ConnFd::Borrowed(fd) => *fd,
+        }
     }
 
     /// The length prefix of frames read and queued from now on. Bytes
@@ -124,6 +201,7 @@ impl Conn {
         self.prefix = prefix;
     }
 
+    /// The length prefix of frames.
     pub fn prefix(&self) -> Prefix {
         self.prefix
     }
@@ -137,6 +215,7 @@ impl Conn {
         self.update_room();
     }
 
+    /// The high-water mark (`usize::MAX`: none).
     pub fn high_water(&self) -> usize {
         self.high_water
     }
@@ -146,9 +225,9 @@ impl Conn {
     }
 
     fn borrow(&self) -> BorrowedFd<'_> {
-        // SAFETY: the fd was open at construction and the caller keeps it open
-        // while the connection lives (or the connection owns it).
-        unsafe { BorrowedFd::borrow_raw(self.fd) }
+        // SAFETY: the connection owns the fd, or its creator promised to keep
+        // it open while the connection lives.
+        unsafe { BorrowedFd::borrow_raw(self.fd()) }
     }
 
     /// Received bytes not yet taken by a read.
@@ -229,7 +308,7 @@ impl Conn {
         }
         // SAFETY: as borrow(), but not tied to `self`, whose buffer is borrowed
         // mutably next to it.
-        let fd = unsafe { BorrowedFd::borrow_raw(self.fd) };
+        let fd = unsafe { BorrowedFd::borrow_raw(self.fd()) };
         let n = recv_some(fd, &mut self.input[self.end..], deadline)?;
         self.end += n;
         Ok(n)
@@ -595,7 +674,12 @@ impl Conn {
     }
 
     #[inline(always)]
-    fn reserve_frames_with<C: Codec>(&mut self, c: C, lens: &[usize], mut each: impl FnMut(&mut [u8])) -> io::Result<usize> {
+    fn reserve_frames_with<C: Codec>(
+        &mut self,
+        c: C,
+        lens: &[usize],
+        mut each: impl FnMut(&mut [u8]),
+    ) -> io::Result<usize> {
         let (_, framed) = framed_len(c, lens)?;
         self.reserve_output(framed)?;
         let at = self.output.len();
@@ -689,17 +773,12 @@ fn framed_len<C: Codec>(c: C, lens: &[usize]) -> io::Result<(usize, usize)> {
 #[inline(always)]
 unsafe fn write_frames<C: Codec>(c: C, mut dst: *mut u8, lens: &[usize], mut payload: impl FnMut(*mut u8, usize)) {
     for &len in lens {
-        c.write(len, dst);
-        payload(dst.add(c.width()), len);
-        dst = dst.add(c.width() + len);
-    }
-}
-
-impl Drop for Conn {
-    fn drop(&mut self) {
-        if self.owns_fd {
-            // SAFETY: the connection owns the fd and nothing uses it after drop.
-            unsafe { libc::close(self.fd) };
+        // SAFETY: the caller sized dst for every header and payload, and each
+        // length fits the codec.
+        unsafe {
+            c.write(len, dst);
+            payload(dst.add(c.width()), len);
+            dst = dst.add(c.width() + len);
         }
     }
 }
@@ -712,22 +791,9 @@ pub(crate) mod tests {
 
     /// A connection whose read buffer holds `bytes`, on no fd.
     pub(crate) fn conn_holding(bytes: &[u8], limit: usize) -> Conn {
-        let mut conn = Conn {
-            fd: -1,
-            owns_fd: false,
-            limit,
-            prefix: Prefix::DEFAULT,
-            input: bytes.to_vec(),
-            start: 0,
-            end: bytes.len(),
-            search: DelimSearch::new(),
-            longest_delim: 0,
-            skip: Skip::Nothing,
-            output: Vec::new(),
-            sent: 0,
-            high_water: usize::MAX,
-            room_end: 0,
-        };
+        let mut conn = Conn::with_fd(ConnFd::Borrowed(-1), limit);
+        conn.input = bytes.to_vec();
+        conn.end = bytes.len();
         conn.input.extend_from_slice(&[0xee; 3]); // room past `end` is never read
         conn
     }
@@ -779,7 +845,10 @@ pub(crate) mod tests {
         assert_eq!(seen, [vec![0; 2], vec![], vec![0; 3]]);
         assert_eq!(conn.output, [&b"x"[..], &framed(&[b"bb", b"", b"ddd"])].concat());
         #[cfg(target_pointer_width = "64")]
-        assert_eq!(conn.reserve_frames(&[1, 1 << 32], |_| panic!("nothing")).unwrap_err().raw_os_error(), Some(libc::EMSGSIZE));
+        assert_eq!(
+            conn.reserve_frames(&[1, 1 << 32], |_| panic!("nothing")).unwrap_err().raw_os_error(),
+            Some(libc::EMSGSIZE)
+        );
         assert_eq!(conn.pending(), 18);
     }
 

@@ -4,6 +4,17 @@
 //! makes one attempt, and a positive value is the budget for the *whole call*,
 //! measured against a deadline on the monotonic clock taken at entry, so that a
 //! peer trickling bytes cannot stretch a call by resetting a per-syscall timer.
+//!
+//! ```
+//! use std::time::Duration;
+//! use sockloop::deadline::Deadline;
+//!
+//! assert_eq!(Deadline::from_timeout_ms(-1)?, Deadline::Never);
+//! assert_eq!(Deadline::from_timeout(Some(Duration::ZERO)), Deadline::Immediate);
+//! let d = Deadline::from_timeout_ms(1500)?;
+//! assert!((1..=1500).contains(&d.poll_timeout_ms().unwrap()));
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 use std::io;
 use std::time::{Duration, Instant};

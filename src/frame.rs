@@ -5,6 +5,17 @@
 //! after it (a *record*). The decoders here are pure: they look at bytes already
 //! received and say what is complete, never allocate for a declared length, and
 //! never read past the message, so a buffered reader keeps what follows.
+//!
+//! ```
+//! use sockloop::frame::{decode, header, Decoded};
+//!
+//! let mut wire = header(3)?.to_vec();
+//! wire.extend_from_slice(b"abcNEXT");
+//! assert_eq!(decode(&wire, 16), Decoded::Frame { len: 3 });
+//! assert_eq!(decode(&wire[..5], 16), Decoded::Incomplete);
+//! assert_eq!(decode(&wire, 2), Decoded::TooLarge { declared: 3 });
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 use std::io::{self, IoSlice};
 use std::os::fd::BorrowedFd;
@@ -13,13 +24,9 @@ use crate::deadline::Deadline;
 use crate::io::{recv_exact, send_all, send_all_vectored};
 
 /// Bytes of the length prefix (`SL_FRAME_HEADER_LEN` in C).
-///
-/// cbindgen:ignore
 pub const HEADER_LEN: usize = 4;
 
 /// The largest payload a 4-byte length can declare (4 GiB - 1).
-///
-/// cbindgen:ignore
 pub const MAX_PAYLOAD: usize = u32::MAX as usize;
 
 /// Payloads up to this size are copied behind their header into one stack
@@ -59,11 +66,17 @@ pub fn batch_payload_len(lens: &[usize], max: usize) -> io::Result<u64> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decoded {
     /// A whole frame: its payload is `buf[HEADER_LEN..HEADER_LEN + len]`.
-    Frame { len: usize },
+    Frame {
+        /// The payload's length.
+        len: usize,
+    },
     /// Not yet: the header or part of the payload is still to come.
     Incomplete,
     /// The header declares more than the limit; nothing else was looked at.
-    TooLarge { declared: u64 },
+    TooLarge {
+        /// The length the header declares.
+        declared: u64,
+    },
 }
 
 /// Decodes the frame at the start of `buf` (4-byte big-endian prefix), whose
@@ -129,7 +142,8 @@ impl Codec for Be32 {
     }
     #[inline(always)]
     unsafe fn write(self, len: usize, dst: *mut u8) {
-        dst.cast::<[u8; HEADER_LEN]>().write_unaligned((len as u32).to_be_bytes());
+        // SAFETY: the caller passes HEADER_LEN writable bytes at dst.
+        unsafe { dst.cast::<[u8; HEADER_LEN]>().write_unaligned((len as u32).to_be_bytes()) };
     }
 }
 
@@ -149,7 +163,9 @@ impl Codec for Prefix {
     #[inline(always)]
     unsafe fn write(self, len: usize, dst: *mut u8) {
         let bytes = self.encode(len).unwrap_or_default();
-        std::ptr::copy_nonoverlapping(bytes.as_ptr(), dst, self.width());
+        // SAFETY: the caller passes width() writable bytes at dst; `bytes`
+        // holds at least that many.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), dst, self.width()) };
     }
 }
 
@@ -167,6 +183,7 @@ pub struct DelimSearch {
 }
 
 impl DelimSearch {
+    /// A search that has looked at nothing yet.
     pub fn new() -> DelimSearch {
         DelimSearch::default()
     }
@@ -291,6 +308,7 @@ impl Prefix {
         self.width as usize
     }
 
+    /// True for a little-endian prefix.
     pub fn is_little_endian(self) -> bool {
         self.little_endian
     }

@@ -13,6 +13,27 @@
 //! the call without blocking and wait in `poll`/`epoll_wait`, which a handled
 //! signal always interrupts, whatever its flags. Without a check, calls keep
 //! their cheapest form.
+//!
+//! ```
+//! use std::os::raw::{c_int, c_void};
+//! use sockloop::interrupt::{self, Check};
+//!
+//! unsafe extern "C" fn stop_always(_: *mut c_void) -> c_int { 1 }
+//! // SAFETY: the check touches nothing, and is removed below.
+//! unsafe { interrupt::set(Some(Check { func: stop_always, ctx: std::ptr::null_mut() })) };
+//! assert!(interrupt::is_set());
+//! // What a blocking call does after EINTR: here, end with EINTR.
+//! assert_eq!(interrupt::after_eintr().unwrap_err().raw_os_error(), Some(libc::EINTR));
+//! unsafe { interrupt::set(None) };
+//! assert!(interrupt::after_eintr().is_ok());
+//! ```
+//!
+//! The C exports that dereference pointers are `unsafe` to call from Rust:
+//!
+//! ```compile_fail,E0133
+//! let mut two = [0u8; 2];
+//! sockloop::ffi::byteorder::sl_put_u16be(two.as_mut_ptr().cast(), 7);
+//! ```
 
 use std::cell::Cell;
 use std::io;
@@ -74,7 +95,8 @@ mod tests {
     use super::*;
 
     unsafe extern "C" fn count_and_answer(ctx: *mut c_void) -> c_int {
-        let calls = &*(ctx as *const Cell<c_int>);
+        // SAFETY: ctx is the test's Cell, alive while the check is installed.
+        let calls = unsafe { &*(ctx as *const Cell<c_int>) };
         calls.set(calls.get() + 1);
         (calls.get() >= 2) as c_int
     }

@@ -9,6 +9,22 @@
 //!
 //! Progress goes to a `done` counter that is correct on every return, so after
 //! `ETIMEDOUT` a caller resumes at `buf[done..]` with nothing lost or repeated.
+//!
+//! ```
+//! use std::os::fd::AsFd;
+//! use std::os::unix::net::UnixStream;
+//! use sockloop::deadline::Deadline;
+//! use sockloop::io::{recv_exact, send_all};
+//!
+//! let (a, b) = UnixStream::pair()?;
+//! let mut done = 0;
+//! send_all(a.as_fd(), b"twelve bytes", Deadline::Never, &mut done)?;
+//! let mut buf = [0u8; 20];
+//! let err = recv_exact(b.as_fd(), &mut buf, Deadline::from_timeout_ms(50)?, &mut done).unwrap_err();
+//! assert_eq!(err.raw_os_error(), Some(libc::ETIMEDOUT));
+//! assert_eq!(&buf[..done], b"twelve bytes"); // nothing lost: resume at buf[done..]
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 use std::io::{self, IoSlice};
 use std::os::fd::{AsRawFd, BorrowedFd};
@@ -202,8 +218,8 @@ pub fn recv_exact(fd: BorrowedFd<'_>, buf: &mut [u8], deadline: Deadline, done: 
 fn recv_some_now(fd: BorrowedFd<'_>, call: Call, buf: &mut [u8]) -> io::Result<usize> {
     match call {
         Call::Socket { flags } => {
-            // SAFETY: buf is valid for writes of buf.len() bytes.
             let flags = flags & !libc::MSG_NOSIGNAL;
+            // SAFETY: buf is valid for writes of buf.len() bytes.
             cvt(unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), flags) })
         }
         Call::Stream { .. } => {

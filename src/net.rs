@@ -5,6 +5,20 @@
 //! and [`ready::wait`] bounds the connect by the whole-call deadline. Name resolution is
 //! `getaddrinfo(3)` called directly, because `std` hides its `EAI_*` code and a C
 //! caller needs a documented errno for each resolver failure.
+//!
+//! ```
+//! use std::os::fd::AsFd;
+//! use sockloop::deadline::Deadline;
+//! use sockloop::net::{accept, local_port, tcp_connect, tcp_listen};
+//!
+//! let listener = tcp_listen(Some("127.0.0.1"), 0, 8)?;
+//! let port = local_port(listener.as_fd())?;
+//! let client = tcp_connect("127.0.0.1", port, Deadline::from_timeout_ms(1000)?)?;
+//! let (server, peer) = accept(listener.as_fd(), Deadline::from_timeout_ms(1000)?, false)?;
+//! assert!(peer.as_socket().unwrap().ip().is_loopback());
+//! # drop((client, server));
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 use std::ffi::{CStr, CString};
 use std::io;
@@ -86,6 +100,7 @@ pub fn resolve(host: &str, port: u16, passive: bool) -> io::Result<Vec<SocketAdd
     while !node.is_null() {
         // SAFETY: node is an element of the list getaddrinfo returned.
         let ai = unsafe { &*node };
+        // SAFETY: getaddrinfo's entries hold ai_addrlen bytes at ai_addr.
         if let Some(addr) = unsafe { socket_addr(ai.ai_addr, ai.ai_addrlen) } {
             addrs.push(addr);
         }
@@ -105,14 +120,18 @@ unsafe fn socket_addr(addr: *const libc::sockaddr, len: libc::socklen_t) -> Opti
     if addr.is_null() {
         return None;
     }
-    match (*addr).sa_family as libc::c_int {
+    // SAFETY: the caller passes len readable bytes, and each cast below is
+    // made only when len covers the whole structure.
+    match unsafe { (*addr).sa_family } as libc::c_int {
         libc::AF_INET if len as usize >= std::mem::size_of::<libc::sockaddr_in>() => {
-            let sin = &*(addr as *const libc::sockaddr_in);
+            // SAFETY: as above.
+            let sin = unsafe { &*(addr as *const libc::sockaddr_in) };
             let ip = Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
             Some(SocketAddrV4::new(ip, u16::from_be(sin.sin_port)).into())
         }
         libc::AF_INET6 if len as usize >= std::mem::size_of::<libc::sockaddr_in6>() => {
-            let sin6 = &*(addr as *const libc::sockaddr_in6);
+            // SAFETY: as above.
+            let sin6 = unsafe { &*(addr as *const libc::sockaddr_in6) };
             let ip = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
             let port = u16::from_be(sin6.sin6_port);
             Some(SocketAddrV6::new(ip, port, sin6.sin6_flowinfo, sin6.sin6_scope_id).into())

@@ -3,6 +3,22 @@
 //! Built on `poll(2)`, so any fd number works (no `FD_SETSIZE` limit: `FD_SET`
 //! on an fd of 1024 or more writes past the `fd_set`). Error and hang-up
 //! conditions count as ready: the next `recv`/`send` reports them.
+//!
+//! ```
+//! use std::io::Write;
+//! use std::os::fd::AsRawFd;
+//! use std::os::unix::net::UnixStream;
+//! use std::time::Duration;
+//! use sockloop::deadline::Deadline;
+//! use sockloop::ready::{select, wait_readable};
+//!
+//! let (a, mut b) = UnixStream::pair()?;
+//! assert!(!wait_readable(a.as_raw_fd(), Deadline::Immediate)?);
+//! b.write_all(b"x")?;
+//! let ready = select(&[a.as_raw_fd()], &[], &[], Some(Duration::from_secs(1)))?;
+//! assert_eq!(ready.readers().collect::<Vec<_>>(), [a.as_raw_fd()]);
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 use std::io;
 use std::os::fd::RawFd;
@@ -68,7 +84,7 @@ pub(crate) fn wait_loop(
 
 /// Runs `poll(2)` on `fds` until something is ready or the deadline passes:
 /// returns the number of entries with `revents != 0`, or 0 once the deadline
-/// has passed ([`wait_loop`]). An empty `fds` just waits out the deadline.
+/// has passed (`EINTR` retried as everywhere). An empty `fds` just waits out the deadline.
 pub fn poll_until(fds: &mut [libc::pollfd], deadline: Deadline) -> io::Result<usize> {
     // SAFETY: fds is a valid array of fds.len() pollfds.
     wait_loop(deadline, None, |timeout| unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) })

@@ -21,6 +21,26 @@
 //!
 //! A selector is not synchronised: one thread at a time, except for its
 //! [`Waker`], which any thread or signal handler may use.
+//!
+//! ```
+//! use std::io::Write;
+//! use std::os::fd::AsRawFd;
+//! use std::os::unix::net::UnixStream;
+//! use std::time::Duration;
+//! use sockloop::selector::{Events, Selector};
+//!
+//! let (a, mut b) = UnixStream::pair()?;
+//! let mut sel = Selector::new()?;
+//! sel.register(a.as_raw_fd(), Events::READ, 42)?;
+//! b.write_all(b"x")?;
+//! let events = sel.select_vec(16, Some(Duration::from_secs(1)))?;
+//! assert_eq!((events[0].fd, events[0].data), (a.as_raw_fd(), 42));
+//! sel.waker().wake()?; // from any thread or signal handler
+//! let woken = sel.select_vec(16, None).unwrap_err();
+//! assert_eq!(woken.raw_os_error(), Some(libc::EINTR));
+//! sel.unregister(a.as_raw_fd())?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -347,7 +367,12 @@ impl Selector {
     /// `EINTR` when the [`Waker`] was used (the wakeup is consumed; events
     /// already handed to `each` stay ready for the next select), or when the
     /// thread's interrupt check asked for it.
-    pub fn select(&mut self, max: usize, timeout: Option<Duration>, mut each: impl FnMut(usize, Event)) -> io::Result<usize> {
+    pub fn select(
+        &mut self,
+        max: usize,
+        timeout: Option<Duration>,
+        mut each: impl FnMut(usize, Event),
+    ) -> io::Result<usize> {
         if max == 0 {
             return Err(errno(libc::EINVAL));
         }

@@ -2,6 +2,20 @@
 //!
 //! The setters are `socket2`'s; this module only decides what "0 = leave the
 //! system default" means for the multi-valued ones.
+//!
+//! ```
+//! use std::os::fd::AsFd;
+//! use std::os::unix::net::UnixStream;
+//! use sockloop::deadline::Deadline;
+//! use sockloop::sockopt::{buffer_sizes, close_graceful};
+//!
+//! let (a, b) = UnixStream::pair()?;
+//! let (send, recv) = buffer_sizes(a.as_fd())?;
+//! assert!(send > 0 && recv > 0);
+//! drop(b); // the peer finished: the polite close sees its end of stream
+//! close_graceful(a.into(), Deadline::from_timeout_ms(1000)?)?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 use std::io;
 use std::mem::MaybeUninit;

@@ -3,6 +3,17 @@
 //!
 //! Built on `socket2` (`SockAddr::unix` takes both forms); every socket is
 //! close-on-exec.
+//!
+//! ```
+//! use sockloop::deadline::Deadline;
+//! use sockloop::unix::{unix_connect, unix_listen};
+//!
+//! let name = format!("@sockloop-doc-{}", std::process::id());
+//! let listener = unix_listen(name.as_bytes(), 4)?;
+//! let client = unix_connect(name.as_bytes(), Deadline::from_timeout_ms(1000)?)?;
+//! # drop((listener, client));
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 use std::ffi::OsStr;
 use std::io;

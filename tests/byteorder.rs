@@ -20,7 +20,8 @@ fn put_and_get_at_every_offset() {
         let mut buf = [0xeeu8; 24];
         let base = unsafe { buf.as_mut_ptr().add(offset) };
         // SAFETY: 14 bytes from base fit in buf.
-        let p = unsafe { sl_put_u64be(sl_put_u32be(sl_put_u16be(base.cast(), 0x0102), 0x03040506), 0x0708090a0b0c0d0e) };
+        let p =
+            unsafe { sl_put_u64be(sl_put_u32be(sl_put_u16be(base.cast(), 0x0102), 0x03040506), 0x0708090a0b0c0d0e) };
         assert_eq!(p as usize - base as usize, 14);
         assert_eq!(&buf[offset..offset + 14], &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
         assert_eq!(buf[offset + 14], 0xee, "wrote past the end");

@@ -28,23 +28,24 @@ fn proxy_binary() -> PathBuf {
     // Built once: tests run in parallel threads, and one exec'ing the file
     // while another rewrites it fails with ETXTBSY.
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let built = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("build/tools/chaos_proxy");
-        if built.exists() {
-            return built;
-        }
-        let own = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("chaos_proxy");
-        let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/tools/chaos_proxy.c");
-        let status = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
-            .args(["-std=c11", "-D_GNU_SOURCE", "-O2", "-o"])
-            .arg(&own)
-            .arg(&src)
-            .status()
-            .expect("a C compiler to build the chaos proxy");
-        assert!(status.success());
-        own
-    })
-    .clone()
+    BUILT
+        .get_or_init(|| {
+            let built = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("build/tools/chaos_proxy");
+            if built.exists() {
+                return built;
+            }
+            let own = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("chaos_proxy");
+            let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/tools/chaos_proxy.c");
+            let status = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
+                .args(["-std=c11", "-D_GNU_SOURCE", "-O2", "-o"])
+                .arg(&own)
+                .arg(&src)
+                .status()
+                .expect("a C compiler to build the chaos proxy");
+            assert!(status.success());
+            own
+        })
+        .clone()
 }
 
 struct Proxy {
@@ -85,15 +86,15 @@ fn echo_frames(fd: RawFd) {
         if sl_wait_readable(fd, 10_000) != 1 {
             break;
         }
-        let n = sl_conn_fill(c);
+        let n = unsafe { sl_conn_fill(c) };
         let mut payload = std::ptr::null();
         let mut len = 0;
         while unsafe { sl_conn_next_frame(c, &mut payload, &mut len) } == 1 {
             assert!(unsafe { sl_conn_queue_frame(c, payload, len) } > 0);
         }
-        let mut pending = sl_conn_flush(c);
+        let mut pending = unsafe { sl_conn_flush(c) };
         while pending > 0 && sl_wait_writable(fd, 10_000) == 1 {
-            pending = sl_conn_flush(c);
+            pending = unsafe { sl_conn_flush(c) };
         }
         if n == 0 || pending < 0 || (n < 0 && errno() != libc::EAGAIN) {
             break;
@@ -126,13 +127,18 @@ fn echo_server(connections: usize) -> (u16, thread::JoinHandle<()>) {
 }
 
 fn connect(port: i32) -> RawFd {
-    let fd = unsafe { sl_tcp_connect(b"127.0.0.1\0".as_ptr().cast(), port, 5000) };
+    let fd = unsafe { sl_tcp_connect(c"127.0.0.1".as_ptr(), port, 5000) };
     assert!(fd >= 0, "connect to the proxy: errno {}", errno());
     fd
 }
 
 fn random_frames(rng: &mut Rng, count: usize, max: usize) -> Vec<Vec<u8>> {
-    (0..count).map(|_| { let n = rng.below(max + 1); rng.bytes(n) }).collect()
+    (0..count)
+        .map(|_| {
+            let n = rng.below(max + 1);
+            rng.bytes(n)
+        })
+        .collect()
 }
 
 #[test]
@@ -172,7 +178,10 @@ fn a_stall_past_the_timeout_then_resume_loses_nothing() {
     let proxy = Proxy::start(port, seed, 1, &["--split", "500", "--stall-after", "5000", "--stall-ms", "400"]);
     let fd = connect(proxy.port);
     let c = sl_conn_new(fd, 1 << 20, SL_CONN_OWN_FD);
-    assert_eq!(unsafe { sl_send_frame(fd, frame.as_ptr().cast(), frame.len(), 5000, null_mut()) }, frame.len() as isize);
+    assert_eq!(
+        unsafe { sl_send_frame(fd, frame.as_ptr().cast(), frame.len(), 5000, null_mut()) },
+        frame.len() as isize
+    );
     let mut buf = vec![0u8; frame.len()];
     let (mut timeouts, mut rc) = (0, -1);
     for _ in 0..100 {
@@ -204,7 +213,8 @@ fn cut_test(how: &str) {
     // Exactly 3000 bytes of the framed stream, so that the proxy has read
     // everything when it cuts: its close then sends a FIN, not the RST that
     // closing with unread input would send.
-    let stream: Vec<u8> = frames.iter().flat_map(|f| (f.len() as u32).to_be_bytes().into_iter().chain(f.iter().copied())).collect();
+    let stream: Vec<u8> =
+        frames.iter().flat_map(|f| (f.len() as u32).to_be_bytes().into_iter().chain(f.iter().copied())).collect();
     assert!(stream.len() > 3000);
     assert_eq!(unsafe { sockloop::ffi::io::sl_send_all(fd, stream.as_ptr().cast(), 3000, 5000, null_mut()) }, 3000);
     let mut buf = vec![0u8; 1000];
@@ -240,4 +250,3 @@ fn a_cut_with_fin_is_epipe_after_whole_frames() {
 fn a_cut_with_rst_is_an_error_after_whole_frames() {
     cut_test("rst");
 }
-

@@ -116,7 +116,7 @@ const MODES: [Mode; 9] = [
 /// each one, and returns what was read.
 fn read_through_chunks(mode: Mode, chunks: &[&[u8]]) -> Vec<Vec<u8>> {
     let (a, b) = socketpair();
-    let mut conn = Conn::new(b.as_raw_fd(), LIMIT, false).unwrap();
+    let mut conn = unsafe { Conn::borrowing(b.as_raw_fd(), LIMIT) }.unwrap();
     let mut got = Vec::new();
     for chunk in chunks {
         write_raw(a.as_raw_fd(), chunk);
@@ -170,7 +170,7 @@ fn every_mode_at_every_split_point_one_byte_writes_and_one_write() {
 /// read buffer holds about one message of `limit`.
 fn take_batches_through_chunks(chunks: &[&[u8]], max: usize, limit: usize) -> (Vec<Vec<u8>>, Vec<usize>) {
     let (a, b) = socketpair();
-    let mut conn = Conn::new(b.as_raw_fd(), limit, false).unwrap();
+    let mut conn = unsafe { Conn::borrowing(b.as_raw_fd(), limit) }.unwrap();
     let (mut got, mut batches) = (Vec::new(), Vec::new());
     for chunk in chunks {
         write_raw(a.as_raw_fd(), chunk);
@@ -211,7 +211,7 @@ fn batched_frames_at_every_split_point() {
 #[test]
 fn a_batch_stops_before_an_oversized_frame_which_the_next_call_reports() {
     let (a, b) = socketpair();
-    let mut conn = Conn::new(b.as_raw_fd(), LIMIT, false).unwrap();
+    let mut conn = unsafe { Conn::borrowing(b.as_raw_fd(), LIMIT) }.unwrap();
     let over = [&((LIMIT + 1) as u32).to_be_bytes()[..], &[9u8; LIMIT + 1]].concat();
     write_raw(a.as_raw_fd(), &[frame(b"one"), frame(b""), over, frame(b"two")].concat());
     conn.fill().unwrap();
@@ -232,7 +232,7 @@ fn a_batch_stops_before_an_oversized_frame_which_the_next_call_reports() {
 #[test]
 fn frames_built_in_place_arrive_and_a_bad_batch_queues_nothing() {
     let (a, b) = socketpair();
-    let mut writer = Conn::new(a.as_raw_fd(), LIMIT, false).unwrap();
+    let mut writer = unsafe { Conn::borrowing(a.as_raw_fd(), LIMIT) }.unwrap();
     let payloads = [&b"in"[..], b"", &[5u8; LIMIT], b"place"];
     let lens: Vec<usize> = payloads.iter().map(|p| p.len()).collect();
     let mut next = payloads.iter();
@@ -243,7 +243,7 @@ fn frames_built_in_place_arrive_and_a_bad_batch_queues_nothing() {
     // A slot left unwritten goes out as zeros.
     writer.reserve_frames(&[3], |_| {}).unwrap();
     assert_eq!(writer.flush().unwrap(), 0);
-    let mut reader = Conn::new(b.as_raw_fd(), LIMIT, false).unwrap();
+    let mut reader = unsafe { Conn::borrowing(b.as_raw_fd(), LIMIT) }.unwrap();
     let mut buf = [0u8; LIMIT];
     for p in payloads.iter().chain([&&[0u8; 3][..]]) {
         let n = reader.read_frame(&mut buf, ms(1000)).unwrap();
@@ -255,7 +255,7 @@ fn frames_built_in_place_arrive_and_a_bad_batch_queues_nothing() {
 #[test]
 fn queued_batches_arrive_as_frames_and_a_bad_batch_queues_nothing() {
     let (a, b) = socketpair();
-    let mut writer = Conn::new(a.as_raw_fd(), LIMIT, false).unwrap();
+    let mut writer = unsafe { Conn::borrowing(a.as_raw_fd(), LIMIT) }.unwrap();
     let payloads = [&b"ab"[..], b"", &[5u8; LIMIT], b"xyz"];
     let lens: Vec<usize> = payloads.iter().map(|p| p.len()).collect();
     let joined = payloads.concat();
@@ -267,7 +267,7 @@ fn queued_batches_arrive_as_frames_and_a_bad_batch_queues_nothing() {
     assert_eq!(code(writer.queue_frames(&joined, &[1 << 32, 0])), libc::EMSGSIZE);
     assert_eq!(writer.queue_frames(&[], &[]).unwrap(), 4 * 4 + joined.len());
     assert_eq!(writer.flush().unwrap(), 0);
-    let mut reader = Conn::new(b.as_raw_fd(), LIMIT, false).unwrap();
+    let mut reader = unsafe { Conn::borrowing(b.as_raw_fd(), LIMIT) }.unwrap();
     let mut buf = [0u8; LIMIT];
     for p in payloads {
         let n = reader.read_frame(&mut buf, ms(1000)).unwrap();
@@ -290,7 +290,7 @@ fn blocking_reads_against_a_peer_writing_one_byte_at_a_time_over_tcp() {
         }
         a // closed after the reader checked end of stream
     });
-    let mut conn = Conn::new(b.as_raw_fd(), LIMIT, false).unwrap();
+    let mut conn = unsafe { Conn::borrowing(b.as_raw_fd(), LIMIT) }.unwrap();
     let mut buf = [0u8; LIMIT];
     for m in &messages {
         let n = conn.read_frame(&mut buf, ms(5000)).unwrap();
@@ -308,7 +308,7 @@ fn blocking_reads_against_a_peer_writing_one_byte_at_a_time_over_tcp() {
 #[test]
 fn a_frame_of_exactly_the_limit_passes_and_one_byte_over_is_skipped() {
     let (a, b) = socketpair();
-    let mut conn = Conn::new(b.as_raw_fd(), LIMIT, false).unwrap();
+    let mut conn = unsafe { Conn::borrowing(b.as_raw_fd(), LIMIT) }.unwrap();
     let mut buf = vec![0u8; 4 * LIMIT];
     write_raw(a.as_raw_fd(), &[frame(&[1; LIMIT]), frame(&[2; LIMIT + 1]), frame(b"next")].concat());
     assert_eq!(conn.read_frame(&mut buf, ms(1000)).unwrap(), LIMIT);
@@ -330,7 +330,7 @@ fn a_frame_of_exactly_the_limit_passes_and_one_byte_over_is_skipped() {
 #[test]
 fn a_record_of_exactly_the_limit_passes_and_one_byte_over_is_skipped() {
     let (a, b) = socketpair();
-    let mut conn = Conn::new(b.as_raw_fd(), LIMIT, false).unwrap();
+    let mut conn = unsafe { Conn::borrowing(b.as_raw_fd(), LIMIT) }.unwrap();
     let mut buf = vec![0u8; 4 * LIMIT];
     let exact = [vec![b'x'; LIMIT], b"\r\n".to_vec()].concat();
     let over = [vec![b'y'; LIMIT + 1], b"\r\n".to_vec()].concat();
@@ -355,7 +355,7 @@ fn a_record_of_exactly_the_limit_passes_and_one_byte_over_is_skipped() {
 #[test]
 fn a_message_larger_than_the_callers_buffer_stays_buffered() {
     let (a, b) = socketpair();
-    let mut conn = Conn::new(b.as_raw_fd(), LIMIT, false).unwrap();
+    let mut conn = unsafe { Conn::borrowing(b.as_raw_fd(), LIMIT) }.unwrap();
     write_raw(a.as_raw_fd(), &[frame(b"0123456789"), b"abcdef\n".to_vec()].concat());
     let mut small = [0u8; 5];
     let mut big = [0u8; 20];
@@ -370,7 +370,7 @@ fn a_message_larger_than_the_callers_buffer_stays_buffered() {
 #[test]
 fn a_declared_length_of_4_gib_is_emsgsize_without_allocation() {
     let (a, b) = socketpair();
-    let mut conn = Conn::new(b.as_raw_fd(), 1 << 20, false).unwrap();
+    let mut conn = unsafe { Conn::borrowing(b.as_raw_fd(), 1 << 20) }.unwrap();
     write_raw(a.as_raw_fd(), &[0xff, 0xff, 0xff, 0xff, 1, 2, 3]);
     let mut buf = [0u8; 64];
     assert_eq!(code(conn.read_frame(&mut buf, ms(1000))), libc::EMSGSIZE);
@@ -385,7 +385,7 @@ fn a_declared_length_of_4_gib_is_emsgsize_without_allocation() {
 #[test]
 fn end_of_stream_in_the_middle_of_a_frame_is_epipe_with_the_bytes_kept() {
     let (a, b) = socketpair();
-    let mut conn = Conn::new(b.as_raw_fd(), LIMIT, false).unwrap();
+    let mut conn = unsafe { Conn::borrowing(b.as_raw_fd(), LIMIT) }.unwrap();
     write_raw(a.as_raw_fd(), &[frame(b"whole"), frame(b"cut short")[..7].to_vec()].concat());
     drop(a);
     let mut buf = [0u8; LIMIT];
@@ -400,7 +400,7 @@ fn end_of_stream_in_the_middle_of_a_frame_is_epipe_with_the_bytes_kept() {
 #[test]
 fn a_timeout_in_the_middle_of_a_frame_then_resume() {
     let (a, b) = socketpair();
-    let mut conn = Conn::new(b.as_raw_fd(), LIMIT, false).unwrap();
+    let mut conn = unsafe { Conn::borrowing(b.as_raw_fd(), LIMIT) }.unwrap();
     let whole = frame(b"resumable payload");
     write_raw(a.as_raw_fd(), &whole[..9]);
     let mut buf = [0u8; LIMIT];
@@ -434,14 +434,16 @@ fn event_loop_stream(batched: bool) {
     set_nonblocking(a.as_raw_fd());
     set_nonblocking(b.as_raw_fd());
     let sender = thread::spawn(move || {
-        let mut conn = Conn::new(a.as_raw_fd(), LIMIT, false).unwrap();
+        let mut conn = unsafe { Conn::borrowing(a.as_raw_fd(), LIMIT) }.unwrap();
         for first in (0..FRAMES).step_by(100) {
             let batch: Vec<Vec<u8>> = (first..first + 100).map(payload_of).collect();
             if batched {
                 let lens: Vec<usize> = batch.iter().map(Vec::len).collect();
                 conn.queue_frames(&batch.concat(), &lens).unwrap();
             } else {
-                batch.iter().for_each(|p| drop(conn.queue_frame(p).unwrap()));
+                batch.iter().for_each(|p| {
+                    conn.queue_frame(p).unwrap();
+                });
             }
             if conn.pending() >= 64 * 1024 {
                 while conn.flush().unwrap() > 32 * 1024 {
@@ -455,7 +457,7 @@ fn event_loop_stream(batched: bool) {
         drop(conn);
         a
     });
-    let mut conn = Conn::new(b.as_raw_fd(), LIMIT, false).unwrap();
+    let mut conn = unsafe { Conn::borrowing(b.as_raw_fd(), LIMIT) }.unwrap();
     let mut next = 0u32;
     loop {
         match conn.fill() {
@@ -500,7 +502,7 @@ fn event_loop_streams_batches_over_nonblocking_tcp_with_poll() {
 fn a_write_that_times_out_keeps_the_rest_of_its_frame_queued() {
     let (a, b) = socketpair();
     set_buffer_sizes(&a, 4096);
-    let mut conn = Conn::new(a.as_raw_fd(), LIMIT, false).unwrap();
+    let mut conn = unsafe { Conn::borrowing(a.as_raw_fd(), LIMIT) }.unwrap();
     let mut rng = Rng(seed());
     let payload = rng.bytes(1 << 20);
     assert_eq!(code(conn.write_frame(&payload, ms(30))), libc::ETIMEDOUT);
@@ -509,7 +511,7 @@ fn a_write_that_times_out_keeps_the_rest_of_its_frame_queued() {
     // A second frame goes behind the rest of the first.
     assert_eq!(code(conn.write_frame(b"second", Deadline::Immediate)), libc::EAGAIN);
     let reader = thread::spawn(move || {
-        let mut r = Conn::new(b.as_raw_fd(), 2 << 20, false).unwrap();
+        let mut r = unsafe { Conn::borrowing(b.as_raw_fd(), 2 << 20) }.unwrap();
         let mut buf = vec![0u8; 2 << 20];
         let n = r.read_frame(&mut buf, ms(5000)).unwrap();
         buf.truncate(n);
@@ -528,7 +530,7 @@ fn a_write_that_times_out_keeps_the_rest_of_its_frame_queued() {
 #[test]
 fn memory_per_connection_is_small_and_idle_buffers_shrink_back() {
     let (a, b) = socketpair();
-    let mut conn = Conn::new(b.as_raw_fd(), 4 << 20, false).unwrap();
+    let mut conn = unsafe { Conn::borrowing(b.as_raw_fd(), 4 << 20) }.unwrap();
     eprintln!("sl_conn: {} bytes before first use", std::mem::size_of::<Conn>());
     // 168 on x86-64 since the length prefix and the high-water mark.
     assert!(std::mem::size_of::<Conn>() <= 176);
@@ -545,7 +547,7 @@ fn memory_per_connection_is_small_and_idle_buffers_shrink_back() {
     let (input, _) = conn.capacities();
     assert!(input <= 64 * 1024 + 4, "idle read buffer is {input} bytes");
     // A small limit means a small buffer.
-    let mut small = Conn::new(b.as_raw_fd(), 10, false).unwrap();
+    let mut small = unsafe { Conn::borrowing(b.as_raw_fd(), 10) }.unwrap();
     write_raw(a.as_raw_fd(), &frame(b"0123456789"));
     assert_eq!(small.read_frame(&mut buf, ms(1000)).unwrap(), 10);
     assert!(small.capacities().0 <= 14, "{:?}", small.capacities());
@@ -563,7 +565,7 @@ fn write_raw_all(fd: RawFd, bytes: &[u8]) {
 #[test]
 fn fill_reports_eagain_and_enobufs_distinctly() {
     let (a, b) = socketpair();
-    let mut conn = Conn::new(b.as_raw_fd(), 8, false).unwrap();
+    let mut conn = unsafe { Conn::borrowing(b.as_raw_fd(), 8) }.unwrap();
     assert_eq!(code(conn.fill()), libc::EAGAIN);
     write_raw(a.as_raw_fd(), &[frame(b"12345678"), frame(b"x")].concat());
     assert_eq!(conn.fill().unwrap(), 12, "the buffer holds at most limit + 4");
@@ -577,21 +579,32 @@ fn fill_reports_eagain_and_enobufs_distinctly() {
 
 #[test]
 fn bad_arguments() {
-    assert_eq!(code(Conn::new(-1, 10, false)), libc::EINVAL);
-    assert_eq!(code(Conn::new(0, u32::MAX as usize + 1, false)), libc::EINVAL);
+    // SAFETY (every call here): each is refused before the fd is used.
+    assert_eq!(code(unsafe { Conn::borrowing(-1, 10) }), libc::EINVAL);
+    assert_eq!(code(unsafe { Conn::borrowing(0, u32::MAX as usize + 1) }), libc::EINVAL);
     let (a, _b) = socketpair();
     let fd = a.as_raw_fd();
     drop(a);
-    assert_eq!(code(Conn::new(fd, 10, false)), libc::EBADF);
+    assert_eq!(code(unsafe { Conn::borrowing(fd, 10) }), libc::EBADF);
+    assert_eq!(code(unsafe { Conn::from_raw_fd(fd, 10) }), libc::EBADF);
+    // An owned fd is closed with a connection that could not be made.
     let (a, _b) = socketpair();
-    let mut conn = Conn::new(a.as_raw_fd(), 10, false).unwrap();
+    let fd = a.as_raw_fd();
+    assert_eq!(code(Conn::new(a, u32::MAX as usize + 1)), libc::EINVAL);
+    assert_eq!(unsafe { libc::fcntl(fd, libc::F_GETFD) }, -1, "closed");
+    let (a, _b) = socketpair();
+    let fd = a.as_raw_fd();
+    drop(Conn::new(a, 10).unwrap());
+    assert_eq!(unsafe { libc::fcntl(fd, libc::F_GETFD) }, -1, "closed with the connection");
+    let (a, _b) = socketpair();
+    let mut conn = unsafe { Conn::borrowing(a.as_raw_fd(), 10) }.unwrap();
     assert_eq!(code(conn.read_until(b"", &mut [0u8; 4], Deadline::Immediate)), libc::EINVAL);
 }
 
 #[test]
 fn a_delimiter_longer_than_a_frame_header_still_fits_a_record_of_the_limit() {
     let (a, b) = socketpair();
-    let mut conn = Conn::new(b.as_raw_fd(), 6, false).unwrap();
+    let mut conn = unsafe { Conn::borrowing(b.as_raw_fd(), 6) }.unwrap();
     let delim: &[u8] = b"--boundary--";
     write_raw(a.as_raw_fd(), &[b"abcdef", delim, b"toolong", delim, b"x", delim].concat());
     let mut got = Vec::new();

@@ -211,7 +211,10 @@ fn a_unix_connect_start_is_connected_at_once() {
     assert_eq!(&got, b"unix");
     drop(listener);
     // Nothing listens any more: refused at once, no fd.
-    assert_eq!(owned(unsafe { sl_unix_connect_start(c(path.to_str().unwrap()).as_ptr()) }).unwrap_err(), libc::ECONNREFUSED);
+    assert_eq!(
+        owned(unsafe { sl_unix_connect_start(c(path.to_str().unwrap()).as_ptr()) }).unwrap_err(),
+        libc::ECONNREFUSED
+    );
     std::fs::remove_file(&path).unwrap();
     assert_eq!(owned(unsafe { sl_unix_connect_start(c(path.to_str().unwrap()).as_ptr()) }).unwrap_err(), libc::ENOENT);
     assert_eq!(owned(unsafe { sl_unix_connect_start(std::ptr::null()) }).unwrap_err(), libc::EINVAL);

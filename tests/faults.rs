@@ -66,7 +66,10 @@ fn hits() -> usize {
 
 /// Runs `peer` on its own thread and `call` on this one while both receive
 /// SIGALRM every 100 µs. Returns both results and the signals this thread got.
-fn under_storm<T, P: Send + 'static>(peer: impl FnOnce() -> P + Send + 'static, call: impl FnOnce() -> T) -> (T, P, usize) {
+fn under_storm<T, P: Send + 'static>(
+    peer: impl FnOnce() -> P + Send + 'static,
+    call: impl FnOnce() -> T,
+) -> (T, P, usize) {
     install_handler_without_sa_restart();
     let stop = Arc::new(AtomicBool::new(false));
     let (tx, rx) = std::sync::mpsc::channel();
@@ -179,7 +182,9 @@ fn conn_reads_and_writes_complete_under_a_signal_storm() {
             let x = res(unsafe { sl_conn_read_exact(c, buf.as_mut_ptr().cast(), LEN, -1) } as i64);
             let exact_ok = (x, buf == *exact);
             let d = b"\r\n";
-            let u = res(unsafe { sl_conn_read_until(c, d.as_ptr().cast(), 2, buf.as_mut_ptr().cast(), LEN, 20_000) } as i64);
+            let u = res(
+                unsafe { sl_conn_read_until(c, d.as_ptr().cast(), 2, buf.as_mut_ptr().cast(), LEN, 20_000) } as i64
+            );
             let record_ok = (u, buf[..] == record[..LEN]);
             unsafe { sl_conn_free(c) };
             (frames, exact_ok, record_ok)
@@ -230,10 +235,10 @@ fn accept_and_graceful_close_complete_under_a_signal_storm() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     for timeout in [-1, 5000] {
-        let (fd, client, signals) = under_storm(
-            after(150, move || TcpStream::connect(("127.0.0.1", port)).unwrap()),
-            || res(unsafe { sl_accept(listener.as_raw_fd(), 0, timeout, null_mut(), 0) }),
-        );
+        let (fd, client, signals) =
+            under_storm(after(150, move || TcpStream::connect(("127.0.0.1", port)).unwrap()), || {
+                res(unsafe { sl_accept(listener.as_raw_fd(), 0, timeout, null_mut(), 0) })
+            });
         assert!(fd.0 >= 0, "sl_accept: errno {}", fd.1);
         assert!(signals > 10, "only {signals} signals");
         // Graceful close waits for the peer's FIN, which comes after 150 ms.
@@ -244,7 +249,7 @@ fn accept_and_graceful_close_complete_under_a_signal_storm() {
                 client.shutdown(std::net::Shutdown::Write).unwrap();
                 client.read_to_end(&mut rest).unwrap();
             }),
-            || res(sl_close_graceful(fd.0 as i32, timeout)),
+            || res(unsafe { sl_close_graceful(fd.0 as i32, timeout) }),
         );
         assert_eq!(rc, (0, 0), "sl_close_graceful");
     }
@@ -267,10 +272,10 @@ fn fill_backlog(mut probe: impl FnMut() -> (i64, i32), keep: &mut Vec<OwnedFd>) 
 #[test]
 fn connects_wait_out_a_full_backlog_under_a_signal_storm() {
     // TCP: a full accept queue drops SYNs, so connect waits for a retransmit.
-    let listener = unsafe { sl_tcp_listen(b"127.0.0.1\0".as_ptr().cast(), 0, 0) };
+    let listener = unsafe { sl_tcp_listen(c"127.0.0.1".as_ptr(), 0, 0) };
     assert!(listener >= 0);
     let port = sl_local_port(listener);
-    let host = b"127.0.0.1\0".as_ptr().cast();
+    let host = c"127.0.0.1".as_ptr();
     let mut queued = Vec::new();
     fill_backlog(|| res(unsafe { sl_tcp_connect(host, port, 200) }), &mut queued);
     let ((rc, elapsed), (), signals) = under_storm(
@@ -323,7 +328,13 @@ fn connects_wait_out_a_full_backlog_under_a_signal_storm() {
 fn reset(stream: TcpStream) {
     let linger = libc::linger { l_onoff: 1, l_linger: 0 };
     let rc = unsafe {
-        libc::setsockopt(stream.as_raw_fd(), libc::SOL_SOCKET, libc::SO_LINGER, (&linger as *const libc::linger).cast(), 8)
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            8,
+        )
     };
     assert_eq!(rc, 0);
 }
@@ -338,7 +349,8 @@ fn a_reset_in_the_middle_of_a_receive_is_econnreset_with_a_true_count() {
     let mut done = usize::MAX;
     let fd = a.as_raw_fd();
     let peer = after(100, move || reset(b));
-    let (rc, (), _) = under_storm(peer, || res(unsafe { sl_recv_exact(fd, buf.as_mut_ptr().cast(), 4096, 5000, &mut done) } as i64));
+    let (rc, (), _) =
+        under_storm(peer, || res(unsafe { sl_recv_exact(fd, buf.as_mut_ptr().cast(), 4096, 5000, &mut done) } as i64));
     assert_eq!(rc, (-1, libc::ECONNRESET));
     assert!(done <= 1000 && buf[..done] == data[..done], "*received must count only true bytes ({done})");
 
@@ -368,11 +380,14 @@ fn a_reset_in_the_middle_of_a_conn_write_keeps_the_rest_queued() {
             (&b).read_exact(&mut some).unwrap();
             reset(b)
         }),
-        || res(unsafe { sl_conn_write_frame(cp as *mut sl_conn, payload.as_ptr().cast(), payload.len(), 10_000) } as i64),
+        || {
+            res(unsafe { sl_conn_write_frame(cp as *mut sl_conn, payload.as_ptr().cast(), payload.len(), 10_000) }
+                as i64)
+        },
     );
     assert_eq!(rc.0, -1);
     assert!(rc.1 == libc::ECONNRESET || rc.1 == libc::EPIPE, "errno {}", rc.1);
-    let pending = sl_conn_pending(c);
+    let pending = unsafe { sl_conn_pending(c) };
     assert!(pending > 0 && pending < payload.len() + 4, "pending {pending}");
     unsafe { sl_conn_free(c) };
 }
@@ -386,7 +401,8 @@ fn a_receiver_that_never_reads_times_out_a_frame_with_the_exact_count() {
     let payload = Rng(seed()).bytes(4 << 20);
     let mut sent = usize::MAX;
     let start = Instant::now();
-    let rc = res(unsafe { sl_send_frame(a.as_raw_fd(), payload.as_ptr().cast(), payload.len(), 200, &mut sent) } as i64);
+    let rc =
+        res(unsafe { sl_send_frame(a.as_raw_fd(), payload.as_ptr().cast(), payload.len(), 200, &mut sent) } as i64);
     assert_eq!(rc, (-1, libc::ETIMEDOUT));
     assert!(start.elapsed() >= Duration::from_millis(200));
     assert!(sent > 4 && sent < payload.len() + 4, "sent {sent}");
@@ -402,7 +418,7 @@ fn a_receiver_that_never_reads_times_out_a_frame_with_the_exact_count() {
     let c = sl_conn_new(a.as_raw_fd(), 16, 0);
     let rc = res(unsafe { sl_conn_write_frame(c, payload.as_ptr().cast(), payload.len(), 200) } as i64);
     assert_eq!(rc, (-1, libc::ETIMEDOUT));
-    let pending = sl_conn_pending(c);
+    let pending = unsafe { sl_conn_pending(c) };
     assert!(pending > 0);
     let bfd = b.as_raw_fd();
     let reader = thread::spawn(move || {
@@ -480,7 +496,8 @@ fn child_sends_to_gone_peers_with_sigpipe_at_default() {
             let calls: [(&str, i64); 6] = [
                 ("sl_send_all", unsafe { sl_send_all(fd, data.as_ptr().cast(), data.len(), 1000, null_mut()) } as i64),
                 ("sl_send_allv", unsafe { sl_send_allv(fd, iov.as_ptr(), 1, 1000, null_mut()) } as i64),
-                ("sl_send_frame", unsafe { sl_send_frame(fd, data.as_ptr().cast(), data.len(), 1000, null_mut()) } as i64),
+                ("sl_send_frame", unsafe { sl_send_frame(fd, data.as_ptr().cast(), data.len(), 1000, null_mut()) }
+                    as i64),
                 ("sl_conn_write_frame", {
                     let c = sl_conn_new(fd, 16, 0);
                     let rc = unsafe { sl_conn_write_frame(c, data.as_ptr().cast(), data.len(), 1000) } as i64;
@@ -513,7 +530,7 @@ fn child_sends_to_gone_peers_with_sigpipe_at_default() {
     let (t, u) = tcp_pair();
     reset(u);
     thread::sleep(Duration::from_millis(20));
-    let rc = res(sl_close_graceful(t.into_raw_fd(), 100));
+    let rc = res(unsafe { sl_close_graceful(t.into_raw_fd(), 100) });
     assert!(rc == (0, 0) || rc == (-1, libc::ECONNRESET), "{rc:?}");
     let mut pending: libc::sigset_t = unsafe { std::mem::zeroed() };
     unsafe { libc::sigpending(&mut pending) };
@@ -532,7 +549,7 @@ fn child_runs_out_of_fds() {
     if !in_child() {
         return;
     }
-    let host = b"127.0.0.1\0".as_ptr().cast();
+    let host = c"127.0.0.1".as_ptr();
     let listener = unsafe { sl_tcp_listen(host, 0, 16) };
     assert!(listener >= 0);
     let port = sl_local_port(listener);
@@ -564,7 +581,7 @@ fn child_runs_out_of_fds() {
     assert_eq!(res(unsafe { sl_tcp_connect(host, port, 200) }), (-1, libc::EMFILE), "sl_tcp_connect");
     assert_eq!(res(unsafe { sl_tcp_listen(host, 0, 1) }), (-1, libc::EMFILE), "sl_tcp_listen");
     assert_eq!(res(unsafe { sl_unix_connect(unix_name.as_ptr().cast(), 200) }), (-1, libc::EMFILE), "sl_unix_connect");
-    assert_eq!(res(unsafe { sl_unix_listen(b"@sockloop-emfile-2\0".as_ptr().cast(), 1) }), (-1, libc::EMFILE));
+    assert_eq!(res(unsafe { sl_unix_listen(c"@sockloop-emfile-2".as_ptr(), 1) }), (-1, libc::EMFILE));
     let sel = sl_selector_new();
     assert!(sel.is_null() && errno() == libc::EMFILE, "sl_selector_new");
 

@@ -68,7 +68,8 @@ fn header_has_banner_guards_and_a_doc_comment_on_every_function() {
     let lines: Vec<&str> = COMMITTED.lines().collect();
     let mut functions = 0;
     for (i, line) in lines.iter().enumerate() {
-        if (line.contains(" sl_") || line.contains("*sl_")) && line.trim_end().ends_with(");") && !line.starts_with(" ") {
+        if (line.contains(" sl_") || line.contains("*sl_")) && line.trim_end().ends_with(");") && !line.starts_with(" ")
+        {
             functions += 1;
             assert!(i > 0 && lines[i - 1].trim() == "*/", "no doc comment above: {line}");
         }
@@ -100,7 +101,14 @@ fn header_is_ordered_by_family() {
         })
         .collect();
     for (pair, lines) in families.windows(2).zip(at.windows(2)) {
-        assert!(lines[0] < lines[1], "{} (line {}) comes after {} (line {})", pair[0], lines[0] + 1, pair[1], lines[1] + 1);
+        assert!(
+            lines[0] < lines[1],
+            "{} (line {}) comes after {} (line {})",
+            pair[0],
+            lines[0] + 1,
+            pair[1],
+            lines[1] + 1
+        );
     }
     let first = COMMITTED.lines().position(|l| l.starts_with("ssize_t ") || l.starts_with("int ")).unwrap();
     assert_eq!(first, at[0], "the first function declared is not sl_send_all");
@@ -109,10 +117,13 @@ fn header_is_ordered_by_family() {
 /// Constants are integer literals, usable in `#if` (no casts).
 #[test]
 fn constants_are_integer_literals() {
-    for line in COMMITTED.lines().filter(|l| l.starts_with("#define SL_") && !l.starts_with("#define SL_VERSION_STRING")) {
+    for line in
+        COMMITTED.lines().filter(|l| l.starts_with("#define SL_") && !l.starts_with("#define SL_VERSION_STRING"))
+    {
         let value = line.split_whitespace().nth(2).unwrap_or_else(|| panic!("no value: {line}"));
-        let digits = value.strip_prefix("0x").map_or(value.chars().all(|c| c.is_ascii_digit()), |h| h.chars().all(|c| c.is_ascii_hexdigit()));
+        let digits = value
+            .strip_prefix("0x")
+            .map_or(value.chars().all(|c| c.is_ascii_digit()), |h| h.chars().all(|c| c.is_ascii_hexdigit()));
         assert!(digits, "not an integer literal: {line}");
     }
 }
-

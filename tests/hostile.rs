@@ -42,14 +42,17 @@ struct Counting;
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
-        System.alloc(layout)
+        // SAFETY: the caller's layout, passed on as GlobalAlloc requires.
+        unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
+        // SAFETY: ptr came from System with this layout.
+        unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         LARGEST.fetch_max(new_size, Ordering::Relaxed);
-        System.realloc(ptr, layout, new_size)
+        // SAFETY: ptr came from System with this layout.
+        unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
 
@@ -82,7 +85,15 @@ macro_rules! fails_with {
         clear_errno();
         let rc = unsafe { $call };
         let e = errno_now();
-        assert!(rc == $fail && e == $err, "{} returned {rc:?} errno {e}, wanted {:?} errno {}", stringify!($call), $fail, $err);
+        #[allow(clippy::cmp_null)] // $fail is NULL for constructors, 0 for getters
+        let failed = rc == $fail;
+        assert!(
+            failed && e == $err,
+            "{} returned {rc:?} errno {e}, wanted {:?} errno {}",
+            stringify!($call),
+            $fail,
+            $err
+        );
     }};
 }
 
@@ -119,7 +130,15 @@ impl Env {
         let (r, w) = pipe();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let tcp_port = listener.local_addr().unwrap().port() as i32;
-        Env { a, b, high: HIGH_FD, pipe_r: r.into_raw_fd(), pipe_w: w.into_raw_fd(), tcp_listener: listener.into_raw_fd(), tcp_port }
+        Env {
+            a,
+            b,
+            high: HIGH_FD,
+            pipe_r: r.into_raw_fd(),
+            pipe_w: w.into_raw_fd(),
+            tcp_listener: listener.into_raw_fd(),
+            tcp_port,
+        }
     }
 
     /// A descriptor number that was open a moment ago and is closed now.
@@ -184,30 +203,37 @@ type Row = (&'static str, fn(&Env));
 
 fn byteorder_rows() -> Vec<Row> {
     macro_rules! conversion {
-        ($name:ident, $t:ty) => {
-            { let f: fn(&Env) = |_: &Env| {
+        ($name:ident, $t:ty) => {{
+            let f: fn(&Env) = |_: &Env| {
                 for v in [0 as $t, <$t>::MAX, 1] {
                     let round = $name($name(v));
                     assert_eq!(round, v, "{} is its own inverse", stringify!($name));
                 }
-            }; (stringify!($name), f) }
-        };
+            };
+            (stringify!($name), f)
+        }};
     }
     macro_rules! put {
         ($put:ident, $get:ident, $t:ty, $n:expr) => {
             (
-                { let f: fn(&Env) = |_: &Env| {
-                    fails_with!($put(null_mut(), <$t>::MAX), null_mut::<c_void>(), libc::EINVAL);
-                    let mut buf = [0u8; 9];
-                    let base = unsafe { buf.as_mut_ptr().add(1) }; // unaligned
-                    let end = unsafe { $put(base.cast(), <$t>::MAX) };
-                    assert_eq!(end.cast::<u8>(), unsafe { base.add($n) });
-                }; (stringify!($put), f) },
-                { let f: fn(&Env) = |_: &Env| {
-                    fails_with!($get(null()), 0, libc::EINVAL);
-                    let buf = [0xffu8; 9];
-                    gives!($get(buf[1..].as_ptr().cast()), <$t>::MAX);
-                }; (stringify!($get), f) },
+                {
+                    let f: fn(&Env) = |_: &Env| {
+                        fails_with!($put(null_mut(), <$t>::MAX), null_mut::<c_void>(), libc::EINVAL);
+                        let mut buf = [0u8; 9];
+                        let base = unsafe { buf.as_mut_ptr().add(1) }; // unaligned
+                        let end = unsafe { $put(base.cast(), <$t>::MAX) };
+                        assert_eq!(end.cast::<u8>(), unsafe { base.add($n) });
+                    };
+                    (stringify!($put), f)
+                },
+                {
+                    let f: fn(&Env) = |_: &Env| {
+                        fails_with!($get(null()), 0, libc::EINVAL);
+                        let buf = [0xffu8; 9];
+                        gives!($get(buf[1..].as_ptr().cast()), <$t>::MAX);
+                    };
+                    (stringify!($get), f)
+                },
             )
         };
     }
@@ -514,7 +540,7 @@ fn conn_rows() -> Vec<Row> {
             assert!(p.is_null() && n == 0);
             write_bytes(env.b, &FOUR_GIB_HEADER);
             write_bytes(env.b, &[0xab; 64]);
-            assert!(sl_conn_fill(c) > 0);
+            assert!(unsafe { sl_conn_fill(c) } > 0);
             fails!(sl_conn_next_frame(c, &mut p, &mut n), libc::EMSGSIZE);
             unsafe { sl_conn_free(c) };
             env.drain();
@@ -529,7 +555,7 @@ fn conn_rows() -> Vec<Row> {
             gives!(sl_conn_next_frames(c, out.as_mut_ptr(), 4), 0);
             write_bytes(env.b, &FOUR_GIB_HEADER);
             write_bytes(env.b, &[0xab; 64]);
-            assert!(sl_conn_fill(c) > 0);
+            assert!(unsafe { sl_conn_fill(c) } > 0);
             fails!(sl_conn_next_frames(c, out.as_mut_ptr(), 4), libc::EMSGSIZE);
             unsafe { sl_conn_free(c) };
             env.drain();
@@ -546,7 +572,7 @@ fn conn_rows() -> Vec<Row> {
             fails!(sl_conn_next_record(c, nl, 1, &mut p, null_mut()), libc::EINVAL);
             gives!(sl_conn_next_record(c, nl, 1, &mut p, &mut n), 0);
             write_bytes(env.b, &[b'x'; 40]);
-            assert!(sl_conn_fill(c) > 0);
+            assert!(unsafe { sl_conn_fill(c) } > 0);
             fails!(sl_conn_next_record(c, nl, 1, &mut p, &mut n), libc::EMSGSIZE);
             unsafe { sl_conn_free(c) };
         }),
@@ -570,7 +596,10 @@ fn conn_rows() -> Vec<Row> {
             fails!(sl_conn_queue_frames(c, null(), lens.as_ptr(), 2), libc::EINVAL);
             fails!(sl_conn_queue_frames(c, buf.as_ptr().cast(), lens.as_ptr(), usize::MAX), libc::EINVAL);
             fails!(sl_conn_queue_frames(c, buf.as_ptr().cast(), [1usize << 32].as_ptr(), 1), libc::EMSGSIZE);
-            fails!(sl_conn_queue_frames(c, buf.as_ptr().cast(), [usize::MAX / 2, usize::MAX / 2].as_ptr(), 2), libc::EMSGSIZE);
+            fails!(
+                sl_conn_queue_frames(c, buf.as_ptr().cast(), [usize::MAX / 2, usize::MAX / 2].as_ptr(), 2),
+                libc::EMSGSIZE
+            );
             gives!(sl_conn_pending(c), 0);
             gives!(sl_conn_queue_frames(c, null(), null(), 0), 0);
             gives!(sl_conn_queue_frames(c, null(), [0usize; 2].as_ptr(), 2), 8);
@@ -734,11 +763,39 @@ fn ready_rows() -> Vec<Row> {
             fails!(select([env.closed()].as_ptr(), 1, 0, &mut n), libc::EBADF);
             assert_eq!(n, 0);
             gives!(
-                sl_select(null(), 0, null(), 0, null(), 0, 0, null_mut(), null_mut(), null_mut(), null_mut(), null_mut(), null_mut()),
+                sl_select(
+                    null(),
+                    0,
+                    null(),
+                    0,
+                    null(),
+                    0,
+                    0,
+                    null_mut(),
+                    null_mut(),
+                    null_mut(),
+                    null_mut(),
+                    null_mut(),
+                    null_mut()
+                ),
                 0
             );
             gives!(
-                sl_select(null(), 0, fds.as_ptr(), 2, null(), 0, 0, null_mut(), null_mut(), o, &mut n, null_mut(), null_mut()),
+                sl_select(
+                    null(),
+                    0,
+                    fds.as_ptr(),
+                    2,
+                    null(),
+                    0,
+                    0,
+                    null_mut(),
+                    null_mut(),
+                    o,
+                    &mut n,
+                    null_mut(),
+                    null_mut()
+                ),
                 2
             );
             assert_eq!(out, fds);
@@ -791,12 +848,12 @@ fn selector_rows() -> Vec<Row> {
             unsafe { sl_selector_free(s) };
         }),
         ("sl_selector_get", |env| {
-            let (mut events, mut data) = (77, 1 as *mut c_void);
+            let (mut events, mut data) = (77, std::ptr::dangling_mut::<c_void>());
             fails!(sl_selector_get(null(), env.a, &mut events, &mut data), libc::EINVAL);
             let s = sl_selector_new();
             fails!(sl_selector_get(s, -1, &mut events, &mut data), libc::EINVAL);
             fails!(sl_selector_get(s, env.a, &mut events, &mut data), libc::ENOENT);
-            assert_eq!((events, data), (77, 1 as *mut c_void), "out-params untouched on error");
+            assert_eq!((events, data), (77, std::ptr::dangling_mut::<c_void>()), "out-params untouched on error");
             gives!(sl_selector_register(s, env.a, SL_WRITE, 5 as *mut c_void), 0);
             gives!(sl_selector_get(s, env.a, null_mut(), null_mut()), 0);
             unsafe { sl_selector_free(s) };

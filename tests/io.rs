@@ -91,7 +91,9 @@ fn send_to_a_peer_that_reset_fails_with_epipe_or_econnreset() {
     let (a, b) = tcp_pair();
     // Linger 0 makes close() send RST.
     let linger = libc::linger { l_onoff: 1, l_linger: 0 };
-    unsafe { libc::setsockopt(b.as_raw_fd(), libc::SOL_SOCKET, libc::SO_LINGER, (&linger as *const libc::linger).cast(), 8) };
+    unsafe {
+        libc::setsockopt(b.as_raw_fd(), libc::SOL_SOCKET, libc::SO_LINGER, (&linger as *const libc::linger).cast(), 8)
+    };
     drop(b);
     thread::sleep(Duration::from_millis(20));
     let data = vec![7u8; 1 << 20];

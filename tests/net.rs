@@ -78,14 +78,22 @@ struct TcpOrUnix(RawFd);
 impl Read for TcpOrUnix {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = unsafe { libc::read(self.0, buf.as_mut_ptr().cast(), buf.len()) };
-        if n < 0 { Err(std::io::Error::last_os_error()) } else { Ok(n as usize) }
+        if n < 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        }
     }
 }
 
 impl Write for TcpOrUnix {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let n = unsafe { libc::send(self.0, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
-        if n < 0 { Err(std::io::Error::last_os_error()) } else { Ok(n as usize) }
+        if n < 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        }
     }
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
@@ -599,8 +607,8 @@ fn option_setters_reject_bad_input() {
         sl_set_buffer_sizes(fd, -1, 0),
         sl_set_buffer_sizes(fd, 0, -1),
         unsafe { sl_get_buffer_sizes(-1, ptr::null_mut(), ptr::null_mut()) },
-        sl_close_graceful(-1, 0),
-        sl_close_graceful(fd, -2),
+        unsafe { sl_close_graceful(-1, 0) },
+        unsafe { sl_close_graceful(fd, -2) },
     ] {
         assert_eq!((rc, errno()), (-1, libc::EINVAL));
     }
@@ -632,7 +640,9 @@ fn reply_then_close(close: impl FnOnce(OwnedFd) + Send + 'static) -> (usize, std
     let closer = thread::spawn(move || {
         let reply = vec![7u8; REPLY];
         let mut sent = 0;
-        let rc = unsafe { sockloop::ffi::io::sl_send_all(server.as_raw_fd(), reply.as_ptr().cast(), REPLY, 10_000, &mut sent) };
+        let rc = unsafe {
+            sockloop::ffi::io::sl_send_all(server.as_raw_fd(), reply.as_ptr().cast(), REPLY, 10_000, &mut sent)
+        };
         assert_eq!(rc, REPLY as isize);
         close(server);
     });
@@ -655,7 +665,7 @@ fn reply_then_close(close: impl FnOnce(OwnedFd) + Send + 'static) -> (usize, std
 #[test]
 fn graceful_close_delivers_the_last_bytes_where_plain_close_resets() {
     let (got, end) = reply_then_close(|fd| {
-        assert_eq!(sl_close_graceful(std::os::fd::IntoRawFd::into_raw_fd(fd), 5000), 0, "errno {}", errno());
+        assert_eq!(unsafe { sl_close_graceful(std::os::fd::IntoRawFd::into_raw_fd(fd), 5000) }, 0, "errno {}", errno());
     });
     assert!(end.is_ok(), "reading ended with {end:?}");
     assert_eq!(got, 4 << 20, "every byte of the reply arrived");
@@ -670,7 +680,7 @@ fn graceful_close_reports_a_timeout_and_a_reset_and_always_closes() {
     // reads end of stream).
     let (a, mut b) = tcp_pair();
     let started = Instant::now();
-    assert_eq!(sl_close_graceful(std::os::fd::IntoRawFd::into_raw_fd(a), 200), -1);
+    assert_eq!(unsafe { sl_close_graceful(std::os::fd::IntoRawFd::into_raw_fd(a), 200) }, -1);
     assert_eq!(errno(), libc::ETIMEDOUT);
     assert!(started.elapsed() >= Duration::from_millis(200));
     b.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -681,7 +691,7 @@ fn graceful_close_reports_a_timeout_and_a_reset_and_always_closes() {
 
     // timeout 0: only what is there already.
     let (a, _b) = tcp_pair();
-    assert_eq!(sl_close_graceful(std::os::fd::IntoRawFd::into_raw_fd(a), 0), -1);
+    assert_eq!(unsafe { sl_close_graceful(std::os::fd::IntoRawFd::into_raw_fd(a), 0) }, -1);
     assert_eq!(errno(), libc::EAGAIN);
 
     // The peer resets: ECONNRESET.
@@ -689,7 +699,7 @@ fn graceful_close_reports_a_timeout_and_a_reset_and_always_closes() {
     socket2::SockRef::from(&b).set_linger(Some(Duration::ZERO)).unwrap();
     drop(b);
     thread::sleep(Duration::from_millis(50));
-    let rc = sl_close_graceful(std::os::fd::IntoRawFd::into_raw_fd(a), 2000);
+    let rc = unsafe { sl_close_graceful(std::os::fd::IntoRawFd::into_raw_fd(a), 2000) };
     assert_eq!(rc, -1);
     assert_eq!(errno(), libc::ECONNRESET);
 
@@ -702,6 +712,6 @@ fn graceful_close_reports_a_timeout_and_a_reset_and_always_closes() {
         rest
     });
     (&a).write_all(b"last words").unwrap();
-    assert_eq!(sl_close_graceful(std::os::fd::IntoRawFd::into_raw_fd(a), 5000), 0);
+    assert_eq!(unsafe { sl_close_graceful(std::os::fd::IntoRawFd::into_raw_fd(a), 5000) }, 0);
     assert_eq!(peer.join().unwrap(), b"last words");
 }

@@ -56,7 +56,9 @@ fn unbuffered_frames_match_hand_built_ones_for_every_width_and_order() {
                 let payload = rng.bytes(len);
                 let want = hand_frame(width, flags, &payload);
                 let mut sent = 0;
-                let rc = unsafe { sl_send_frame_prefix(a.as_raw_fd(), width, flags, payload.as_ptr().cast(), len, 1000, &mut sent) };
+                let rc = unsafe {
+                    sl_send_frame_prefix(a.as_raw_fd(), width, flags, payload.as_ptr().cast(), len, 1000, &mut sent)
+                };
                 assert_eq!((rc, sent), (len as isize, len + width), "width {width} flags {flags} len {len}");
                 assert_eq!(read_raw(b.as_raw_fd(), want.len()), want, "width {width} flags {flags} len {len}");
                 // The hand-built frame, one byte at a time with a timed-out
@@ -64,11 +66,15 @@ fn unbuffered_frames_match_hand_built_ones_for_every_width_and_order() {
                 let mut buf = vec![0u8; len];
                 let mut p = progress();
                 for (i, byte) in want.iter().enumerate() {
-                    let rc = unsafe { sl_recv_frame_prefix(b.as_raw_fd(), width, flags, buf.as_mut_ptr().cast(), len, 0, &mut p) };
+                    let rc = unsafe {
+                        sl_recv_frame_prefix(b.as_raw_fd(), width, flags, buf.as_mut_ptr().cast(), len, 0, &mut p)
+                    };
                     assert_eq!((rc, errno(), p.received), (-1, libc::EAGAIN, i));
                     write_raw(a.as_raw_fd(), &[*byte]);
                 }
-                let rc = unsafe { sl_recv_frame_prefix(b.as_raw_fd(), width, flags, buf.as_mut_ptr().cast(), len, 1000, &mut p) };
+                let rc = unsafe {
+                    sl_recv_frame_prefix(b.as_raw_fd(), width, flags, buf.as_mut_ptr().cast(), len, 1000, &mut p)
+                };
                 assert_eq!(rc, len as isize);
                 assert!(buf == payload, "width {width} flags {flags} len {len}");
                 assert_eq!(p.received, 0);
@@ -84,7 +90,8 @@ fn a_payload_too_long_for_the_width_is_emsgsize_and_nothing_is_sent() {
     for (width, len) in [(1, 256), (2, 65536)] {
         for flags in ORDERS {
             let mut sent = 9;
-            let rc = unsafe { sl_send_frame_prefix(a.as_raw_fd(), width, flags, big.as_ptr().cast(), len, 100, &mut sent) };
+            let rc =
+                unsafe { sl_send_frame_prefix(a.as_raw_fd(), width, flags, big.as_ptr().cast(), len, 100, &mut sent) };
             assert_eq!((rc, errno(), sent), (-1, libc::EMSGSIZE, 0));
         }
     }
@@ -102,10 +109,10 @@ fn bad_widths_and_flags_are_einval() {
         let rc = unsafe { sl_recv_frame_prefix(a.as_raw_fd(), width, flags, buf.as_mut_ptr().cast(), 8, 0, &mut p) };
         assert_eq!((rc, errno()), (-1, libc::EINVAL), "recv {width} {flags}");
         let c = sl_conn_new(a.as_raw_fd(), 64, 0);
-        assert_eq!((sl_conn_set_prefix(c, width, flags), errno()), (-1, libc::EINVAL));
+        assert_eq!((unsafe { sl_conn_set_prefix(c, width, flags) }, errno()), (-1, libc::EINVAL));
         unsafe { sl_conn_free(c) };
     }
-    assert_eq!((sl_conn_set_prefix(null_mut(), 4, 0), errno()), (-1, libc::EINVAL));
+    assert_eq!((unsafe { sl_conn_set_prefix(null_mut(), 4, 0) }, errno()), (-1, libc::EINVAL));
 }
 
 #[test]
@@ -131,7 +138,7 @@ impl Conn {
     fn new(fd: RawFd, limit: usize, width: usize, flags: i32) -> Conn {
         let c = sl_conn_new(fd, limit, 0);
         assert!(!c.is_null());
-        assert_eq!(sl_conn_set_prefix(c, width, flags), 0);
+        assert_eq!(unsafe { sl_conn_set_prefix(c, width, flags) }, 0);
         Conn(c)
     }
 }
@@ -158,7 +165,10 @@ fn every_conn_frame_path_uses_the_prefix_on_the_wire() {
             let want: Vec<u8> = payloads.iter().flat_map(|p| hand_frame(width, flags, p)).collect();
             // Blocking write, per-frame queue, batch queue, in-place batch.
             unsafe {
-                assert_eq!(sl_conn_write_frame(tx.0, payloads[0].as_ptr().cast(), payloads[0].len(), 100), payloads[0].len() as isize);
+                assert_eq!(
+                    sl_conn_write_frame(tx.0, payloads[0].as_ptr().cast(), payloads[0].len(), 100),
+                    payloads[0].len() as isize
+                );
                 assert!(sl_conn_queue_frame(tx.0, payloads[1].as_ptr().cast(), payloads[1].len()) > 0);
                 let joined = [payloads[2].as_slice(), &payloads[3]].concat();
                 let lens = [payloads[2].len(), payloads[3].len()];
@@ -184,7 +194,13 @@ fn every_conn_frame_path_uses_the_prefix_on_the_wire() {
                 let (mut p, mut n) = (null(), 0usize);
                 assert_eq!(sl_conn_next_frame(rx.0, &mut p, &mut n), 1, "{what}");
                 got.push(std::slice::from_raw_parts(p.cast::<u8>(), n).to_vec());
-                let mut frames = [sl_frame { payload: null(), len: 0 }, sl_frame { payload: null(), len: 0 }, sl_frame { payload: null(), len: 0 }, sl_frame { payload: null(), len: 0 }, sl_frame { payload: null(), len: 0 }];
+                let mut frames = [
+                    sl_frame { payload: null(), len: 0 },
+                    sl_frame { payload: null(), len: 0 },
+                    sl_frame { payload: null(), len: 0 },
+                    sl_frame { payload: null(), len: 0 },
+                    sl_frame { payload: null(), len: 0 },
+                ];
                 loop {
                     let k = sl_conn_next_frames(rx.0, frames.as_mut_ptr(), frames.len());
                     assert!(k >= 0);
@@ -267,7 +283,11 @@ fn queue_calls_over_the_high_water_mark_are_enobufs_and_queue_nothing() {
         // Draining makes room again.
         assert_eq!(sl_conn_flush(c.0), 0);
         assert_eq!(read_raw(b.as_raw_fd(), 30).len(), 30);
-        assert_eq!(sl_conn_queue_frames(c.0, data.as_ptr().cast(), [10usize, 12].as_ptr(), 2), 30, "two frames, 30 bytes with their prefixes");
+        assert_eq!(
+            sl_conn_queue_frames(c.0, data.as_ptr().cast(), [10usize, 12].as_ptr(), 2),
+            30,
+            "two frames, 30 bytes with their prefixes"
+        );
         // A mark lowered below what is pending drops nothing.
         assert_eq!(sl_conn_set_high_water(c.0, 5), 0);
         assert_eq!(sl_conn_pending(c.0), 30);
@@ -283,7 +303,7 @@ fn queue_calls_over_the_high_water_mark_are_enobufs_and_queue_nothing() {
         }
         assert_eq!(sl_conn_pending(c.0), 100_000);
     }
-    assert_eq!(sl_conn_set_high_water(null_mut(), 10), -1);
+    assert_eq!(unsafe { sl_conn_set_high_water(null_mut(), 10) }, -1);
     assert_eq!(errno(), libc::EINVAL);
 }
 

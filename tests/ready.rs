@@ -47,8 +47,19 @@ fn select(readers: &[i32], writers: &[i32], errs: &[i32], timeout_ms: i32) -> Se
     let (mut nr, mut nw, mut ne) = (usize::MAX, usize::MAX, usize::MAX);
     let rc = unsafe {
         sl_select(
-            readers.as_ptr(), readers.len(), writers.as_ptr(), writers.len(), errs.as_ptr(), errs.len(),
-            timeout_ms, r.as_mut_ptr(), &mut nr, w.as_mut_ptr(), &mut nw, e.as_mut_ptr(), &mut ne,
+            readers.as_ptr(),
+            readers.len(),
+            writers.as_ptr(),
+            writers.len(),
+            errs.as_ptr(),
+            errs.len(),
+            timeout_ms,
+            r.as_mut_ptr(),
+            &mut nr,
+            w.as_mut_ptr(),
+            &mut nw,
+            e.as_mut_ptr(),
+            &mut ne,
         )
     };
     let err = if rc < 0 { errno() } else { 0 };
@@ -217,8 +228,19 @@ fn select_output_may_be_its_input() {
     let mut n = 0usize;
     let rc = unsafe {
         sl_select(
-            fds.as_ptr(), 3, ptr::null(), 0, ptr::null(), 0, 1000,
-            fds.as_mut_ptr(), &mut n, ptr::null_mut(), ptr::null_mut(), ptr::null_mut(), ptr::null_mut(),
+            fds.as_ptr(),
+            3,
+            ptr::null(),
+            0,
+            ptr::null(),
+            0,
+            1000,
+            fds.as_mut_ptr(),
+            &mut n,
+            ptr::null_mut(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+            ptr::null_mut(),
         )
     };
     assert_eq!((rc, n), (1, 1));
@@ -274,7 +296,8 @@ fn signal_storm_never_ends_a_wait_early() {
         thread::sleep(Duration::from_millis(60));
         (&std::os::unix::net::UnixStream::from(b)).write_all(b"x").unwrap();
     });
-    let ((rc, s), _) = under_signal_storm(|| (sl_wait_readable(a.as_raw_fd(), 5000), select(&[a.as_raw_fd()], &[], &[], 5000)));
+    let ((rc, s), _) =
+        under_signal_storm(|| (sl_wait_readable(a.as_raw_fd(), 5000), select(&[a.as_raw_fd()], &[], &[], 5000)));
     writer.join().unwrap();
     assert_eq!(rc, 1);
     assert_eq!((s.rc, s.readers), (1, vec![a.as_raw_fd()]));

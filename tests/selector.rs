@@ -181,7 +181,8 @@ fn hang_up_is_both_events_masked_by_the_registration() {
     drop((b, d, f));
     let mut got = sel.select(8, 1000).unwrap();
     got.sort();
-    let mut want = vec![(a.as_raw_fd(), SL_READ, 1), (c.as_raw_fd(), SL_WRITE, 2), (e.as_raw_fd(), SL_READ | SL_WRITE, 3)];
+    let mut want =
+        vec![(a.as_raw_fd(), SL_READ, 1), (c.as_raw_fd(), SL_WRITE, 2), (e.as_raw_fd(), SL_READ | SL_WRITE, 3)];
     want.sort();
     assert_eq!(got, want);
 }

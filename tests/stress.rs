@@ -97,7 +97,7 @@ fn serve(listener: i32, stop: Arc<AtomicBool>, limit: Duration) -> (usize, u64) 
             let c = ev.data.cast::<sl_conn>();
             let mut closed = false;
             if ev.events & SL_READ != 0 {
-                let got = sl_conn_fill(c);
+                let got = unsafe { sl_conn_fill(c) };
                 let (mut p, mut len) = (std::ptr::null(), 0);
                 while unsafe { sl_conn_next_frame(c, &mut p, &mut len) } == 1 {
                     assert!(unsafe { sl_conn_queue_frame(c, p, len) } > 0);
@@ -105,7 +105,7 @@ fn serve(listener: i32, stop: Arc<AtomicBool>, limit: Duration) -> (usize, u64) 
                 }
                 closed = got == 0 || (got < 0 && errno() != libc::EAGAIN);
             }
-            let pending = sl_conn_flush(c);
+            let pending = unsafe { sl_conn_flush(c) };
             closed |= pending < 0;
             if closed {
                 assert_eq!(unsafe { sl_selector_unregister(sel, ev.fd) }, 0);
@@ -144,10 +144,16 @@ fn far_ends(port: i32, connections: usize, seconds: u64, seed: u64) {
     raise_nofile_limit();
     let mut fars: Vec<Far> = (0..connections)
         .map(|i| {
-            let fd = unsafe { sl_tcp_connect(b"127.0.0.1\0".as_ptr().cast(), port, 30_000) };
+            let fd = unsafe { sl_tcp_connect(c"127.0.0.1".as_ptr(), port, 30_000) };
             assert!(fd >= 0, "connect {i}: errno {}", errno());
             set_nonblocking(fd);
-            Far { fd, unsent: Vec::new(), awaiting: VecDeque::new(), verified: 0, rng: Rng(seed ^ (i as u64 + 1) * 0x9e37_79b9) }
+            Far {
+                fd,
+                unsent: Vec::new(),
+                awaiting: VecDeque::new(),
+                verified: 0,
+                rng: Rng(seed ^ ((i as u64 + 1) * 0x9e37_79b9)),
+            }
         })
         .collect();
     eprintln!("stress client: {connections} connections open");
@@ -171,7 +177,11 @@ fn far_ends(port: i32, connections: usize, seconds: u64, seed: u64) {
         }
         let mut pfds: Vec<libc::pollfd> = fars
             .iter()
-            .map(|f| libc::pollfd { fd: f.fd, events: libc::POLLIN | if f.unsent.is_empty() { 0 } else { libc::POLLOUT }, revents: 0 })
+            .map(|f| libc::pollfd {
+                fd: f.fd,
+                events: libc::POLLIN | if f.unsent.is_empty() { 0 } else { libc::POLLOUT },
+                revents: 0,
+            })
             .collect();
         let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, 100) };
         assert!(n >= 0 || errno() == libc::EINTR);
@@ -185,7 +195,12 @@ fn far_ends(port: i32, connections: usize, seconds: u64, seed: u64) {
             }
             if p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
                 let r = unsafe { libc::recv(f.fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
-                assert!(r > 0 || (r < 0 && errno() == libc::EAGAIN), "fd {}: server closed or failed: {r} errno {}", f.fd, errno());
+                assert!(
+                    r > 0 || (r < 0 && errno() == libc::EAGAIN),
+                    "fd {}: server closed or failed: {r} errno {}",
+                    f.fd,
+                    errno()
+                );
                 for &b in &buf[..r.max(0) as usize] {
                     let want = f.awaiting.pop_front().expect("an echo of bytes never sent");
                     assert_eq!(b, want, "echo differs on fd {} after {} bytes (seed {seed})", f.fd, f.verified);
@@ -222,7 +237,7 @@ fn ten_thousand_connections_through_selector_and_conn_every_byte_verified() {
     let connections = env_or("SL_STRESS_CONNECTIONS", 10_000);
     let seconds = env_or("SL_STRESS_SECONDS", 60);
     let seed = seed();
-    let listener = unsafe { sl_tcp_listen(b"127.0.0.1\0".as_ptr().cast(), 0, 4096) };
+    let listener = unsafe { sl_tcp_listen(c"127.0.0.1".as_ptr(), 0, 4096) };
     assert!(listener >= 0);
     sockloop::ffi::sockopt::sl_set_nonblocking(listener, 1);
     let port = sl_local_port(listener);
@@ -277,11 +292,20 @@ fn long_signal_storm_over_large_transfers_and_frames() {
             thread::spawn(move || {
                 tx.send(unsafe { libc::pthread_self() } as usize).unwrap();
                 let len = data.len() as isize;
-                assert_eq!(unsafe { sl_send_all(a.as_raw_fd(), data.as_ptr().cast(), data.len(), -1, null_mut()) }, len);
-                assert_eq!(unsafe { sl_send_frame(a.as_raw_fd(), data.as_ptr().cast(), data.len(), 60_000, null_mut()) }, len);
+                assert_eq!(
+                    unsafe { sl_send_all(a.as_raw_fd(), data.as_ptr().cast(), data.len(), -1, null_mut()) },
+                    len
+                );
+                assert_eq!(
+                    unsafe { sl_send_frame(a.as_raw_fd(), data.as_ptr().cast(), data.len(), 60_000, null_mut()) },
+                    len
+                );
             })
         };
-        let storms = [storm(unsafe { libc::pthread_self() }, stop.clone()), storm(rx.recv().unwrap() as libc::pthread_t, stop.clone())];
+        let storms = [
+            storm(unsafe { libc::pthread_self() }, stop.clone()),
+            storm(rx.recv().unwrap() as libc::pthread_t, stop.clone()),
+        ];
         let mut got = vec![0u8; data.len()];
         let rc = unsafe { sl_recv_exact(b.as_raw_fd(), got.as_mut_ptr().cast(), got.len(), 60_000, null_mut()) };
         assert_eq!(rc, got.len() as isize, "errno {}", errno());

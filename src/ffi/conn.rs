@@ -2,10 +2,10 @@
 
 use std::os::raw::{c_int, c_void};
 
-use super::{check, ffi_guard, input, output, Errno};
+use super::{check, ffi_guard, handle_mut, handle_ref, input, output, Errno};
 use crate::conn::Conn;
-use crate::frame::batch_payload_len;
 use crate::deadline::Deadline;
+use crate::frame::batch_payload_len;
 
 /// `sl_conn_new` flag: `sl_conn_free` closes the fd.
 pub const SL_CONN_OWN_FD: c_int = 1;
@@ -16,22 +16,31 @@ pub struct sl_conn {
     conn: Conn,
 }
 
-fn conn_mut<'a>(c: *mut sl_conn) -> Result<&'a mut Conn, Errno> {
-    check(!c.is_null())?;
-    // SAFETY: a non-NULL pointer comes from sl_conn_new and is not freed yet.
-    Ok(unsafe { &mut (*c).conn })
+/// The connection behind a C handle (see [`handle_mut`]).
+///
+/// # Safety
+/// As [`handle_mut`].
+unsafe fn conn_mut<'a>(c: *mut sl_conn) -> Result<&'a mut Conn, Errno> {
+    // SAFETY: as promised by the caller.
+    Ok(&mut unsafe { handle_mut(c) }?.conn)
 }
 
-fn conn_ref<'a>(c: *const sl_conn) -> Result<&'a Conn, Errno> {
-    check(!c.is_null())?;
-    // SAFETY: as conn_mut.
-    Ok(unsafe { &(*c).conn })
+/// The connection behind a C handle, for reading (see [`handle_ref`]).
+///
+/// # Safety
+/// As [`handle_ref`].
+unsafe fn conn_ref<'a>(c: *const sl_conn) -> Result<&'a Conn, Errno> {
+    // SAFETY: as promised by the caller.
+    Ok(&unsafe { handle_ref(c) }?.conn)
 }
 
 /// Hands a message found in place to C through two out-pointers.
-fn hand_out(found: Option<&[u8]>, ptr_out: *mut *const c_void, len_out: *mut usize) -> c_int {
+///
+/// # Safety
+/// Both pointers must be valid for writes.
+unsafe fn hand_out(found: Option<&[u8]>, ptr_out: *mut *const c_void, len_out: *mut usize) -> c_int {
     let (ptr, len) = found.map_or((std::ptr::null(), 0), |m| (m.as_ptr().cast(), m.len()));
-    // SAFETY: both out-pointers were checked non-NULL by the caller.
+    // SAFETY: the caller passes two writable out-pointers.
     unsafe {
         *ptr_out = ptr;
         *len_out = len;
@@ -66,7 +75,13 @@ fn hand_out(found: Option<&[u8]>, ptr_out: *mut *const c_void, len_out: *mut usi
 pub extern "C" fn sl_conn_new(fd: c_int, max_message: usize, flags: c_int) -> *mut sl_conn {
     ffi_guard!({
         check(flags & !SL_CONN_OWN_FD == 0)?;
-        let conn = Conn::new(fd, max_message, flags & SL_CONN_OWN_FD != 0)?;
+        let conn = if flags & SL_CONN_OWN_FD != 0 {
+            // SAFETY: the C caller hands the fd over; it stays theirs on failure.
+            unsafe { Conn::from_raw_fd(fd, max_message)? }
+        } else {
+            // SAFETY: the C caller keeps the fd open until sl_conn_free.
+            unsafe { Conn::borrowing(fd, max_message)? }
+        };
         Ok(Box::into_raw(Box::new(sl_conn { conn })))
     })
 }
@@ -103,7 +118,7 @@ pub unsafe extern "C" fn sl_conn_free(c: *mut sl_conn) {
 /// Returns 0. Errors (`-1`, errno; nothing changed): `EINVAL` for `c` NULL,
 /// `prefix_bytes` not 1, 2, 4 or 8, or unknown `flags` bits. Never waits.
 #[no_mangle]
-pub extern "C" fn sl_conn_set_prefix(c: *mut sl_conn, prefix_bytes: usize, flags: c_int) -> c_int {
+pub unsafe extern "C" fn sl_conn_set_prefix(c: *mut sl_conn, prefix_bytes: usize, flags: c_int) -> c_int {
     ffi_guard!({
         let conn = conn_mut(c)?;
         conn.set_prefix(super::frame::prefix_arg(prefix_bytes, flags)?);
@@ -131,7 +146,7 @@ pub extern "C" fn sl_conn_set_prefix(c: *mut sl_conn, prefix_bytes: usize, flags
 ///
 /// Returns 0. Errors (`-1`, errno): `EINVAL` for `c` NULL. Never waits.
 #[no_mangle]
-pub extern "C" fn sl_conn_set_high_water(c: *mut sl_conn, max_pending: usize) -> c_int {
+pub unsafe extern "C" fn sl_conn_set_high_water(c: *mut sl_conn, max_pending: usize) -> c_int {
     ffi_guard!({
         conn_mut(c)?.set_high_water(max_pending);
         Ok(0)
@@ -141,7 +156,7 @@ pub extern "C" fn sl_conn_set_high_water(c: *mut sl_conn, max_pending: usize) ->
 /// Returns the connection's fd (for registering it with a selector), or -1
 /// with `EINVAL` when `c` is NULL.
 #[no_mangle]
-pub extern "C" fn sl_conn_fd(c: *const sl_conn) -> c_int {
+pub unsafe extern "C" fn sl_conn_fd(c: *const sl_conn) -> c_int {
     ffi_guard!({ Ok(conn_ref(c)?.fd()) })
 }
 
@@ -149,7 +164,7 @@ pub extern "C" fn sl_conn_fd(c: *const sl_conn) -> c_int {
 /// (0 when `c` is NULL, with `EINVAL`). After `EPIPE` it tells how much of an
 /// unfinished message arrived: 0 means the stream ended between messages.
 #[no_mangle]
-pub extern "C" fn sl_conn_buffered(c: *const sl_conn) -> usize {
+pub unsafe extern "C" fn sl_conn_buffered(c: *const sl_conn) -> usize {
     ffi_guard!({ Ok(conn_ref(c)?.buffered().len()) })
 }
 
@@ -157,7 +172,7 @@ pub extern "C" fn sl_conn_buffered(c: *const sl_conn) -> usize {
 /// NULL, with `EINVAL`). Ask the selector for writability only while it is
 /// non-zero.
 #[no_mangle]
-pub extern "C" fn sl_conn_pending(c: *const sl_conn) -> usize {
+pub unsafe extern "C" fn sl_conn_pending(c: *const sl_conn) -> usize {
     ffi_guard!({ Ok(conn_ref(c)?.pending()) })
 }
 
@@ -331,7 +346,7 @@ pub unsafe extern "C" fn sl_conn_write_frame(
 /// - `ECONNRESET`, `EBADF`, any other error of recv(2)/read(2).
 /// - `EINVAL`: `c` NULL.
 #[no_mangle]
-pub extern "C" fn sl_conn_fill(c: *mut sl_conn) -> libc::ssize_t {
+pub unsafe extern "C" fn sl_conn_fill(c: *mut sl_conn) -> libc::ssize_t {
     ffi_guard!({ Ok(conn_mut(c)?.fill()? as libc::ssize_t) })
 }
 
@@ -472,7 +487,8 @@ pub unsafe extern "C" fn sl_conn_queue_frames(
     ffi_guard!({
         let conn = conn_mut(c)?;
         let lens = input(lens, count)?;
-        let total = usize::try_from(batch_payload_len(lens, crate::frame::MAX_PAYLOAD)?).map_err(|_| Errno(libc::EINVAL))?;
+        let total =
+            usize::try_from(batch_payload_len(lens, crate::frame::MAX_PAYLOAD)?).map_err(|_| Errno(libc::EINVAL))?;
         let payloads = input(payloads.cast::<u8>(), total)?;
         Ok(conn.queue_frames(payloads, lens)? as libc::ssize_t)
     })
@@ -546,7 +562,7 @@ pub unsafe extern "C" fn sl_conn_queue(c: *mut sl_conn, bytes: *const c_void, le
 /// `EPIPE` or `ECONNRESET` (peer gone; the output stays queued), `EBADF`, any
 /// other error of send(2)/write(2); `EINVAL` for `c` NULL. Never `EAGAIN`.
 #[no_mangle]
-pub extern "C" fn sl_conn_flush(c: *mut sl_conn) -> libc::ssize_t {
+pub unsafe extern "C" fn sl_conn_flush(c: *mut sl_conn) -> libc::ssize_t {
     ffi_guard!({ Ok(conn_mut(c)?.flush()? as libc::ssize_t) })
 }
 
@@ -559,11 +575,16 @@ mod tests {
     #[test]
     fn next_frames_and_queue_frames_through_the_c_abi() {
         let c = Box::into_raw(Box::new(sl_conn { conn: conn_holding(&framed(&[b"one", b"", b"three"]), 16) }));
-        let mut out = [sl_frame { payload: std::ptr::null(), len: 99 }, sl_frame { payload: std::ptr::null(), len: 99 }];
+        let mut out =
+            [sl_frame { payload: std::ptr::null(), len: 99 }, sl_frame { payload: std::ptr::null(), len: 99 }];
         let taken = |out: &[sl_frame], n: usize| -> Vec<Vec<u8>> {
             // SAFETY: the first n entries point into the connection's buffer.
-            out[..n].iter().map(|f| unsafe { std::slice::from_raw_parts(f.payload.cast::<u8>(), f.len) }.to_vec()).collect()
+            out[..n]
+                .iter()
+                .map(|f| unsafe { std::slice::from_raw_parts(f.payload.cast::<u8>(), f.len) }.to_vec())
+                .collect()
         };
+        // SAFETY: c is a live handle and out has room for the counts asked.
         unsafe {
             assert_eq!(sl_conn_next_frames(c, out.as_mut_ptr(), 2), 2);
             assert_eq!(taken(&out, 2), [b"one".to_vec(), vec![]]);

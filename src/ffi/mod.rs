@@ -1,6 +1,6 @@
 //! The C ABI: thin `extern "C"` shims over the safe Rust modules.
 //!
-//! Every exported function's body is one [`ffi_guard!`] block, which
+//! Every exported function's body is one `ffi_guard!` block, which
 //! - catches a Rust panic so it never unwinds into C (`-1`/`EIO`, `NULL`, or `0`),
 //! - turns an `Err(Errno)` into the function's failure value with `errno` set,
 //! - lets the body use `?` on the argument checks below and on `io::Result`.
@@ -11,6 +11,11 @@
 //! in its doc comment (which becomes the header's): pointers are NULL or valid
 //! for the lengths given. Hence no separate `# Safety` sections.
 #![allow(clippy::missing_safety_doc)]
+// Each export's body runs under the one contract its doc comment states (the
+// C caller's pointers are NULL or valid for the lengths given), and each
+// argument helper it calls (`input`, `output`, `borrow_fd`, `handle_mut`,
+// `DoneOut::new`) carries its own `# Safety`; the core modules deny this lint.
+#![allow(unsafe_op_in_unsafe_fn)]
 
 use std::os::fd::BorrowedFd;
 use std::os::raw::c_int;
@@ -18,6 +23,7 @@ use std::os::raw::c_int;
 // Not alphabetical: cbindgen writes the header's functions in this order, and
 // docs/mkman.py the man pages' families, so it reads from the transfer loops
 // to the byte-order helpers (tests/header.rs checks the order).
+// In this order in the header: by family, transfer loops first, byte order last.
 pub mod io;
 pub mod frame;
 pub mod conn;
@@ -163,6 +169,28 @@ pub(crate) unsafe fn output<'a>(ptr: *mut u8, len: usize) -> Result<&'a mut [u8]
     Ok(std::slice::from_raw_parts_mut(ptr, len))
 }
 
+/// The object behind a handle C got from this library's `*_new`: NULL is
+/// `EINVAL`.
+///
+/// # Safety
+/// A non-NULL `handle` must come from the matching `*_new`, not be freed,
+/// and not be used through another reference for `'a`.
+pub(crate) unsafe fn handle_mut<'a, T>(handle: *mut T) -> Result<&'a mut T, Errno> {
+    check(!handle.is_null())?;
+    // SAFETY: as promised by the caller.
+    Ok(unsafe { &mut *handle })
+}
+
+/// [`handle_mut`] for reading only.
+///
+/// # Safety
+/// As [`handle_mut`], except that other shared references may exist.
+pub(crate) unsafe fn handle_ref<'a, T>(handle: *const T) -> Result<&'a T, Errno> {
+    check(!handle.is_null())?;
+    // SAFETY: as promised by the caller.
+    Ok(unsafe { &*handle })
+}
+
 /// A `size_t *done` out-parameter (may be NULL) that receives the final count
 /// when dropped: on every return, including an error or a caught panic.
 pub(crate) struct DoneOut {
@@ -232,6 +260,8 @@ mod tests {
 
     #[test]
     fn buffer_checks() {
+        // SAFETY: every pointer is NULL or a live local of the length given,
+        // or refused before use.
         unsafe {
             assert_eq!(input::<u8>(std::ptr::null(), 0).unwrap().len(), 0);
             assert_eq!(input::<u8>(std::ptr::null(), 1).unwrap_err(), Errno(libc::EINVAL));

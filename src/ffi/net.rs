@@ -267,7 +267,7 @@ pub unsafe extern "C" fn sl_accept(
         if !peer.is_null() {
             let text = net::address_text(&addr);
             let len = text.len().min(SL_ADDRSTRLEN - 1); // cannot clip: SL_ADDRSTRLEN fits every address
-            // SAFETY: peer holds at least SL_ADDRSTRLEN > len bytes (checked above).
+                                                         // SAFETY: peer holds at least SL_ADDRSTRLEN > len bytes (checked above).
             std::ptr::copy_nonoverlapping(text.as_ptr(), peer.cast::<u8>(), len);
             *peer.add(len) = 0;
         }

@@ -46,13 +46,17 @@ fn events_from(bits: c_int) -> Result<Events, Errno> {
     Events::from_bits(bits).ok_or(Errno(libc::EINVAL))
 }
 
-/// The selector behind a caller's pointer: NULL is `EINVAL`.
+/// The selector behind a caller's pointer: NULL is `EINVAL`. Not
+/// [`super::handle_mut`]: only the `selector` field is borrowed, since
+/// `sl_selector_wakeup` may read `waker` from another thread meanwhile.
 ///
 /// # Safety
 /// A non-NULL `sel` must come from `sl_selector_new` and not be freed.
 unsafe fn selector<'a>(sel: *mut sl_selector) -> Result<&'a mut Selector, Errno> {
     check(!sel.is_null())?;
-    Ok(&mut (*sel).selector)
+    // SAFETY: as promised by the caller; a place projection, no reference to
+    // the whole handle.
+    Ok(unsafe { &mut (*sel).selector })
 }
 
 /// Creates an empty selector.
@@ -93,7 +97,12 @@ pub unsafe extern "C" fn sl_selector_free(sel: *mut sl_selector) {
 /// - `EPERM`: (epoll) the fd cannot be watched: a regular file or directory.
 /// - `ENOMEM`, `ENOSPC`: out of memory or over the epoll watch limit.
 #[no_mangle]
-pub unsafe extern "C" fn sl_selector_register(sel: *mut sl_selector, fd: c_int, events: c_int, data: *mut c_void) -> c_int {
+pub unsafe extern "C" fn sl_selector_register(
+    sel: *mut sl_selector,
+    fd: c_int,
+    events: c_int,
+    data: *mut c_void,
+) -> c_int {
     ffi_guard!({
         let sel = selector(sel)?;
         check(fd >= 0)?;
@@ -114,7 +123,12 @@ pub unsafe extern "C" fn sl_selector_register(sel: *mut sl_selector, fd: c_int, 
 ///   it. (A change of data alone still succeeds.)
 /// - `ENOMEM`: out of memory.
 #[no_mangle]
-pub unsafe extern "C" fn sl_selector_modify(sel: *mut sl_selector, fd: c_int, events: c_int, data: *mut c_void) -> c_int {
+pub unsafe extern "C" fn sl_selector_modify(
+    sel: *mut sl_selector,
+    fd: c_int,
+    events: c_int,
+    data: *mut c_void,
+) -> c_int {
     ffi_guard!({
         let sel = selector(sel)?;
         check(fd >= 0)?;
@@ -170,7 +184,9 @@ pub unsafe extern "C" fn sl_selector_get(
 ) -> c_int {
     ffi_guard!({
         check(!sel.is_null() && fd >= 0)?;
-        let reg = (*sel).selector.get(fd).ok_or(Errno(libc::ENOENT))?;
+        // SAFETY: non-NULL, from sl_selector_new; the selector field only, as
+        // in `selector`.
+        let reg = unsafe { &(*sel).selector }.get(fd).ok_or(Errno(libc::ENOENT))?;
         if !events.is_null() {
             *events = reg.events.bits();
         }

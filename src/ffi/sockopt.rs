@@ -171,7 +171,7 @@ pub unsafe extern "C" fn sl_get_buffer_sizes(fd: c_int, sndbuf: *mut c_int, rcvb
 /// Errors with the fd left open: `EINVAL` (`fd < 0`, `timeout_ms < -1`),
 /// `EBADF` (not open).
 #[no_mangle]
-pub extern "C" fn sl_close_graceful(fd: c_int, timeout_ms: c_int) -> c_int {
+pub unsafe extern "C" fn sl_close_graceful(fd: c_int, timeout_ms: c_int) -> c_int {
     ffi_guard!({
         let deadline = Deadline::from_timeout_ms(timeout_ms)?;
         check(fd >= 0)?;

@@ -63,9 +63,7 @@ pub fn set_nonblocking(fd: RawFd) {
 
 pub fn set_buffer_sizes(fd: &impl AsRawFd, bytes: i32) {
     for opt in [libc::SO_SNDBUF, libc::SO_RCVBUF] {
-        let rc = unsafe {
-            libc::setsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, opt, (&bytes as *const i32).cast(), 4)
-        };
+        let rc = unsafe { libc::setsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, opt, (&bytes as *const i32).cast(), 4) };
         assert_eq!(rc, 0);
     }
 }
