@@ -36,4 +36,5 @@ pub mod net;
 pub mod ready;
 pub mod selector;
 pub mod sockopt;
+mod sys;
 pub mod unix;

@@ -45,12 +45,13 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::deadline::Deadline;
+use crate::sys::{cvt, errno};
 
 #[cfg(all(any(target_os = "linux", target_os = "android"), not(feature = "poll-backend")))]
 #[path = "selector/epoll.rs"]
@@ -164,10 +165,6 @@ impl Hasher for FdHasher {
     }
 }
 
-fn errno(code: i32) -> io::Error {
-    io::Error::from_raw_os_error(code)
-}
-
 /// Ends a selector's current or next select from any thread or signal
 /// handler: the C counterpart of Python's `signal.set_wakeup_fd` and
 /// asyncio's self-pipe. Cloning is cheap; a waker keeps its fds open after
@@ -195,11 +192,9 @@ impl Waker {
     fn new() -> io::Result<Waker> {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         let (write, read) = {
+            use std::os::fd::FromRawFd;
             // SAFETY: plain system call; a non-negative result is a new fd we own.
-            let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-            if fd < 0 {
-                return Err(io::Error::last_os_error());
-            }
+            let fd = cvt(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) })?;
             // SAFETY: fd was just created and is owned by nobody else.
             (unsafe { OwnedFd::from_raw_fd(fd) }, None)
         };
