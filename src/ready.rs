@@ -95,8 +95,12 @@ pub fn poll_until(fds: &mut [libc::pollfd], deadline: Deadline) -> io::Result<us
 ///
 /// Returns `Ok(true)` when ready (including error and hang-up), `Ok(false)` when
 /// the deadline passed first. `EINTR` is retried with the time that is left; a
-/// closed fd is `EBADF`.
+/// negative fd is `EINVAL` (poll would ignore it and wait out the deadline), a
+/// closed one `EBADF`.
 pub fn wait(fd: RawFd, interest: Interest, deadline: Deadline) -> io::Result<bool> {
+    if fd < 0 {
+        return Err(errno(libc::EINVAL));
+    }
     let mut pfd = libc::pollfd { fd, events: interest.poll_events(), revents: 0 };
     if poll_until(std::slice::from_mut(&mut pfd), deadline)? == 0 {
         return Ok(false);

@@ -295,11 +295,15 @@ impl Selector {
         Ok(())
     }
 
-    /// Changes the events and data of a registered fd (`ENOENT` if it is not).
+    /// Changes the events and data of a registered fd (`ENOENT` if it is not,
+    /// `EINVAL` for a negative fd).
     ///
     /// A change of events on an fd that was closed since it was registered is
     /// `EBADF`, also when its number now names another file: unregister it.
     pub fn modify(&mut self, fd: RawFd, events: Events, data: usize) -> io::Result<()> {
+        if fd < 0 {
+            return Err(errno(libc::EINVAL));
+        }
         let entry = self.registry.get_mut(&fd).ok_or_else(|| errno(libc::ENOENT))?;
         if entry.reg.events != events {
             self.backend.modify(fd, events, entry.token).map_err(|err| match err.raw_os_error() {
@@ -312,8 +316,8 @@ impl Selector {
         Ok(())
     }
 
-    /// Stops watching `fd` (`ENOENT` if it is not registered) and returns its
-    /// registration.
+    /// Stops watching `fd` (`ENOENT` if it is not registered, `EINVAL` for a
+    /// negative fd) and returns its registration.
     ///
     /// Succeeds for an fd that was closed while registered, so the entry can
     /// always be removed. Unregister *before* closing, though: with epoll the
@@ -324,6 +328,9 @@ impl Selector {
     /// epoll such a watch can no longer be removed by number, so the first
     /// event it causes rebuilds the kernel set without it.
     pub fn unregister(&mut self, fd: RawFd) -> io::Result<Registration> {
+        if fd < 0 {
+            return Err(errno(libc::EINVAL));
+        }
         let entry = self.registry.remove(&fd).ok_or_else(|| errno(libc::ENOENT))?;
         self.backend.delete(fd);
         Ok(entry.reg)
