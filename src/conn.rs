@@ -44,6 +44,7 @@ use crate::frame::{
     batch_payload_len, decode_with, send_frame_with, Be32, Codec, Decoded, DelimSearch, Prefix, MAX_PAYLOAD,
 };
 use crate::io::{recv_some, send_all};
+use crate::sys::{cvt, errno};
 
 const READ_CHUNK: usize = 64 * 1024;
 const IDLE_OUTPUT: usize = 64 * 1024;
@@ -64,10 +65,6 @@ macro_rules! with_codec {
     };
 }
 
-fn error(code: i32) -> io::Error {
-    io::Error::from_raw_os_error(code)
-}
-
 /// What is being thrown away after a message over the limit.
 #[derive(Debug)]
 enum Skip {
@@ -80,7 +77,7 @@ enum Skip {
 
 fn check_limit(limit: usize) -> io::Result<()> {
     if limit > MAX_PAYLOAD {
-        return Err(error(libc::EINVAL));
+        return Err(errno(libc::EINVAL));
     }
     Ok(())
 }
@@ -89,14 +86,11 @@ fn check_limit(limit: usize) -> io::Result<()> {
 /// a limit over 4 GiB - 1, `EBADF` for an fd that is not open.
 fn check_raw_fd(fd: RawFd, limit: usize) -> io::Result<()> {
     if fd < 0 {
-        return Err(error(libc::EINVAL));
+        return Err(errno(libc::EINVAL));
     }
     check_limit(limit)?;
     // SAFETY: F_GETFD only inspects the descriptor.
-    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    cvt(unsafe { libc::fcntl(fd, libc::F_GETFD) }).map(drop)
 }
 
 /// The fd a connection works on: its own, closed when the connection is
@@ -295,7 +289,7 @@ impl Conn {
     /// Grows the read buffer: `ENOMEM` instead of an abort.
     fn resize_input(&mut self, size: usize) -> io::Result<()> {
         let more = size - self.input.len();
-        self.input.try_reserve_exact(more).map_err(|_| error(libc::ENOMEM))?;
+        self.input.try_reserve_exact(more).map_err(|_| errno(libc::ENOMEM))?;
         self.input.resize(size, 0);
         Ok(())
     }
@@ -304,7 +298,7 @@ impl Conn {
     /// stream; `ENOBUFS` when the buffer is full at `bound`.
     fn fill_within(&mut self, deadline: Deadline, bound: usize) -> io::Result<usize> {
         if !self.make_room(bound)? {
-            return Err(error(libc::ENOBUFS));
+            return Err(errno(libc::ENOBUFS));
         }
         // SAFETY: as borrow(), but not tied to `self`, whose buffer is borrowed
         // mutably next to it.
@@ -330,7 +324,7 @@ impl Conn {
     /// A blocking read's fill: end of stream is `EPIPE`.
     fn fill_or_epipe(&mut self, deadline: Deadline, bound: usize) -> io::Result<()> {
         match self.fill_within(deadline, bound)? {
-            0 => Err(error(libc::EPIPE)),
+            0 => Err(errno(libc::EPIPE)),
             _ => Ok(()),
         }
     }
@@ -383,7 +377,7 @@ impl Conn {
                 self.consume(c.width());
                 self.skip = Skip::Bytes(declared);
                 self.skip_done();
-                Err(error(libc::EMSGSIZE))
+                Err(errno(libc::EMSGSIZE))
             }
         }
     }
@@ -392,7 +386,7 @@ impl Conn {
     /// the limit is skipped through its delimiter: `EMSGSIZE`.
     fn record_ready(&mut self, delim: &[u8]) -> io::Result<Option<usize>> {
         if delim.is_empty() {
-            return Err(error(libc::EINVAL));
+            return Err(errno(libc::EINVAL));
         }
         self.longest_delim = self.longest_delim.max(delim.len());
         if !self.skip_done() {
@@ -402,13 +396,13 @@ impl Conn {
         match found {
             Some(len) if len > self.limit => {
                 self.consume(len + delim.len());
-                Err(error(libc::EMSGSIZE))
+                Err(errno(libc::EMSGSIZE))
             }
             Some(len) => Ok(Some(len)),
             None if self.search.checked() > self.limit => {
                 self.skip = Skip::Through(delim.to_vec());
                 self.skip_done();
-                Err(error(libc::EMSGSIZE))
+                Err(errno(libc::EMSGSIZE))
             }
             None => Ok(None),
         }
@@ -501,7 +495,7 @@ impl Conn {
     /// Reads exactly `buf.len()` bytes, at most the limit (else `EMSGSIZE`).
     pub fn read_exact(&mut self, buf: &mut [u8], deadline: Deadline) -> io::Result<()> {
         if buf.len() > self.limit {
-            return Err(error(libc::EMSGSIZE));
+            return Err(errno(libc::EMSGSIZE));
         }
         loop {
             if self.skip_done() && self.end - self.start >= buf.len() {
@@ -522,7 +516,7 @@ impl Conn {
             // that will not fit.
             let declared = self.buffered().get(..prefix.width()).map(|h| prefix.decode(h));
             if matches!(self.skip, Skip::Nothing) && declared.is_some_and(|d| d > buf.len() as u64) {
-                return Err(error(libc::EMSGSIZE));
+                return Err(errno(libc::EMSGSIZE));
             }
             if let Some(len) = ready {
                 self.copy_out(buf, prefix.width(), len);
@@ -538,7 +532,7 @@ impl Conn {
     pub fn read_until(&mut self, delim: &[u8], buf: &mut [u8], deadline: Deadline) -> io::Result<usize> {
         loop {
             match self.record_ready(delim)? {
-                Some(len) if len > buf.len() => return Err(error(libc::EMSGSIZE)),
+                Some(len) if len > buf.len() => return Err(errno(libc::EMSGSIZE)),
                 Some(len) => {
                     self.copy_out(buf, 0, len);
                     self.consume(delim.len());
@@ -546,7 +540,7 @@ impl Conn {
                     return Ok(len);
                 }
                 None if self.skip_done() && self.search.checked() > buf.len() => {
-                    return Err(error(libc::EMSGSIZE));
+                    return Err(errno(libc::EMSGSIZE));
                 }
                 None => self.fill_or_epipe(deadline, self.input_bound())?,
             }
@@ -569,14 +563,14 @@ impl Conn {
     #[inline(never)]
     fn reserve_output_slow(&mut self, n: usize, bounded: bool) -> io::Result<()> {
         if bounded && self.pending().saturating_add(n) > self.high_water {
-            return Err(error(libc::ENOBUFS));
+            return Err(errno(libc::ENOBUFS));
         }
         if self.output.capacity() - self.output.len() < n {
             if self.sent > 0 {
                 self.output.drain(..self.sent);
                 self.sent = 0;
             }
-            self.output.try_reserve(n).map_err(|_| error(libc::ENOMEM))?;
+            self.output.try_reserve(n).map_err(|_| errno(libc::ENOMEM))?;
         }
         self.update_room();
         Ok(())
@@ -605,7 +599,7 @@ impl Conn {
     #[inline(always)]
     fn queue_frame_with<C: Codec>(&mut self, c: C, payload: &[u8]) -> io::Result<usize> {
         if payload.len() > c.max_len() {
-            return Err(error(libc::EMSGSIZE));
+            return Err(errno(libc::EMSGSIZE));
         }
         // A slice is at most isize::MAX bytes: no overflow.
         let framed = payload.len() + c.width();
@@ -641,7 +635,7 @@ impl Conn {
     fn queue_frames_with<C: Codec>(&mut self, c: C, payloads: &[u8], lens: &[usize]) -> io::Result<usize> {
         let (payload, framed) = framed_len(c, lens)?;
         if payload != payloads.len() {
-            return Err(error(libc::EINVAL));
+            return Err(errno(libc::EINVAL));
         }
         self.reserve_output(framed)?;
         let at = self.output.len();
@@ -798,9 +792,9 @@ impl Conn {
 #[inline(always)]
 fn framed_len<C: Codec>(c: C, lens: &[usize]) -> io::Result<(usize, usize)> {
     let payload = batch_payload_len(lens, c.max_len().min(MAX_PAYLOAD))?;
-    let payload = usize::try_from(payload).map_err(|_| error(libc::ENOMEM))?;
+    let payload = usize::try_from(payload).map_err(|_| errno(libc::ENOMEM))?;
     let framed = lens.len().checked_mul(c.width()).and_then(|h| h.checked_add(payload));
-    Ok((payload, framed.ok_or_else(|| error(libc::ENOMEM))?))
+    Ok((payload, framed.ok_or_else(|| errno(libc::ENOMEM))?))
 }
 
 /// Writes each frame's header at `dst` in turn and has `payload` fill the

@@ -16,6 +16,7 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+use crate::sys::errno;
 use std::io;
 use std::time::{Duration, Instant};
 
@@ -37,7 +38,7 @@ impl Deadline {
             -1 => Ok(Deadline::Never),
             0 => Ok(Deadline::Immediate),
             t if t > 0 => Ok(Deadline::after(Duration::from_millis(t as u64))),
-            _ => Err(io::Error::from_raw_os_error(libc::EINVAL)),
+            _ => Err(errno(libc::EINVAL)),
         }
     }
 

@@ -22,6 +22,7 @@ use std::os::fd::BorrowedFd;
 
 use crate::deadline::Deadline;
 use crate::io::{recv_exact, send_all, send_all_vectored};
+use crate::sys::errno;
 
 /// Bytes of the length prefix (`SL_FRAME_HEADER_LEN` in C).
 pub const HEADER_LEN: usize = 4;
@@ -33,14 +34,10 @@ pub const MAX_PAYLOAD: usize = u32::MAX as usize;
 /// buffer and sent with one `send`: cheaper than a two-entry `writev`.
 const COPY_LIMIT: usize = 2048 - HEADER_LEN;
 
-fn emsgsize() -> io::Error {
-    io::Error::from_raw_os_error(libc::EMSGSIZE)
-}
-
 /// The length prefix for a payload of `len` bytes; `EMSGSIZE` when `len` does
 /// not fit in 32 bits (never a truncated header).
 pub fn header(len: usize) -> io::Result<[u8; HEADER_LEN]> {
-    let len = u32::try_from(len).map_err(|_| emsgsize())?;
+    let len = u32::try_from(len).map_err(|_| errno(libc::EMSGSIZE))?;
     Ok(len.to_be_bytes())
 }
 
@@ -53,7 +50,7 @@ pub fn batch_payload_len(lens: &[usize], max: usize) -> io::Result<u64> {
     // Two simple passes, which the compiler vectorizes: a batch is checked at
     // about one instruction a length.
     if lens.iter().fold(false, |too_long, &len| too_long | (len > max)) {
-        return Err(emsgsize());
+        return Err(errno(libc::EMSGSIZE));
     }
     // Each term is below 2^32, so fewer than 2^32 of them cannot overflow.
     if (lens.len() as u64) < 1 << 32 {
@@ -253,7 +250,7 @@ pub fn send_frame_with<C: Codec>(
 ) -> io::Result<()> {
     *done = 0;
     if payload.len() > c.max_len() {
-        return Err(emsgsize());
+        return Err(errno(libc::EMSGSIZE));
     }
     let w = c.width();
     let mut head = [0u8; 8];
@@ -291,7 +288,7 @@ impl Prefix {
     pub fn new(width: usize, little_endian: bool) -> io::Result<Prefix> {
         match width {
             1 | 2 | 4 | 8 => Ok(Prefix { width: width as u8, little_endian }),
-            _ => Err(io::Error::from_raw_os_error(libc::EINVAL)),
+            _ => Err(errno(libc::EINVAL)),
         }
     }
 
@@ -326,7 +323,7 @@ impl Prefix {
     pub fn encode(self, len: usize) -> io::Result<[u8; 8]> {
         let len = len as u64;
         if len > self.max_declared() {
-            return Err(emsgsize());
+            return Err(errno(libc::EMSGSIZE));
         }
         let mut out = [0u8; 8];
         let w = self.width();
@@ -401,11 +398,11 @@ pub fn recv_frame_resume(
         // struct cannot make this read past `buf`.
         progress.declared = prefix.decode(&progress.prefix);
         if (progress.received - width) as u64 > progress.declared {
-            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+            return Err(errno(libc::EINVAL));
         }
     }
     if progress.declared > buf.len() as u64 {
-        return Err(emsgsize());
+        return Err(errno(libc::EMSGSIZE));
     }
     let declared = progress.declared as usize;
     let mut got = 0;

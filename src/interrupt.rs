@@ -35,6 +35,7 @@
 //! sockloop::ffi::byteorder::sl_put_u16be(two.as_mut_ptr().cast(), 7);
 //! ```
 
+use crate::sys::errno;
 use std::cell::Cell;
 use std::io;
 use std::os::raw::{c_int, c_void};
@@ -85,7 +86,7 @@ pub fn after_eintr() -> io::Result<()> {
     let Some(check) = CHECK.with(Cell::get) else { return Ok(()) };
     // SAFETY: `set`'s caller promised the check is callable on this thread.
     if unsafe { (check.func)(check.ctx) } != 0 {
-        return Err(io::Error::from_raw_os_error(libc::EINTR));
+        return Err(errno(libc::EINTR));
     }
     Ok(())
 }

@@ -34,6 +34,7 @@ use socket2::SockRef;
 use crate::deadline::Deadline;
 use crate::interrupt;
 use crate::ready::{self, Interest};
+use crate::sys::{cvt, errno};
 
 /// How the next system call may be made.
 #[derive(Clone, Copy)]
@@ -77,7 +78,7 @@ fn drive(
             return Err(deadline.expired());
         }
         match step(call, *done) {
-            Ok(0) => return Err(io::Error::from_raw_os_error(libc::EPIPE)),
+            Ok(0) => return Err(errno(libc::EPIPE)),
             Ok(n) => *done += n,
             Err(err) => after_error(err, raw, interest, deadline, never_block, &mut call, &mut poll_first)?,
         }
@@ -125,26 +126,21 @@ fn after_error(
 /// the timeout.
 fn stream_flags(fd: libc::c_int, interest: Interest) -> io::Result<libc::c_int> {
     // SAFETY: F_GETFL takes no argument and reads only the fd's flags.
-    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-    if flags < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let flags = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
     let wrong_way = match interest {
         Interest::Readable => libc::O_WRONLY,
         Interest::Writable => libc::O_RDONLY,
     };
     if flags & libc::O_ACCMODE == wrong_way {
-        return Err(io::Error::from_raw_os_error(libc::EBADF));
+        return Err(errno(libc::EBADF));
     }
     Ok(flags)
 }
 
-fn cvt(n: isize) -> io::Result<usize> {
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
+/// [`cvt`] for a byte count.
+#[inline]
+fn cvt_len(n: isize) -> io::Result<usize> {
+    cvt(n).map(|n| n as usize)
 }
 
 /// Runs a `write`/`writev` on a non-socket fd without raising `SIGPIPE`.
@@ -164,7 +160,7 @@ fn without_sigpipe(write: impl FnOnce() -> isize) -> io::Result<usize> {
         libc::sigpending(&mut pending);
         let was_pending = libc::sigismember(&pending, libc::SIGPIPE) == 1;
         libc::pthread_sigmask(libc::SIG_BLOCK, &pipe_only, &mut old);
-        let result = cvt(write());
+        let result = cvt_len(write());
         if matches!(&result, Err(e) if e.raw_os_error() == Some(libc::EPIPE)) && !was_pending {
             let zero = libc::timespec { tv_sec: 0, tv_nsec: 0 };
             while libc::sigtimedwait(&pipe_only, std::ptr::null_mut(), &zero) < 0
@@ -183,7 +179,7 @@ fn without_sigpipe(write: impl FnOnce() -> isize) -> io::Result<usize> {
 fn send_some(fd: BorrowedFd<'_>, call: Call, buf: &[u8]) -> io::Result<usize> {
     match call {
         // SAFETY: buf is valid for reads of buf.len() bytes.
-        Call::Socket { flags } => cvt(unsafe { libc::send(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len(), flags) }),
+        Call::Socket { flags } => cvt_len(unsafe { libc::send(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len(), flags) }),
         Call::Stream { max_len } => {
             let len = buf.len().min(max_len);
             // SAFETY: buf is valid for len bytes.
@@ -220,11 +216,11 @@ fn recv_some_now(fd: BorrowedFd<'_>, call: Call, buf: &mut [u8]) -> io::Result<u
         Call::Socket { flags } => {
             let flags = flags & !libc::MSG_NOSIGNAL;
             // SAFETY: buf is valid for writes of buf.len() bytes.
-            cvt(unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), flags) })
+            cvt_len(unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), flags) })
         }
         Call::Stream { .. } => {
             // SAFETY: buf is valid for writes of buf.len() bytes.
-            cvt(unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) })
+            cvt_len(unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) })
         }
     }
 }

@@ -38,4 +38,5 @@ pub mod ready;
 pub mod ring;
 pub mod selector;
 pub mod sockopt;
+mod sys;
 pub mod unix;

@@ -33,10 +33,7 @@ use crate::deadline::Deadline;
 use crate::interrupt;
 use crate::ready::{self, Interest};
 use crate::sockopt::make_blocking;
-
-pub(crate) fn os_error(code: libc::c_int) -> io::Error {
-    io::Error::from_raw_os_error(code)
-}
+use crate::sys::errno;
 
 // glibc's codes that `libc` does not export for every Linux target.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -49,15 +46,15 @@ const EAI_ADDRFAMILY: libc::c_int = -9;
 fn resolver_errno(eai: libc::c_int, os: io::Error) -> io::Error {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     if eai == EAI_NODATA || eai == EAI_ADDRFAMILY {
-        return os_error(libc::ENOENT);
+        return errno(libc::ENOENT);
     }
     match eai {
-        libc::EAI_NONAME => os_error(libc::ENOENT),
-        libc::EAI_AGAIN => os_error(libc::EHOSTDOWN),
-        libc::EAI_FAIL => os_error(libc::EPROTO),
-        libc::EAI_MEMORY => os_error(libc::ENOMEM),
+        libc::EAI_NONAME => errno(libc::ENOENT),
+        libc::EAI_AGAIN => errno(libc::EHOSTDOWN),
+        libc::EAI_FAIL => errno(libc::EPROTO),
+        libc::EAI_MEMORY => errno(libc::ENOMEM),
         libc::EAI_SYSTEM if os.raw_os_error().is_some_and(|e| e != 0) => os,
-        _ => os_error(libc::EINVAL),
+        _ => errno(libc::EINVAL),
     }
 }
 
@@ -82,7 +79,7 @@ pub fn resolve(host: &str, port: u16, passive: bool) -> io::Result<Vec<SocketAdd
     if let Ok(ip) = host.parse::<std::net::IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
-    let c_host = CString::new(host).map_err(|_| os_error(libc::EINVAL))?;
+    let c_host = CString::new(host).map_err(|_| errno(libc::EINVAL))?;
     let service = CString::new(port.to_string()).expect("digits only");
     // SAFETY: an all-zero addrinfo is the documented "no hints" value.
     let mut hints: libc::addrinfo = unsafe { std::mem::zeroed() };
@@ -109,7 +106,7 @@ pub fn resolve(host: &str, port: u16, passive: bool) -> io::Result<Vec<SocketAdd
     // SAFETY: list came from a successful getaddrinfo and is freed once.
     unsafe { libc::freeaddrinfo(list) };
     if addrs.is_empty() {
-        return Err(os_error(libc::ENOENT));
+        return Err(errno(libc::ENOENT));
     }
     Ok(addrs)
 }
@@ -196,7 +193,7 @@ fn earlier(deadline: Deadline, at: Instant) -> Deadline {
 /// thread's interrupt check.
 pub fn connect_any(addrs: &[SocketAddr], deadline: Deadline) -> io::Result<OwnedFd> {
     let order = happy_eyeballs_order(addrs);
-    let mut last = os_error(libc::EINVAL);
+    let mut last = errno(libc::EINVAL);
     let mut attempts: Vec<OwnedFd> = Vec::with_capacity(order.len());
     let (mut next, mut next_at) = (0, Instant::now());
     loop {
@@ -285,7 +282,7 @@ fn connect_state(socket: &SockRef<'_>) -> io::Result<bool> {
         Err(e) => return Err(e),
     }
     if socket.is_listener()? {
-        return Err(os_error(libc::EINVAL));
+        return Err(errno(libc::EINVAL));
     }
     // Not connected, no error: a handshake under way is not writable yet; a
     // socket never connected (or whose error was already taken) is.
@@ -298,7 +295,7 @@ fn connect_state(socket: &SockRef<'_>) -> io::Result<bool> {
         }
         return match socket.peer_addr() {
             Ok(_) => Ok(true),
-            Err(_) => Err(os_error(libc::ENOTCONN)),
+            Err(_) => Err(errno(libc::ENOTCONN)),
         };
     }
     Ok(false)
@@ -340,7 +337,7 @@ pub fn tcp_listen(host: Option<&str>, port: u16, backlog: i32) -> io::Result<Own
     };
     let mut addrs = resolve(host, port, true)?;
     addrs.sort_by_key(SocketAddr::is_ipv6); // stable: the resolver's order within a family
-    let mut last = os_error(libc::EADDRNOTAVAIL);
+    let mut last = errno(libc::EADDRNOTAVAIL);
     for addr in addrs {
         match listen_on(addr, backlog, None) {
             Ok(fd) => return Ok(fd),
@@ -364,7 +361,7 @@ fn listen_on(addr: SocketAddr, backlog: i32, only_v6: Option<bool>) -> io::Resul
 /// The port `fd` is bound to (0 if unbound). A non-IP socket is `EAFNOSUPPORT`.
 pub fn local_port(fd: BorrowedFd<'_>) -> io::Result<u16> {
     let addr = SockRef::from(&fd).local_addr()?;
-    addr.as_socket().map(|a| a.port()).ok_or_else(|| os_error(libc::EAFNOSUPPORT))
+    addr.as_socket().map(|a| a.port()).ok_or_else(|| errno(libc::EAFNOSUPPORT))
 }
 
 /// Errors of accept(2) about the pending connection, not the listener, after
@@ -391,7 +388,7 @@ fn accept_retryable(code: libc::c_int) -> bool {
 /// connection-oriented socket, `EOPNOTSUPP` for a datagram one.
 fn not_listening(socket: &SockRef<'_>) -> io::Error {
     let datagram = matches!(socket.r#type(), Ok(t) if t == Type::DGRAM || t == Type::RAW);
-    os_error(if datagram { libc::EOPNOTSUPP } else { libc::EINVAL })
+    errno(if datagram { libc::EOPNOTSUPP } else { libc::EINVAL })
 }
 
 /// Accepts one connection within `deadline`. The new fd is close-on-exec, and
@@ -457,7 +454,7 @@ mod tests {
     use super::*;
 
     fn errno_of(eai: libc::c_int) -> Option<i32> {
-        resolver_errno(eai, os_error(libc::EMFILE)).raw_os_error()
+        resolver_errno(eai, errno(libc::EMFILE)).raw_os_error()
     }
 
     #[test]

@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use crate::deadline::Deadline;
 use crate::interrupt;
+use crate::sys::errno;
 
 /// What to wait for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,14 +95,18 @@ pub fn poll_until(fds: &mut [libc::pollfd], deadline: Deadline) -> io::Result<us
 ///
 /// Returns `Ok(true)` when ready (including error and hang-up), `Ok(false)` when
 /// the deadline passed first. `EINTR` is retried with the time that is left; a
-/// closed fd is `EBADF`.
+/// negative fd is `EINVAL` (poll would ignore it and wait out the deadline), a
+/// closed one `EBADF`.
 pub fn wait(fd: RawFd, interest: Interest, deadline: Deadline) -> io::Result<bool> {
+    if fd < 0 {
+        return Err(errno(libc::EINVAL));
+    }
     let mut pfd = libc::pollfd { fd, events: interest.poll_events(), revents: 0 };
     if poll_until(std::slice::from_mut(&mut pfd), deadline)? == 0 {
         return Ok(false);
     }
     if pfd.revents & libc::POLLNVAL != 0 {
-        return Err(io::Error::from_raw_os_error(libc::EBADF));
+        return Err(errno(libc::EBADF));
     }
     Ok(true)
 }
@@ -175,13 +180,12 @@ pub fn select(readers: &[RawFd], writers: &[RawFd], errs: &[RawFd], timeout: Opt
     let deadline = Deadline::from_timeout(timeout);
     let mut fds = Vec::new();
     // Out of memory is ENOMEM for the caller, not an abort of its process.
-    fds.try_reserve_exact(readers.len() + writers.len() + errs.len())
-        .map_err(|_| io::Error::from_raw_os_error(libc::ENOMEM))?;
+    fds.try_reserve_exact(readers.len() + writers.len() + errs.len()).map_err(|_| errno(libc::ENOMEM))?;
     let lists = [(readers, libc::POLLIN), (writers, libc::POLLOUT), (errs, libc::POLLPRI)];
     for (list, events) in lists {
         for &fd in list {
             if fd < 0 {
-                return Err(io::Error::from_raw_os_error(libc::EINVAL));
+                return Err(errno(libc::EINVAL));
             }
             fds.push(libc::pollfd { fd, events, revents: 0 });
         }
@@ -194,7 +198,7 @@ pub fn select(readers: &[RawFd], writers: &[RawFd], errs: &[RawFd], timeout: Opt
     if ready == 0 {
         fds.iter_mut().for_each(|p| p.revents = 0);
     } else if fds.iter().any(|p| p.revents & libc::POLLNVAL != 0) {
-        return Err(io::Error::from_raw_os_error(libc::EBADF));
+        return Err(errno(libc::EBADF));
     }
     Ok(Selected { fds, nreaders: readers.len(), nwriters: writers.len() })
 }

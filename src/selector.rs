@@ -45,12 +45,13 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::deadline::Deadline;
+use crate::sys::{cvt, errno};
 
 #[cfg(all(any(target_os = "linux", target_os = "android"), not(feature = "poll-backend")))]
 #[path = "selector/epoll.rs"]
@@ -164,10 +165,6 @@ impl Hasher for FdHasher {
     }
 }
 
-fn errno(code: i32) -> io::Error {
-    io::Error::from_raw_os_error(code)
-}
-
 /// Ends a selector's current or next select from any thread or signal
 /// handler: the C counterpart of Python's `signal.set_wakeup_fd` and
 /// asyncio's self-pipe. Cloning is cheap; a waker keeps its fds open after
@@ -195,11 +192,9 @@ impl Waker {
     fn new() -> io::Result<Waker> {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         let (write, read) = {
+            use std::os::fd::FromRawFd;
             // SAFETY: plain system call; a non-negative result is a new fd we own.
-            let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-            if fd < 0 {
-                return Err(io::Error::last_os_error());
-            }
+            let fd = cvt(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) })?;
             // SAFETY: fd was just created and is owned by nobody else.
             (unsafe { OwnedFd::from_raw_fd(fd) }, None)
         };
@@ -300,11 +295,15 @@ impl Selector {
         Ok(())
     }
 
-    /// Changes the events and data of a registered fd (`ENOENT` if it is not).
+    /// Changes the events and data of a registered fd (`ENOENT` if it is not,
+    /// `EINVAL` for a negative fd).
     ///
     /// A change of events on an fd that was closed since it was registered is
     /// `EBADF`, also when its number now names another file: unregister it.
     pub fn modify(&mut self, fd: RawFd, events: Events, data: usize) -> io::Result<()> {
+        if fd < 0 {
+            return Err(errno(libc::EINVAL));
+        }
         let entry = self.registry.get_mut(&fd).ok_or_else(|| errno(libc::ENOENT))?;
         if entry.reg.events != events {
             self.backend.modify(fd, events, entry.token).map_err(|err| match err.raw_os_error() {
@@ -317,8 +316,8 @@ impl Selector {
         Ok(())
     }
 
-    /// Stops watching `fd` (`ENOENT` if it is not registered) and returns its
-    /// registration.
+    /// Stops watching `fd` (`ENOENT` if it is not registered, `EINVAL` for a
+    /// negative fd) and returns its registration.
     ///
     /// Succeeds for an fd that was closed while registered, so the entry can
     /// always be removed. Unregister *before* closing, though: with epoll the
@@ -329,6 +328,9 @@ impl Selector {
     /// epoll such a watch can no longer be removed by number, so the first
     /// event it causes rebuilds the kernel set without it.
     pub fn unregister(&mut self, fd: RawFd) -> io::Result<Registration> {
+        if fd < 0 {
+            return Err(errno(libc::EINVAL));
+        }
         let entry = self.registry.remove(&fd).ok_or_else(|| errno(libc::ENOENT))?;
         self.backend.delete(fd);
         Ok(entry.reg)

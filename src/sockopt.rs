@@ -28,6 +28,7 @@ use socket2::{SockRef, TcpKeepalive, Type};
 use crate::deadline::Deadline;
 use crate::interrupt;
 use crate::ready::{self, Interest};
+use crate::sys::{cvt, errno};
 
 /// Turns `O_NONBLOCK` on or off (any fd, not only sockets).
 pub fn set_nonblocking(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
@@ -39,10 +40,7 @@ pub fn set_nonblocking(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
 pub fn make_blocking(fd: BorrowedFd<'_>) -> io::Result<()> {
     let off: libc::c_int = 0;
     // SAFETY: FIONBIO reads one int through the pointer, which outlives the call.
-    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONBIO, &off) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONBIO, &off) }).map(drop)
 }
 
 /// Sets `TCP_NODELAY`: small writes go out at once instead of waiting for
@@ -116,7 +114,7 @@ pub fn close_graceful(fd: OwnedFd, deadline: Deadline) -> io::Result<()> {
     // A connected datagram socket would wait for an end of stream that no
     // datagram socket has: say so at once, whatever the deadline.
     if matches!(socket.r#type(), Ok(t) if t == Type::DGRAM || t == Type::RAW) {
-        return Err(io::Error::from_raw_os_error(libc::EOPNOTSUPP));
+        return Err(errno(libc::EOPNOTSUPP));
     }
     if let Err(err) = socket.shutdown(Shutdown::Write) {
         // A connection the peer already reset is "not connected" any more;

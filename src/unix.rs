@@ -26,24 +26,24 @@ use socket2::{Domain, SockAddr, Socket, Type};
 
 use crate::deadline::Deadline;
 use crate::interrupt;
-use crate::net::os_error;
 use crate::sockopt::make_blocking;
+use crate::sys::errno;
 
 /// The address for a name: a filesystem path, or on Linux `@name` for the
 /// abstract namespace (stored as a leading NUL byte). Empty or a bare `@` is
 /// `EINVAL`; a path that does not fit in `sun_path` is `ENAMETOOLONG`.
 pub fn unix_address(name: &[u8]) -> io::Result<SockAddr> {
     let bytes: Vec<u8> = match name {
-        [] | [b'@'] => return Err(os_error(libc::EINVAL)),
+        [] | [b'@'] => return Err(errno(libc::EINVAL)),
         #[cfg(any(target_os = "linux", target_os = "android"))]
         [b'@', rest @ ..] => [&[0u8][..], rest].concat(),
         #[cfg(not(any(target_os = "linux", target_os = "android")))]
-        [b'@', ..] => return Err(os_error(libc::EAFNOSUPPORT)),
+        [b'@', ..] => return Err(errno(libc::EAFNOSUPPORT)),
         path => path.to_vec(),
     };
     SockAddr::unix(OsStr::from_bytes(&bytes)).map_err(|err| match err.raw_os_error() {
         Some(_) => err,
-        None => os_error(libc::ENAMETOOLONG),
+        None => errno(libc::ENAMETOOLONG),
     })
 }
 

@@ -18,7 +18,7 @@
 #![allow(unsafe_op_in_unsafe_fn)]
 
 use std::os::fd::BorrowedFd;
-use std::os::raw::c_int;
+use std::os::raw::{c_char, c_int};
 
 // Not alphabetical: cbindgen writes the header's functions in this order, and
 // docs/mkman.py the man pages' families, so it reads from the transfer loops
@@ -190,6 +190,14 @@ pub(crate) unsafe fn handle_ref<'a, T>(handle: *const T) -> Result<&'a T, Errno>
     check(!handle.is_null())?;
     // SAFETY: as promised by the caller.
     Ok(unsafe { &*handle })
+}
+
+/// A C string argument as bytes; NULL is `None`.
+///
+/// # Safety
+/// A non-NULL `text` must point to a NUL-terminated string.
+pub(crate) unsafe fn c_text<'a>(text: *const c_char) -> Option<&'a [u8]> {
+    (!text.is_null()).then(|| std::ffi::CStr::from_ptr(text).to_bytes())
 }
 
 /// A `size_t *done` out-parameter (may be NULL) that receives the final count

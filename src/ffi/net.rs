@@ -1,10 +1,9 @@
 //! `extern "C"` shims for TCP connection setup in [`crate::net`].
 
-use std::ffi::CStr;
 use std::os::fd::IntoRawFd;
 use std::os::raw::{c_char, c_int};
 
-use super::{borrow_fd, check, ffi_guard, Errno};
+use super::{borrow_fd, c_text, check, ffi_guard, Errno};
 use crate::deadline::Deadline;
 use crate::net;
 
@@ -16,14 +15,6 @@ pub const SL_ACCEPT_NONBLOCK: c_int = 1;
 /// terminating NUL included: an IPv6 address with brackets, scope and port, or
 /// a Unix path (`sun_path` is 108 bytes) with the `@` of an abstract name.
 pub const SL_ADDRSTRLEN: usize = 112;
-
-/// A C string argument as bytes; NULL is `None`.
-///
-/// # Safety
-/// A non-NULL `text` must point to a NUL-terminated string.
-pub(super) unsafe fn c_text<'a>(text: *const c_char) -> Option<&'a [u8]> {
-    (!text.is_null()).then(|| CStr::from_ptr(text).to_bytes())
-}
 
 /// A host name: NULL, empty or not UTF-8 is `EINVAL`.
 unsafe fn host_name<'a>(host: *const c_char) -> Result<&'a str, Errno> {

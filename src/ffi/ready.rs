@@ -31,7 +31,6 @@ use crate::ready;
 pub extern "C" fn sl_wait_readable(fd: c_int, timeout_ms: c_int) -> c_int {
     ffi_guard!({
         let deadline = Deadline::from_timeout_ms(timeout_ms)?;
-        check(fd >= 0)?;
         Ok(ready::wait_readable(fd, deadline)? as c_int)
     })
 }
@@ -46,7 +45,6 @@ pub extern "C" fn sl_wait_readable(fd: c_int, timeout_ms: c_int) -> c_int {
 pub extern "C" fn sl_wait_writable(fd: c_int, timeout_ms: c_int) -> c_int {
     ffi_guard!({
         let deadline = Deadline::from_timeout_ms(timeout_ms)?;
-        check(fd >= 0)?;
         Ok(ready::wait_writable(fd, deadline)? as c_int)
     })
 }

@@ -105,7 +105,6 @@ pub unsafe extern "C" fn sl_selector_register(
 ) -> c_int {
     ffi_guard!({
         let sel = selector(sel)?;
-        check(fd >= 0)?;
         sel.register(fd, events_from(events)?, data as usize)?;
         Ok(0)
     })
@@ -131,7 +130,6 @@ pub unsafe extern "C" fn sl_selector_modify(
 ) -> c_int {
     ffi_guard!({
         let sel = selector(sel)?;
-        check(fd >= 0)?;
         sel.modify(fd, events_from(events)?, data as usize)?;
         Ok(0)
     })
@@ -162,7 +160,6 @@ pub unsafe extern "C" fn sl_selector_modify(
 pub unsafe extern "C" fn sl_selector_unregister(sel: *mut sl_selector, fd: c_int) -> c_int {
     ffi_guard!({
         let sel = selector(sel)?;
-        check(fd >= 0)?;
         sel.unregister(fd)?;
         Ok(0)
     })

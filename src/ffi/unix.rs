@@ -3,8 +3,7 @@
 use std::os::fd::IntoRawFd;
 use std::os::raw::{c_char, c_int};
 
-use super::net::c_text;
-use super::{check, ffi_guard, Errno};
+use super::{c_text, check, ffi_guard, Errno};
 use crate::deadline::Deadline;
 use crate::unix;
 

@@ -11,6 +11,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use super::{Events, Token};
 use crate::deadline::Deadline;
 use crate::ready::wait_loop;
+use crate::sys::{cvt, errno};
 
 pub const NAME: &str = "epoll";
 
@@ -39,14 +40,6 @@ fn ready_events(bits: u32) -> Events {
     Events::from_bits(read as i32 | (write as i32) << 1).unwrap_or(Events::NONE)
 }
 
-fn cvt(rc: libc::c_int) -> io::Result<()> {
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
-}
-
 impl Backend {
     pub fn new() -> io::Result<Backend> {
         // SAFETY: plain system call; a non-negative result is a new fd we own.
@@ -59,7 +52,7 @@ impl Backend {
     fn ctl(epoll: RawFd, op: libc::c_int, fd: RawFd, events: Events, token: Token) -> io::Result<()> {
         let mut event = libc::epoll_event { events: epoll_bits(events), u64: token };
         // SAFETY: event is a valid epoll_event for the call.
-        cvt(unsafe { libc::epoll_ctl(epoll, op, fd, &mut event) })
+        cvt(unsafe { libc::epoll_ctl(epoll, op, fd, &mut event) }).map(drop)
     }
 
     pub fn add(&mut self, fd: RawFd, events: Events, token: Token) -> io::Result<()> {
@@ -107,7 +100,7 @@ impl Backend {
         let max = max.min(libc::c_int::MAX as usize);
         if self.buffer.len() < max {
             let more = max - self.buffer.len();
-            self.buffer.try_reserve_exact(more).map_err(|_| io::Error::from_raw_os_error(libc::ENOMEM))?;
+            self.buffer.try_reserve_exact(more).map_err(|_| errno(libc::ENOMEM))?;
             self.buffer.resize(max, libc::epoll_event { events: 0, u64: 0 });
         }
         let (epoll, buffer) = (self.epoll.as_raw_fd(), &mut self.buffer);

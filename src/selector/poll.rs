@@ -12,6 +12,7 @@ use std::os::fd::RawFd;
 use super::{Events, FdMap, Token};
 use crate::deadline::Deadline;
 use crate::ready::wait_loop;
+use crate::sys::{cvt, errno};
 
 pub const NAME: &str = "poll";
 
@@ -49,10 +50,7 @@ fn ready_events(revents: libc::c_short) -> Events {
 /// with epoll_ctl (`EBADF`).
 fn check_open(fd: RawFd) -> io::Result<()> {
     // SAFETY: F_GETFD only reads the fd's flags.
-    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    cvt(unsafe { libc::fcntl(fd, libc::F_GETFD) }).map(drop)
 }
 
 impl Backend {
@@ -62,7 +60,7 @@ impl Backend {
 
     pub fn add(&mut self, fd: RawFd, events: Events, token: Token) -> io::Result<()> {
         check_open(fd)?;
-        let enomem = |_| io::Error::from_raw_os_error(libc::ENOMEM);
+        let enomem = |_| errno(libc::ENOMEM);
         self.index.try_reserve(1).map_err(enomem)?;
         self.fds.try_reserve(1).map_err(enomem)?;
         self.tokens.try_reserve(1).map_err(enomem)?;

@@ -236,3 +236,30 @@ def retrying(call: Any, ms: int, expired: Any, started: Optional[float] = None) 
 def address(holder: Any) -> int:
     """The address of a buffer argument from readable_buffer/writable_buffer."""
     return ctypes.cast(holder, ctypes.c_void_p).value or 0
+
+
+def transfer(fn: Any, fd: int, ptr: Any, length: int, ms: int) -> None:
+    """One C transfer call (sl_send_all, sl_recv_exact: `fn(fd, buf, len,
+    timeout_ms, &done)`), the fast path; after a signal (EINTR) the handlers
+    run and the rest resumes with the time left (see resumable). Raises with
+    `.done` (callers add `.partial`)."""
+    done = ctypes.c_size_t(0)
+    started = time.monotonic() if ms > 0 else 0.0
+    try:
+        if fn(fd, ptr, length, ms, ctypes.byref(done)) >= 0:
+            return
+        code = ctypes.get_errno()
+        if code != EINTR:
+            raise make_error(code, done.value)
+        handle_eintr()
+    except BaseException as exc:
+        if getattr(exc, "done", None) is None:
+            exc.done = done.value  # type: ignore[attr-defined]
+        raise
+    progress = Progress()
+    progress.total = done.value
+    left = ms if ms <= 0 else max(0, math.ceil((started + ms / 1000 - time.monotonic()) * 1000))
+    if ms > 0 and left == 0:
+        raise make_error(errno.ETIMEDOUT, progress.total)
+    base = address(ptr)
+    resumable(lambda at, t, d: fn(fd, base + at, length - at, t, d), left, progress)

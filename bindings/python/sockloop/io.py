@@ -11,7 +11,8 @@ import ctypes
 from typing import Any, Iterable, Optional, Union, overload
 
 from ._native import IoVec, lib
-from ._util import SSIZE_MAX, Progress, address, fd_of, readable_buffer, resumable, timeout_ms, writable_buffer
+from ._util import (SSIZE_MAX, Progress, address, fd_of, readable_buffer, resumable, timeout_ms, transfer,
+                    writable_buffer)
 
 __all__ = ["send_all", "recv_exact", "send_allv"]
 
@@ -27,17 +28,13 @@ def send_all(sock: FileLike, data: Any, timeout: Optional[float] = None) -> int:
     resume with ``send_all(sock, data[err.done:])``."""
     fd = fd_of(sock)
     ptr, length = readable_buffer(data)
-    base = address(ptr)
-    resumable(lambda at, ms, done: lib.sl_send_all(fd, base + at, length - at, ms, done),
-              timeout_ms(timeout), Progress())
+    transfer(lib.sl_send_all, fd, ptr, length, timeout_ms(timeout))
     return length
 
 
 def _recv_into(fd: int, ptr: Any, length: int, ms: int) -> None:
-    base = address(ptr)
-    progress = Progress()
     try:
-        resumable(lambda at, left, done: lib.sl_recv_exact(fd, base + at, length - at, left, done), ms, progress)
+        transfer(lib.sl_recv_exact, fd, ptr, length, ms)
     except BaseException as exc:
         exc.partial = ptr[:exc.done]  # type: ignore[attr-defined]
         raise
