@@ -336,28 +336,36 @@ fn mark(slot: &mut Slot, index: u32, ready: &mut VecDeque<u32>, events: u32, err
 }
 
 /// Moves what fits of `bytes` into the connection's read buffer; the rest
-/// stays in `bytes`. Returns how many moved.
+/// stays in `bytes`. Returns how many moved. Loops: one call of
+/// `ring_input_room` may stop short of the bound (it compacts or grows the
+/// buffer only when the tail is full), the next one makes the rest.
 fn hand_over(conn: &mut Conn, bytes: &mut Vec<u8>) -> usize {
-    let Ok(room) = conn.ring_input_room() else { return 0 };
-    let n = room.len().min(bytes.len());
-    room[..n].copy_from_slice(&bytes[..n]);
-    conn.ring_input_added(n);
-    bytes.drain(..n);
-    n
+    let moved = copy_in(conn, bytes);
+    bytes.drain(..moved);
+    moved
 }
 
 /// Copies received `bytes` into the connection, keeping what does not fit.
 fn deliver(conn: &mut Conn, spill: &mut Vec<u8>, bytes: &[u8]) {
-    let moved = match conn.ring_input_room() {
-        Ok(room) => {
-            let n = room.len().min(bytes.len());
-            room[..n].copy_from_slice(&bytes[..n]);
-            n
-        }
-        Err(_) => 0,
-    };
-    conn.ring_input_added(moved);
+    let moved = copy_in(conn, bytes);
     spill.extend_from_slice(&bytes[moved..]);
+}
+
+/// Copies the front of `bytes` into the connection's buffer, within its
+/// bound; returns how many.
+fn copy_in(conn: &mut Conn, bytes: &[u8]) -> usize {
+    let mut moved = 0;
+    while moved < bytes.len() {
+        let Ok(room) = conn.ring_input_room() else { break };
+        let n = room.len().min(bytes.len() - moved);
+        if n == 0 {
+            break;
+        }
+        room[..n].copy_from_slice(&bytes[moved..moved + n]);
+        conn.ring_input_added(n);
+        moved += n;
+    }
+    moved
 }
 
 // ------------------------------------------------------------------ epoll
@@ -529,7 +537,11 @@ mod uring {
 
     impl Uring {
         pub fn new() -> io::Result<Uring> {
-            let ring = IoUring::builder().setup_cqsize(ENTRIES * 4).setup_coop_taskrun().setup_taskrun_flag().build(ENTRIES)?;
+            let ring = IoUring::builder()
+                .setup_cqsize(ENTRIES * 4)
+                .setup_coop_taskrun()
+                .setup_taskrun_flag()
+                .build(ENTRIES)?;
             let mut pool = Vec::new();
             pool.try_reserve_exact(BUF_SIZE * BUF_COUNT).map_err(|_| error(libc::ENOMEM))?;
             pool.resize(BUF_SIZE * BUF_COUNT, 0u8);
