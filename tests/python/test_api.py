@@ -73,6 +73,7 @@ def closed_socket():
 def bad_calls(a, b):
     conn = sockloop.Conn(b)
     sel = sockloop.Selector()
+    ring = sockloop.Ring()
     return [
         (lambda: sockloop.send_all(a, "text"), TypeError),
         (lambda: sockloop.send_all("foo", b"x"), TypeError),
@@ -159,7 +160,14 @@ def bad_calls(a, b):
         (lambda: net.get_buffer_sizes(None), TypeError),
         (lambda: net.close_graceful("foo"), TypeError),
         (lambda: net.close_graceful(a, timeout=-1), ValueError),
-    ], (conn, sel)
+        (lambda: ring.add("foo"), TypeError),
+        (lambda: ring.add(a), TypeError),
+        (lambda: ring.remove(conn), FileNotFoundError),
+        (lambda: ring.remove(None), TypeError),
+        (lambda: ring.wait(timeout=-1), ValueError),
+        (lambda: ring.wait(timeout="1"), TypeError),
+        (lambda: ring.wait(timeout=1e10), OverflowError),
+    ], (ring, conn, sel)
 
 
 def test_every_public_function_checks_its_arguments_as_the_stdlib_does(pair):

@@ -27,6 +27,12 @@ _FORCE_EPOLL = 1
 _BATCH = 256
 
 
+def _conn_arg(conn: Any) -> int:
+    if not isinstance(conn, Conn):
+        raise TypeError(f"a sockloop.Conn is required, not {type(conn).__name__}")
+    return conn._live()
+
+
 class Ring:
     """See the module docs. `force_epoll=True` runs the epoll fallback."""
 
@@ -51,7 +57,7 @@ class Ring:
 
     def add(self, conn: Conn, data: Any = None) -> None:
         """Adds `conn` with `data`; FileExistsError when it is in already."""
-        c = conn._live()
+        c = _conn_arg(conn)
         if lib.sl_ring_add(self._live(), c, None) < 0:
             raise_errno()
         self._conns[c] = (conn, data)
@@ -59,7 +65,7 @@ class Ring:
     def remove(self, conn: Conn) -> None:
         """Removes `conn`; bytes received for it are in its buffer.
         FileNotFoundError when it is not in the ring."""
-        c = conn._live()
+        c = _conn_arg(conn)
         if lib.sl_ring_remove(self._live(), c) < 0:
             raise_errno()
         del self._conns[c]
