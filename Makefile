@@ -137,7 +137,7 @@ demo: examples
 	@sh c_examples/demo.sh $(BUILD)/examples
 
 # ---------------------------------------------------------------- tests
-TEST_SUITES := lint test-rust test-c test-abi test-python-dist test-install test-examples test-examples-asan test-fuzz-smoke
+TEST_SUITES := lint test-rust test-c test-abi test-python-dist test-install test-examples test-examples-asan test-fuzz-smoke test-ports
 
 # Runs every suite (stopping at the first that fails), keeps each one's output
 # in build/test-logs, and ends with one line adding up all their counts.

@@ -162,10 +162,23 @@ fn without_sigpipe(write: impl FnOnce() -> isize) -> io::Result<usize> {
         libc::pthread_sigmask(libc::SIG_BLOCK, &pipe_only, &mut old);
         let result = cvt_len(write());
         if matches!(&result, Err(e) if e.raw_os_error() == Some(libc::EPIPE)) && !was_pending {
-            let zero = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-            while libc::sigtimedwait(&pipe_only, std::ptr::null_mut(), &zero) < 0
-                && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
-            {}
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            {
+                let zero = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+                while libc::sigtimedwait(&pipe_only, std::ptr::null_mut(), &zero) < 0
+                    && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
+                {}
+            }
+            // No sigtimedwait (macOS): sigwait returns at once for a signal
+            // that sigpending shows, and the write's SIGPIPE is this thread's.
+            #[cfg(not(any(target_os = "linux", target_os = "android")))]
+            {
+                libc::sigpending(&mut pending);
+                if libc::sigismember(&pending, libc::SIGPIPE) == 1 {
+                    let mut taken: libc::c_int = 0;
+                    libc::sigwait(&pipe_only, &mut taken);
+                }
+            }
         }
         libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
         result

@@ -259,7 +259,7 @@ pub fn tcp_connect_start(host: &str, port: u16) -> io::Result<OwnedFd> {
 /// A non-blocking, close-on-exec socket with a connect to `addr` under way
 /// (or done).
 fn start_connect(addr: SocketAddr) -> io::Result<OwnedFd> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM.nonblocking(), None)?;
+    let socket = nonblocking_stream(Domain::for_address(addr))?;
     match socket.connect(&addr.into()) {
         Ok(()) => Ok(socket.into()),
         // EINTR: the connect goes on asynchronously, as after EINPROGRESS.
@@ -281,7 +281,7 @@ fn connect_state(socket: &SockRef<'_>) -> io::Result<bool> {
         Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => {}
         Err(e) => return Err(e),
     }
-    if socket.is_listener()? {
+    if is_listener(socket)? {
         return Err(errno(libc::EINVAL));
     }
     // Not connected, no error: a handshake under way is not writable yet; a
@@ -371,6 +371,10 @@ pub fn local_port(fd: BorrowedFd<'_>) -> io::Result<u16> {
 /// the manual). That list also has `EOPNOTSUPP`, which is as well what a
 /// datagram socket answers: [`accept`] retries it only on a listener.
 fn accept_retryable(code: libc::c_int) -> bool {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if code == libc::ENONET {
+        return true;
+    }
     matches!(
         code,
         libc::ECONNABORTED
@@ -378,10 +382,67 @@ fn accept_retryable(code: libc::c_int) -> bool {
             | libc::ENETDOWN
             | libc::ENOPROTOOPT
             | libc::EHOSTDOWN
-            | libc::ENONET
             | libc::EHOSTUNREACH
             | libc::ENETUNREACH
     )
+}
+
+/// A non-blocking, close-on-exec stream socket: one socket(2) with
+/// `SOCK_NONBLOCK | SOCK_CLOEXEC` where the system has them; elsewhere (macOS)
+/// socket2 sets close-on-exec (and `SO_NOSIGPIPE`) after socket(2), and
+/// `O_NONBLOCK` follows.
+pub(crate) fn nonblocking_stream(domain: Domain) -> io::Result<Socket> {
+    #[cfg(not(target_vendor = "apple"))]
+    return Socket::new(domain, Type::STREAM.nonblocking(), None);
+    #[cfg(target_vendor = "apple")]
+    {
+        let socket = Socket::new(domain, Type::STREAM, None)?;
+        socket.set_nonblocking(true)?;
+        Ok(socket)
+    }
+}
+
+/// accept(2) with the new fd close-on-exec, and non-blocking if asked: one
+/// accept4 where it exists; elsewhere (macOS) accept, then fcntl (socket2's
+/// accept sets `FD_CLOEXEC` and `SO_NOSIGPIPE` there; set again to be sure).
+fn accept_cloexec(socket: &SockRef<'_>, nonblocking: bool) -> io::Result<(Socket, SockAddr)> {
+    #[cfg(not(target_vendor = "apple"))]
+    return socket.accept4(libc::SOCK_CLOEXEC | if nonblocking { libc::SOCK_NONBLOCK } else { 0 });
+    #[cfg(target_vendor = "apple")]
+    {
+        let (conn, peer) = socket.accept()?;
+        conn.set_cloexec(true)?;
+        if nonblocking {
+            conn.set_nonblocking(true)?;
+        }
+        Ok((conn, peer))
+    }
+}
+
+/// Whether the socket listens (`SO_ACCEPTCONN`): socket2's call where it has
+/// one, getsockopt(2) elsewhere (macOS).
+fn is_listener(socket: &SockRef<'_>) -> io::Result<bool> {
+    #[cfg(not(target_vendor = "apple"))]
+    return socket.is_listener();
+    #[cfg(target_vendor = "apple")]
+    {
+        let mut on: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: on and len describe a valid int buffer for the option.
+        let rc = unsafe {
+            libc::getsockopt(
+                socket.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_ACCEPTCONN,
+                (&mut on as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(on != 0)
+    }
 }
 
 /// What accept(2) says of a socket that is not listening: `EINVAL` for a
@@ -400,18 +461,17 @@ fn not_listening(socket: &SockRef<'_>) -> io::Error {
 /// accept(2)'s own errno, whatever the deadline.
 pub fn accept(listener: BorrowedFd<'_>, deadline: Deadline, nonblocking: bool) -> io::Result<(OwnedFd, SockAddr)> {
     let socket = SockRef::from(&listener);
-    let flags = libc::SOCK_CLOEXEC | if nonblocking { libc::SOCK_NONBLOCK } else { 0 };
     let wait_first = (deadline.is_bounded() || interrupt::is_set()) && !socket.nonblocking()?;
     // Polling a socket that does not listen would wait out the whole timeout
     // before accept(2) could answer: ask first.
-    if wait_first && !socket.is_listener()? {
+    if wait_first && !is_listener(&socket)? {
         return Err(not_listening(&socket));
     }
     loop {
         if wait_first && !ready::wait(listener.as_raw_fd(), Interest::Readable, deadline)? {
             return Err(deadline.expired());
         }
-        match socket.accept4(flags) {
+        match accept_cloexec(&socket, nonblocking) {
             Ok((conn, peer)) => return Ok((conn.into(), peer)),
             Err(err) => match err.raw_os_error() {
                 // Another acceptor took it, or SO_RCVTIMEO ran out: wait again.
@@ -421,7 +481,7 @@ pub fn accept(listener: BorrowedFd<'_>, deadline: Deadline, nonblocking: bool) -
                     }
                 }
                 Some(libc::EINTR) => interrupt::after_eintr()?,
-                Some(libc::EOPNOTSUPP) if socket.is_listener()? => {}
+                Some(libc::EOPNOTSUPP) if is_listener(&socket)? => {}
                 Some(code) if accept_retryable(code) => {}
                 _ => return Err(err),
             },

@@ -51,7 +51,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::deadline::Deadline;
-use crate::sys::{cvt, errno};
+use crate::sys::errno;
 
 #[cfg(all(any(target_os = "linux", target_os = "android"), not(feature = "poll-backend")))]
 #[path = "selector/epoll.rs"]
@@ -193,6 +193,8 @@ impl Waker {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         let (write, read) = {
             use std::os::fd::FromRawFd;
+
+            use crate::sys::cvt;
             // SAFETY: plain system call; a non-negative result is a new fd we own.
             let fd = cvt(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) })?;
             // SAFETY: fd was just created and is owned by nobody else.

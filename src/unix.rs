@@ -102,7 +102,7 @@ pub fn unix_connect(name: &[u8], deadline: Deadline) -> io::Result<OwnedFd> {
         }
         return Ok(socket.into());
     }
-    let socket = Socket::new(Domain::UNIX, Type::STREAM.nonblocking(), None)?;
+    let socket = crate::net::nonblocking_stream(Domain::UNIX)?;
     let first = socket.connect(&addr);
     make_blocking(socket.as_fd())?;
     match first {
@@ -140,7 +140,7 @@ pub fn unix_connect(name: &[u8], deadline: Deadline) -> io::Result<OwnedFd> {
 /// on the returned fd reports success at once.
 pub fn unix_connect_start(name: &[u8]) -> io::Result<OwnedFd> {
     let addr = unix_address(name)?;
-    let socket = Socket::new(Domain::UNIX, Type::STREAM.nonblocking(), None)?;
+    let socket = crate::net::nonblocking_stream(Domain::UNIX)?;
     socket.connect(&addr)?;
     Ok(socket.into())
 }

@@ -119,7 +119,7 @@ pub unsafe extern "C" fn sl_send_allv(
 ) -> libc::ssize_t {
     ffi_guard!({
         let mut done = DoneOut::new(sent);
-        check((0..=libc::UIO_MAXIOV).contains(&iovcnt))?;
+        check((0..=iov_max()).contains(&iovcnt))?;
         let entries = input(iov, iovcnt as usize)?;
         let mut total: usize = 0;
         for entry in entries {
@@ -138,4 +138,17 @@ pub unsafe extern "C" fn sl_send_allv(
         io::send_all_vectored(fd, slices, deadline, &mut done.count)?;
         Ok(total as libc::ssize_t)
     })
+}
+
+/// The most entries one writev(2) takes: `UIO_MAXIOV` on Linux (a constant),
+/// `sysconf(_SC_IOV_MAX)` elsewhere (1024 if it does not say).
+fn iov_max() -> c_int {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    return libc::UIO_MAXIOV;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    // SAFETY: sysconf has no preconditions.
+    match unsafe { libc::sysconf(libc::_SC_IOV_MAX) } {
+        n if n > 0 => n.min(c_int::MAX as libc::c_long) as c_int,
+        _ => 1024,
+    }
 }
