@@ -750,6 +750,7 @@ impl Conn {
     // ---- itself; kept in one block so that it stays out of the way.
 
     /// How many more bytes the read buffer may take before its bound.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // the io_uring backend
     pub(crate) fn ring_input_space(&self) -> usize {
         self.input_bound().saturating_sub(self.end - self.start)
     }
@@ -768,11 +769,13 @@ impl Conn {
     }
 
     /// Queued output not yet written.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // the io_uring backend
     pub(crate) fn ring_output(&self) -> &[u8] {
         &self.output[self.sent..]
     }
 
     /// `n` bytes of `ring_output` were written: as after a flush.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // the io_uring backend
     pub(crate) fn ring_output_sent(&mut self, n: usize) {
         debug_assert!(n <= self.pending());
         self.sent += n;

@@ -21,6 +21,9 @@
 //! within its bound), and bytes queued are either written or still pending.
 //! The fd's flags are never changed.
 
+// Outside Linux only the stub epoll backend exists (every ring is ENOSYS).
+#![cfg_attr(not(target_os = "linux"), allow(irrefutable_let_patterns, unused_imports, dead_code))]
+
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
@@ -210,7 +213,7 @@ impl Ring {
         let fd = unsafe { conn.as_ref() }.fd();
         if let Backend::Epoll(ep) = &mut self.backend {
             let token = token(index, self.slots[index as usize].gen);
-            if let Err(err) = ep.ctl(libc::EPOLL_CTL_ADD, fd, libc::EPOLLIN as u32, token) {
+            if let Err(err) = ep.ctl(CTL_ADD, fd, IN_BITS, token) {
                 self.free.push(index);
                 return Err(err);
             }
@@ -219,7 +222,7 @@ impl Ring {
         let gen = slot.gen;
         *slot = Slot { conn: Some(conn), handle, data, gen, ..Slot::default() };
         if matches!(self.backend, Backend::Epoll(_)) {
-            slot.interest = libc::EPOLLIN as u32;
+            slot.interest = IN_BITS;
         }
         self.by_conn.insert(key, index);
         Ok(())
@@ -370,11 +373,43 @@ fn copy_in(conn: &mut Conn, bytes: &[u8]) -> usize {
 
 // ------------------------------------------------------------------ epoll
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
 struct Epoll {
     epoll: OwnedFd,
     buffer: Vec<libc::epoll_event>,
 }
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const IN_BITS: u32 = libc::EPOLLIN as u32;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const CTL_ADD: i32 = libc::EPOLL_CTL_ADD;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const IN_BITS: u32 = 1;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const CTL_ADD: i32 = 1;
+
+/// Elsewhere there is no epoll (and no io_uring): a ring cannot be made.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+struct Epoll;
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+impl Epoll {
+    fn new() -> io::Result<Epoll> {
+        Err(error(libc::ENOSYS))
+    }
+
+    fn ctl(&self, _op: i32, _fd: RawFd, _bits: u32, _token: u64) -> io::Result<()> {
+        Err(error(libc::ENOSYS))
+    }
+
+    fn delete(&self, _fd: RawFd) {}
+
+    fn turn(&mut self, _: &mut [Slot], _: &mut VecDeque<u32>, _: Deadline, _: bool) -> io::Result<bool> {
+        Err(error(libc::ENOSYS))
+    }
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
 impl Epoll {
     fn new() -> io::Result<Epoll> {
         // SAFETY: plain system call; a non-negative result is ours.
