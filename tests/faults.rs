@@ -132,12 +132,14 @@ fn frames_arrive_whole_under_a_signal_storm() {
         let (a, b) = small_tcp_pair();
         let sent_data = data.clone();
         let mut got = vec![0u8; LEN];
+        // The sender starts 30 ms late, so the receiver is blocked under the
+        // storm however fast the transfer itself goes on a busy machine.
         let ((rc, done), (src, sdone), signals) = under_storm(
-            move || {
+            after(30, move || {
                 let mut done = 0;
                 let rc = unsafe { sl_send_frame(a.as_raw_fd(), sent_data.as_ptr().cast(), LEN, timeout, &mut done) };
                 (res(rc as i64), done)
-            },
+            }),
             || {
                 let mut done = 0;
                 let rc = unsafe { sl_recv_frame(b.as_raw_fd(), got.as_mut_ptr().cast(), LEN, timeout, &mut done) };
