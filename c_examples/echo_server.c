@@ -29,17 +29,24 @@ static int should_stop(void *ctx) { (void)ctx; return stop; }
 /* One connection at a time: a client silent this long is dropped, so that a
  * stalled client cannot keep the next one waiting forever. */
 #define IDLE_MS 5000
+/* The longest single wait. The check ends a wait at once when a signal
+ * interrupts it, but it runs only after an EINTR: a signal that lands just
+ * before a wait begins is seen when this much time has passed. */
+#define WAIT_MS 1000
 
 /* Echoes until the client closes. recv() may return any part of what was
  * sent: an echo server does not care where messages end. */
 static void echo(int conn) {
     char buf[1024];
+    int idle_ms = 0;
     while (!stop) {
-        int ready = sl_wait_readable(conn, IDLE_MS);
+        int ready = sl_wait_readable(conn, WAIT_MS);
         if (ready == 0) {
+            if ((idle_ms += WAIT_MS) < IDLE_MS) continue;
             fprintf(stderr, "echo_server: client idle for %d ms, dropping it\n", IDLE_MS);
             return;
         }
+        idle_ms = 0;
         if (ready < 0) {
             if (errno != EINTR) perror("echo_server: wait"); /* EINTR: stopping */
             return;
@@ -86,9 +93,9 @@ int main(int argc, char **argv) {
 
     while (!stop) {
         char peer[SL_ADDRSTRLEN];
-        int conn = sl_accept(lsock, 0, -1, peer, sizeof peer);
+        int conn = sl_accept(lsock, 0, WAIT_MS, peer, sizeof peer);
         if (conn < 0) {
-            if (errno == EINTR) continue; /* a signal: the loop looks at `stop` */
+            if (errno == EINTR || errno == ETIMEDOUT) continue; /* the loop looks at `stop` */
             perror("echo_server: accept");
             break;
         }
