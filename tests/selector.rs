@@ -449,20 +449,26 @@ fn a_stale_watch_never_hides_a_ready_fd() {
 #[test]
 fn a_stale_watch_is_never_reported_as_a_new_registration() {
     let sel = Sel::new();
-    let (fd, _dup, _peer) = stale_watch(&sel);
-    // The same number again, as a new idle socket: its own registration
+    let (x, peer) = socketpair();
+    let _keep = x.try_clone().unwrap(); // the old file stays open
+    let fd = x.as_raw_fd();
+    assert_eq!(sel.register(fd, SL_READ, 0x5a1e), (0, 0));
+    // The old file readable, forever.
+    send_byte(&peer);
+    // The number closes and names a new idle socket in one step (dup2), so
+    // that no other test thread can take it in between; its own registration
     // must not inherit the old file's readiness.
-    let (fresh, _fresh_peer) = socketpair();
+    let (fresh, fresh_peer) = socketpair();
     assert_eq!(unsafe { libc::dup2(fresh.as_raw_fd(), fd) }, fd);
-    let renumbered = unsafe { OwnedFd::from_raw_fd(fd) };
+    assert_eq!(sel.unregister(fd), (0, 0));
     assert_eq!(sel.register(fd, SL_READ, 0xf2e5), (0, 0));
     for timeout in [0, 10, 0, 50] {
         assert_eq!(sel.select(8, timeout), Ok(vec![]), "a new idle socket is never reported ready");
     }
-    send_byte(&_fresh_peer);
+    send_byte(&fresh_peer);
     assert_eq!(sel.select(8, 1000), Ok(vec![(fd, SL_READ, 0xf2e5)]));
     assert_eq!(sel.unregister(fd), (0, 0));
-    drop(renumbered);
+    drop(x); // closes the number, now the fresh socket's second fd
 }
 
 #[test]
