@@ -4,10 +4,9 @@
 
 mod common;
 
-use std::ffi::CString;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::ptr::null_mut;
 use std::time::{Duration, Instant};
@@ -16,18 +15,6 @@ use common::*;
 use sockloop::ffi::net::*;
 use sockloop::ffi::selector::*;
 use sockloop::ffi::unix::*;
-
-fn c(text: &str) -> CString {
-    CString::new(text).unwrap()
-}
-
-fn owned(rc: i32) -> Result<OwnedFd, i32> {
-    if rc < 0 {
-        Err(errno())
-    } else {
-        Ok(unsafe { OwnedFd::from_raw_fd(rc) })
-    }
-}
 
 fn start(host: &str, port: u16) -> Result<OwnedFd, i32> {
     owned(unsafe { sl_tcp_connect_start(c(host).as_ptr(), port as i32) })

@@ -19,19 +19,6 @@ use sockloop::ffi::net::*;
 use sockloop::ffi::sockopt::*;
 use sockloop::ffi::unix::*;
 
-fn c(text: &str) -> CString {
-    CString::new(text).unwrap()
-}
-
-/// Turns a C return value into the fd it owns, or the errno.
-fn owned(rc: i32) -> Result<OwnedFd, i32> {
-    if rc < 0 {
-        Err(errno())
-    } else {
-        Ok(unsafe { OwnedFd::from_raw_fd(rc) })
-    }
-}
-
 fn listen(host: Option<&str>, port: i32, backlog: i32) -> Result<OwnedFd, i32> {
     let host = host.map(c);
     owned(unsafe { sl_tcp_listen(host.as_ref().map_or(ptr::null(), |h| h.as_ptr()), port, backlog) })

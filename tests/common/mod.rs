@@ -17,6 +17,20 @@ pub fn with_done(call: impl FnOnce(*mut usize) -> isize) -> (isize, usize, i32) 
     (rc, done, if rc < 0 { errno() } else { 0 })
 }
 
+/// A Rust string as a C string.
+pub fn c(text: &str) -> std::ffi::CString {
+    std::ffi::CString::new(text).unwrap()
+}
+
+/// Turns a C return value into the fd it owns, or the errno.
+pub fn owned(rc: i32) -> Result<OwnedFd, i32> {
+    if rc < 0 {
+        Err(errno())
+    } else {
+        Ok(unsafe { OwnedFd::from_raw_fd(rc) })
+    }
+}
+
 /// A connected pair of Unix stream sockets.
 pub fn socketpair() -> (OwnedFd, OwnedFd) {
     let mut fds = [0; 2];
