@@ -34,10 +34,15 @@ pub enum Deadline {
 impl Deadline {
     /// Turns a C `timeout_ms` into a deadline; values below `-1` are `EINVAL`.
     pub fn from_timeout_ms(timeout_ms: i32) -> io::Result<Deadline> {
+        Ok(Deadline::from_timeout(Deadline::timeout_from_ms(timeout_ms)?))
+    }
+
+    /// A C `timeout_ms` as a Rust timeout: `-1` forever (`None`), `0` one
+    /// attempt (zero), `> 0` a budget; below `-1` is `EINVAL`.
+    pub fn timeout_from_ms(timeout_ms: i32) -> io::Result<Option<Duration>> {
         match timeout_ms {
-            -1 => Ok(Deadline::Never),
-            0 => Ok(Deadline::Immediate),
-            t if t > 0 => Ok(Deadline::after(Duration::from_millis(t as u64))),
+            -1 => Ok(None),
+            t if t >= 0 => Ok(Some(Duration::from_millis(t as u64))),
             _ => Err(errno(libc::EINVAL)),
         }
     }

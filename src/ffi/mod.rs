@@ -124,11 +124,9 @@ pub(crate) fn check(condition: bool) -> Result<(), Errno> {
     }
 }
 
-/// A C `timeout_ms` as the core takes it: `-1` forever (`None`), `0` one
-/// attempt, `> 0` a budget; below `-1` is `EINVAL`.
+/// A C `timeout_ms` as the core takes it ([`crate::deadline::Deadline::timeout_from_ms`]).
 pub(crate) fn timeout(timeout_ms: c_int) -> Result<Option<std::time::Duration>, Errno> {
-    check(timeout_ms >= -1)?;
-    Ok((timeout_ms >= 0).then(|| std::time::Duration::from_millis(timeout_ms as u64)))
+    Ok(crate::deadline::Deadline::timeout_from_ms(timeout_ms)?)
 }
 
 /// A caller's fd, borrowed for the call: negative is `EINVAL`.
