@@ -197,7 +197,8 @@ class Selector(selectors.BaseSelector):
     def _idle_hangups(self) -> List[Tuple[selectors.SelectorKey, int]]:
         """(key, 0) for the empty-mask fds with an error or hang-up, as epoll
         reports them. Looked for when select() starts; one that comes during
-        a blocking select() does not end it (EpollSelector's would)."""
+        a blocking select() does not end it (EpollSelector's would). A
+        number that names another file now is not reported."""
         poller = _poll_module.poll()
         for fd in self._idle:
             poller.register(fd, 0)
@@ -205,6 +206,10 @@ class Selector(selectors.BaseSelector):
         for fd, bits in poller.poll(0):
             key = self._fd_to_key.get(fd)
             if key and bits & (_poll_module.POLLERR | _poll_module.POLLHUP) and not bits & _poll_module.POLLNVAL:
+                try:
+                    self._same_file(fd)
+                except OSError:
+                    continue  # closed and the number reused: epoll dropped the watch with the file
                 found.append((key, 0))
         return found
 
