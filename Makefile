@@ -141,13 +141,18 @@ demo: examples
 TEST_SUITES := lint test-rust test-c test-abi test-python-dist test-install test-examples test-examples-asan test-fuzz-smoke test-ports
 
 # Runs every suite (stopping at the first that fails), keeps each one's output
-# in build/test-logs, and ends with one line adding up all their counts.
+# in build/test-logs, and ends with each suite's time and one line adding up
+# all their counts.
 test:
 	@rm -rf $(BUILD)/test-logs && mkdir -p $(BUILD)/test-logs
 	@for s in $(TEST_SUITES); do \
+	  start=$$(date +%s); \
 	  { $(MAKE) --no-print-directory $$s 2>&1; echo $$? > $(BUILD)/test-logs/$$s.rc; } | tee $(BUILD)/test-logs/$$s.log; \
+	  echo "$$s $$(( $$(date +%s) - start ))" >> $(BUILD)/test-logs/times; \
 	  [ "$$(cat $(BUILD)/test-logs/$$s.rc)" = 0 ] || { echo "make test: $$s failed"; sh tests/summary.sh $(BUILD)/test-logs/*.log; exit 1; }; \
 	done
+	@awk '{ t += $$2; printf "%s%s %d s", (NR > 1 ? ", " : "make test: seconds per suite: "), $$1, $$2 } \
+	  END { printf "; %d s in all\n", t }' $(BUILD)/test-logs/times
 	@sh tests/summary.sh $(BUILD)/test-logs/*.log
 
 test-rust: lib
