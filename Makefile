@@ -58,9 +58,10 @@ C_TESTS     := $(basename $(notdir $(wildcard tests/c/test_*.c)))
 C_EXAMPLES  := $(basename $(notdir $(wildcard c_examples/*.c)))
 BENCHES     := $(filter-out echo_uv_server,$(basename $(notdir $(wildcard bench/*.c))))
 VENV        := $(BUILD)/venv
+NPROC       := $(shell nproc 2>/dev/null || echo 2)
 
 .PHONY: all lib header examples demo test test-rust test-c test-c-asan test-c-valgrind \
-        test-python test-python-dist test-install test-examples test-examples-asan test-header test-abi abi-update lint test-ports python-package bench install install-strip install-files uninstall clean doc
+        test-python test-python-dist test-install test-examples test-examples-asan test-features test-prebuild test-abi abi-update lint test-ports python-package bench install install-strip install-files uninstall clean doc
 
 all: lib doc
 
@@ -79,15 +80,19 @@ lib:
 	  rm -f $(BUILD)/probe.rs $(BUILD)/probe.a; }
 
 # Regenerates the committed header (tests/header.rs fails when it is stale).
-# cbindgen is behind the `header` feature, built in its own target dir so
-# that the main build never compiles it and never flips features.
-HEADER_TARGET_DIR := $(TARGET_DIR)/header
+# cbindgen is behind the `header` feature, built in a target dir of its own
+# (shared with test-features) so that the main build never compiles it and
+# never flips features.
+FEATURES_TARGET_DIR := $(TARGET_DIR)/features
 header:
-	SOCKLOOP_WRITE_HEADER=1 $(CARGO) check --features header --target-dir $(HEADER_TARGET_DIR)
+	SOCKLOOP_WRITE_HEADER=1 $(CARGO) check --features header --target-dir $(FEATURES_TARGET_DIR)
 
-# The drift test: the committed header equals a fresh generation.
-test-header:
-	$(CARGO) test --features header --target-dir $(HEADER_TARGET_DIR) --test header
+# The non-default features, in one debug build: the header drift test (the
+# committed header equals a fresh generation) and the selector's poll
+# backend, kept alive on Linux. FEATURE_TESTS_ONLY=--no-run only builds them.
+FEATURE_TESTS := --features header,poll-backend --target-dir $(FEATURES_TARGET_DIR) --test header --test selector
+test-features:
+	$(CARGO) test $(FEATURE_TESTS) $(FEATURE_TESTS_ONLY)
 
 # Man pages from the header's comments (docs/mkman.py, Python 3 only): one
 # page per family, sockloop(3), and a link page per function, in build/man.
@@ -138,14 +143,21 @@ demo: examples
 	@sh c_examples/demo.sh $(BUILD)/examples
 
 # ---------------------------------------------------------------- tests
-TEST_SUITES := lint test-rust test-c test-abi test-python-dist test-install test-examples test-examples-asan test-fuzz-smoke test-ports
+TEST_SUITES := lint test-rust test-c test-abi test-python-dist test-install test-examples test-examples-asan \
+               test-features test-fuzz-smoke test-ports
 
 # Runs every suite (stopping at the first that fails), keeps each one's output
 # in build/test-logs, and ends with each suite's time and one line adding up
-# all their counts.
+# all their counts. Meanwhile test-prebuild compiles what the last suites
+# need, niced, on the CPU the earlier suites leave idle while they wait on
+# sockets (it only fills caches: each suite still builds what it needs).
 test:
 	@rm -rf $(BUILD)/test-logs && mkdir -p $(BUILD)/test-logs
-	@for s in $(TEST_SUITES); do \
+	@setsid nice -n 19 $(MAKE) --no-print-directory test-prebuild >$(BUILD)/test-logs/prebuild.out 2>&1 & prebuild=$$!; \
+	trap 'kill -- -$$prebuild 2>/dev/null' EXIT; \
+	for s in $(TEST_SUITES); do \
+	  case $$s in test-features) start=$$(date +%s); wait $$prebuild; \
+	    echo "(waiting-for-test-prebuild) $$(( $$(date +%s) - start ))" >> $(BUILD)/test-logs/times;; esac; \
 	  start=$$(date +%s); \
 	  { $(MAKE) --no-print-directory $$s 2>&1; echo $$? > $(BUILD)/test-logs/$$s.rc; } | tee $(BUILD)/test-logs/$$s.log; \
 	  echo "$$s $$(( $$(date +%s) - start ))" >> $(BUILD)/test-logs/times; \
@@ -157,9 +169,13 @@ test:
 
 test-rust: lib
 	$(CARGO) test --release
-	# The selector's poll backend, kept alive on Linux (own target dir: no rebuild of the main one).
-	$(CARGO) test --release --features poll-backend --target-dir $(TARGET_DIR)/poll-backend --test selector
-	@$(MAKE) --no-print-directory test-header
+
+# The builds of the last suites, without running anything (make test starts
+# it in the background); a failure here shows again in its suite.
+test-prebuild:
+	-@$(MAKE) --no-print-directory test-features FEATURE_TESTS_ONLY=--no-run
+	-@$(MAKE) --no-print-directory fuzz-smoke-build
+	-@$(MAKE) --no-print-directory test-ports
 
 $(BUILD)/tests/%: tests/c/%.c tests/c/harness.h tests/c/far_ends.h include/sockloop.h c_examples/appmsg.h lib
 	@mkdir -p $(BUILD)/tests
@@ -172,7 +188,9 @@ $(BUILD)/tests/harness_selftest: tests/c/selftest/harness_selftest.c tests/c/har
 	@mkdir -p $(BUILD)/tests
 	$(CC) $(ALL_CFLAGS) -o $@ $<
 
-test-c: $(addprefix $(BUILD)/tests/,$(C_TESTS)) $(BUILD)/tests/harness_selftest
+C_TEST_BINS := $(addprefix $(BUILD)/tests/,$(C_TESTS)) $(BUILD)/tests/harness_selftest
+test-c: lib
+	@$(MAKE) --no-print-directory -j$(NPROC) $(C_TEST_BINS)
 	@sh tests/c/selftest/check.sh $(BUILD)/tests/harness_selftest
 	@set -e; for t in $(C_TESTS); do \
 	  echo "== $$t (shared)"; $(BUILD)/tests/$$t; \
@@ -226,15 +244,19 @@ python-package: lib $(PYBUILD)
 
 # CI for the package: the wheel and the sdist each installed into a fresh venv
 # (the sdist through pip's isolated build, as a user's install), and the
-# Python tests run against the installed package, not the source tree.
+# Python tests run against the installed package, not the source tree: all of
+# them on the wheel; on the sdist, whose Python code is the wheel's, the ones
+# that show its build from source gave a working package.
+SDIST_TESTS := tests/python/test_packaging.py tests/python/test_bindings.py tests/python/test_smoke.py
 test-python-dist: python-package
 	@set -e; for kind in wheel sdist; do \
 	  rm -rf $(BUILD)/venv-$$kind; $(PYTHON) -m venv $(BUILD)/venv-$$kind; \
-	  if [ $$kind = wheel ]; then art=$$(ls $(PYDIST)/*.whl); else art=$$(ls $(PYDIST)/*.tar.gz); fi; \
+	  if [ $$kind = wheel ]; then art=$$(ls $(PYDIST)/*.whl); tests=tests/python; \
+	  else art=$$(ls $(PYDIST)/*.tar.gz); tests="$(SDIST_TESTS)"; fi; \
 	  echo "== $$kind: $$art"; \
 	  CARGO_TARGET_DIR=$(CARGO_TARGET_DIR_PY) $(BUILD)/venv-$$kind/bin/pip install $(PIP) "$$art" pytest; \
 	  env -u SOCKLOOP_LIB SOCKLOOP_TEST_INSTALLED=1 SOCKLOOP_PASS=$$kind SOCKLOOP_DIST=$(abspath $(PYDIST)) \
-	    $(BUILD)/venv-$$kind/bin/pytest -q -p no:cacheprovider tests/python; \
+	    $(BUILD)/venv-$$kind/bin/pytest -q -p no:cacheprovider $$tests; \
 	done
 
 # Every example end to end, with Python peers, bad input and valgrind, and
@@ -350,20 +372,26 @@ fuzz-rust:
 # A few seconds of every Rust fuzz target in `make test`, so that none rots
 # between `make fuzz` runs: built as cargo-fuzz builds them (coverage
 # instrumentation, ASan), which needs a nightly toolchain; skipped without.
+# The dev profile: it builds in half the time, and its overflow checks and
+# debug assertions are worth more than speed in a few seconds of fuzzing.
 FUZZ_SMOKE_SECONDS ?= 3
 FUZZ_SMOKE_DIR := $(abspath $(TARGET_DIR)/fuzz-smoke)
-.PHONY: test-fuzz-smoke
+HOST_TRIPLE = $(shell rustc -vV | sed -n 's/^host: //p')
+.PHONY: test-fuzz-smoke fuzz-smoke-build
+fuzz-smoke-build:
+	@if rustup run nightly rustc --version >/dev/null 2>&1; then \
+	  cd fuzz && RUSTFLAGS="--cfg fuzzing -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
+	  -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
+	  -Cllvm-args=-sanitizer-coverage-trace-compares -Zsanitizer=address" \
+	  $(CARGO) +nightly build --quiet --target $(HOST_TRIPLE) --target-dir $(FUZZ_SMOKE_DIR); fi
+
 test-fuzz-smoke:
 	@if ! rustup run nightly rustc --version >/dev/null 2>&1; then \
 	  echo "SKIP fuzz smoke: no nightly toolchain (make deps)"; exit 0; fi; \
-	set -e; triple=$$(rustc -vV | sed -n 's/^host: //p'); \
-	cd fuzz && RUSTFLAGS="--cfg fuzzing -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
-	  -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
-	  -Cllvm-args=-sanitizer-coverage-trace-compares -Zsanitizer=address" \
-	  $(CARGO) +nightly build --quiet --release --target $$triple --target-dir $(FUZZ_SMOKE_DIR); cd ..; \
+	$(MAKE) --no-print-directory fuzz-smoke-build || exit 1; \
 	passed=0; for t in $(FUZZ_TARGETS); do \
 	  echo "== fuzz smoke $$t for $(FUZZ_SMOKE_SECONDS) s"; \
-	  $(FUZZ_SMOKE_DIR)/$$triple/release/$$t -max_total_time=$(FUZZ_SMOKE_SECONDS) >$(BUILD)/fuzz-smoke-$$t.log 2>&1 \
+	  $(FUZZ_SMOKE_DIR)/$(HOST_TRIPLE)/debug/$$t -max_total_time=$(FUZZ_SMOKE_SECONDS) >$(BUILD)/fuzz-smoke-$$t.log 2>&1 \
 	    || { tail -n 30 $(BUILD)/fuzz-smoke-$$t.log; echo "fuzz smoke: $$passed passed, 1 failed"; exit 1; }; \
 	  tail -n 1 $(BUILD)/fuzz-smoke-$$t.log; passed=$$((passed + 1)); \
 	done; echo "fuzz smoke: $$passed passed, 0 failed"

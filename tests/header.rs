@@ -11,7 +11,7 @@ const FRESH: &str = include_str!(concat!(env!("OUT_DIR"), "/sockloop.h"));
 
 #[test]
 #[cfg(not(feature = "header"))]
-#[ignore = "needs --features header (make test-header runs it)"]
+#[ignore = "needs --features header (make test-features runs it)"]
 fn committed_header_matches_a_fresh_generation() {}
 
 #[test]
