@@ -15,7 +15,11 @@ fn exported_functions() -> Vec<(String, bool)> {
             rest = &rest[at + "extern \"C\" fn ".len()..];
             let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
             let body = &rest[rest.find('{').expect("function body")..];
-            let first = body[1..].trim_start();
+            // The first statement, after the comments (a SAFETY note) before it.
+            let mut first = body[1..].trim_start();
+            while first.starts_with("//") {
+                first = first[first.find('\n').unwrap_or(first.len())..].trim_start();
+            }
             found.push((name, first.starts_with("ffi_guard!(")));
         }
     }

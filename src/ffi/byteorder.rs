@@ -76,7 +76,8 @@ pub extern "C" fn sl_ntohll(value: u64) -> u64 {
 /// NULL with errno `EINVAL` when `dst` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn sl_put_u16be(dst: *mut c_void, value: u16) -> *mut c_void {
-    ffi_guard!({ put(dst, value.to_be_bytes()) })
+    // SAFETY: `dst` is NULL or writable for the value's bytes (the C contract).
+    ffi_guard!({ unsafe { put(dst, value.to_be_bytes()) } })
 }
 
 /// Reads 2 big-endian bytes at `src` (any alignment) as a host integer.
@@ -84,7 +85,8 @@ pub unsafe extern "C" fn sl_put_u16be(dst: *mut c_void, value: u16) -> *mut c_vo
 /// A NULL `src` returns 0 with errno `EINVAL`; otherwise errno is untouched.
 #[no_mangle]
 pub unsafe extern "C" fn sl_get_u16be(src: *const c_void) -> u16 {
-    ffi_guard!({ Ok(u16::from_be_bytes(get(src)?)) })
+    // SAFETY: `src` is NULL or readable for the value's bytes (the C contract).
+    ffi_guard!({ Ok(u16::from_be_bytes(unsafe { get(src) }?)) })
 }
 
 /// Writes `value` as 2 little-endian bytes at `dst` (any alignment).
@@ -93,7 +95,8 @@ pub unsafe extern "C" fn sl_get_u16be(src: *const c_void) -> u16 {
 /// NULL with errno `EINVAL` when `dst` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn sl_put_u16le(dst: *mut c_void, value: u16) -> *mut c_void {
-    ffi_guard!({ put(dst, value.to_le_bytes()) })
+    // SAFETY: `dst` is NULL or writable for the value's bytes (the C contract).
+    ffi_guard!({ unsafe { put(dst, value.to_le_bytes()) } })
 }
 
 /// Reads 2 little-endian bytes at `src` (any alignment) as a host integer.
@@ -101,7 +104,8 @@ pub unsafe extern "C" fn sl_put_u16le(dst: *mut c_void, value: u16) -> *mut c_vo
 /// A NULL `src` returns 0 with errno `EINVAL`; otherwise errno is untouched.
 #[no_mangle]
 pub unsafe extern "C" fn sl_get_u16le(src: *const c_void) -> u16 {
-    ffi_guard!({ Ok(u16::from_le_bytes(get(src)?)) })
+    // SAFETY: `src` is NULL or readable for the value's bytes (the C contract).
+    ffi_guard!({ Ok(u16::from_le_bytes(unsafe { get(src) }?)) })
 }
 
 /// Writes `value` as 4 big-endian bytes at `dst` (any alignment).
@@ -110,7 +114,8 @@ pub unsafe extern "C" fn sl_get_u16le(src: *const c_void) -> u16 {
 /// NULL with errno `EINVAL` when `dst` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn sl_put_u32be(dst: *mut c_void, value: u32) -> *mut c_void {
-    ffi_guard!({ put(dst, value.to_be_bytes()) })
+    // SAFETY: `dst` is NULL or writable for the value's bytes (the C contract).
+    ffi_guard!({ unsafe { put(dst, value.to_be_bytes()) } })
 }
 
 /// Reads 4 big-endian bytes at `src` (any alignment) as a host integer.
@@ -118,7 +123,8 @@ pub unsafe extern "C" fn sl_put_u32be(dst: *mut c_void, value: u32) -> *mut c_vo
 /// A NULL `src` returns 0 with errno `EINVAL`; otherwise errno is untouched.
 #[no_mangle]
 pub unsafe extern "C" fn sl_get_u32be(src: *const c_void) -> u32 {
-    ffi_guard!({ Ok(u32::from_be_bytes(get(src)?)) })
+    // SAFETY: `src` is NULL or readable for the value's bytes (the C contract).
+    ffi_guard!({ Ok(u32::from_be_bytes(unsafe { get(src) }?)) })
 }
 
 /// Writes `value` as 4 little-endian bytes at `dst` (any alignment).
@@ -127,7 +133,8 @@ pub unsafe extern "C" fn sl_get_u32be(src: *const c_void) -> u32 {
 /// NULL with errno `EINVAL` when `dst` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn sl_put_u32le(dst: *mut c_void, value: u32) -> *mut c_void {
-    ffi_guard!({ put(dst, value.to_le_bytes()) })
+    // SAFETY: `dst` is NULL or writable for the value's bytes (the C contract).
+    ffi_guard!({ unsafe { put(dst, value.to_le_bytes()) } })
 }
 
 /// Reads 4 little-endian bytes at `src` (any alignment) as a host integer.
@@ -135,7 +142,8 @@ pub unsafe extern "C" fn sl_put_u32le(dst: *mut c_void, value: u32) -> *mut c_vo
 /// A NULL `src` returns 0 with errno `EINVAL`; otherwise errno is untouched.
 #[no_mangle]
 pub unsafe extern "C" fn sl_get_u32le(src: *const c_void) -> u32 {
-    ffi_guard!({ Ok(u32::from_le_bytes(get(src)?)) })
+    // SAFETY: `src` is NULL or readable for the value's bytes (the C contract).
+    ffi_guard!({ Ok(u32::from_le_bytes(unsafe { get(src) }?)) })
 }
 
 /// Writes `value` as 8 big-endian bytes at `dst` (any alignment).
@@ -144,7 +152,8 @@ pub unsafe extern "C" fn sl_get_u32le(src: *const c_void) -> u32 {
 /// NULL with errno `EINVAL` when `dst` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn sl_put_u64be(dst: *mut c_void, value: u64) -> *mut c_void {
-    ffi_guard!({ put(dst, value.to_be_bytes()) })
+    // SAFETY: `dst` is NULL or writable for the value's bytes (the C contract).
+    ffi_guard!({ unsafe { put(dst, value.to_be_bytes()) } })
 }
 
 /// Reads 8 big-endian bytes at `src` (any alignment) as a host integer.
@@ -152,7 +161,8 @@ pub unsafe extern "C" fn sl_put_u64be(dst: *mut c_void, value: u64) -> *mut c_vo
 /// A NULL `src` returns 0 with errno `EINVAL`; otherwise errno is untouched.
 #[no_mangle]
 pub unsafe extern "C" fn sl_get_u64be(src: *const c_void) -> u64 {
-    ffi_guard!({ Ok(u64::from_be_bytes(get(src)?)) })
+    // SAFETY: `src` is NULL or readable for the value's bytes (the C contract).
+    ffi_guard!({ Ok(u64::from_be_bytes(unsafe { get(src) }?)) })
 }
 
 /// Writes `value` as 8 little-endian bytes at `dst` (any alignment).
@@ -161,7 +171,8 @@ pub unsafe extern "C" fn sl_get_u64be(src: *const c_void) -> u64 {
 /// NULL with errno `EINVAL` when `dst` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn sl_put_u64le(dst: *mut c_void, value: u64) -> *mut c_void {
-    ffi_guard!({ put(dst, value.to_le_bytes()) })
+    // SAFETY: `dst` is NULL or writable for the value's bytes (the C contract).
+    ffi_guard!({ unsafe { put(dst, value.to_le_bytes()) } })
 }
 
 /// Reads 8 little-endian bytes at `src` (any alignment) as a host integer.
@@ -169,5 +180,6 @@ pub unsafe extern "C" fn sl_put_u64le(dst: *mut c_void, value: u64) -> *mut c_vo
 /// A NULL `src` returns 0 with errno `EINVAL`; otherwise errno is untouched.
 #[no_mangle]
 pub unsafe extern "C" fn sl_get_u64le(src: *const c_void) -> u64 {
-    ffi_guard!({ Ok(u64::from_le_bytes(get(src)?)) })
+    // SAFETY: `src` is NULL or readable for the value's bytes (the C contract).
+    ffi_guard!({ Ok(u64::from_le_bytes(unsafe { get(src) }?)) })
 }

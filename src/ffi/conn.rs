@@ -36,9 +36,12 @@ unsafe fn conn_ref<'a>(c: *const sl_conn) -> Result<&'a Conn, Errno> {
 
 /// The connection inside a caller's `sl_conn`, as a pointer (for the ring,
 /// which keeps it): NULL is `EINVAL`.
-pub(crate) fn conn_ptr(c: *mut sl_conn) -> Result<*mut Conn, Errno> {
+///
+/// # Safety
+/// A non-NULL `c` must come from `sl_conn_new` and not be freed.
+pub(crate) unsafe fn conn_ptr(c: *mut sl_conn) -> Result<*mut Conn, Errno> {
     check(!c.is_null())?;
-    // SAFETY: a non-NULL pointer comes from sl_conn_new; no reference is made.
+    // SAFETY: a non-NULL `c` is a live sl_conn (the caller's promise); no reference is made.
     Ok(unsafe { std::ptr::addr_of_mut!((*c).conn) })
 }
 
@@ -101,7 +104,8 @@ pub extern "C" fn sl_conn_new(fd: c_int, max_message: usize, flags: c_int) -> *m
 pub unsafe extern "C" fn sl_conn_free(c: *mut sl_conn) {
     ffi_guard!({
         if !c.is_null() {
-            drop(Box::from_raw(c));
+            // SAFETY: a non-NULL `c` comes from its `_new` and is freed once (the C contract).
+            drop(unsafe { Box::from_raw(c) });
         }
         Ok(())
     })
@@ -128,7 +132,8 @@ pub unsafe extern "C" fn sl_conn_free(c: *mut sl_conn) {
 #[no_mangle]
 pub unsafe extern "C" fn sl_conn_set_prefix(c: *mut sl_conn, prefix_bytes: usize, flags: c_int) -> c_int {
     ffi_guard!({
-        let conn = conn_mut(c)?;
+        // SAFETY: `c` is NULL or a live `sl_conn` that no other thread uses during the call (the C contract).
+        let conn = unsafe { conn_mut(c) }?;
         conn.set_prefix(super::frame::prefix_arg(prefix_bytes, flags)?);
         Ok(0)
     })
@@ -156,7 +161,8 @@ pub unsafe extern "C" fn sl_conn_set_prefix(c: *mut sl_conn, prefix_bytes: usize
 #[no_mangle]
 pub unsafe extern "C" fn sl_conn_set_high_water(c: *mut sl_conn, max_pending: usize) -> c_int {
     ffi_guard!({
-        conn_mut(c)?.set_high_water(max_pending);
+        // SAFETY: `c` is NULL or a live `sl_conn` that no other thread uses during the call (the C contract).
+        unsafe { conn_mut(c) }?.set_high_water(max_pending);
         Ok(0)
     })
 }
@@ -165,7 +171,8 @@ pub unsafe extern "C" fn sl_conn_set_high_water(c: *mut sl_conn, max_pending: us
 /// with `EINVAL` when `c` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn sl_conn_fd(c: *const sl_conn) -> c_int {
-    ffi_guard!({ Ok(conn_ref(c)?.fd()) })
+    // SAFETY: `c` is NULL or a live `sl_conn` (the C contract).
+    ffi_guard!({ Ok(unsafe { conn_ref(c) }?.fd()) })
 }
 
 /// Returns the number of received bytes buffered and not yet taken by a read
@@ -173,7 +180,8 @@ pub unsafe extern "C" fn sl_conn_fd(c: *const sl_conn) -> c_int {
 /// unfinished message arrived: 0 means the stream ended between messages.
 #[no_mangle]
 pub unsafe extern "C" fn sl_conn_buffered(c: *const sl_conn) -> usize {
-    ffi_guard!({ Ok(conn_ref(c)?.buffered().len()) })
+    // SAFETY: `c` is NULL or a live `sl_conn` (the C contract).
+    ffi_guard!({ Ok(unsafe { conn_ref(c) }?.buffered().len()) })
 }
 
 /// Returns the number of queued output bytes not yet written (0 when `c` is
@@ -181,7 +189,8 @@ pub unsafe extern "C" fn sl_conn_buffered(c: *const sl_conn) -> usize {
 /// non-zero.
 #[no_mangle]
 pub unsafe extern "C" fn sl_conn_pending(c: *const sl_conn) -> usize {
-    ffi_guard!({ Ok(conn_ref(c)?.pending()) })
+    // SAFETY: `c` is NULL or a live `sl_conn` (the C contract).
+    ffi_guard!({ Ok(unsafe { conn_ref(c) }?.pending()) })
 }
 
 /// Reads exactly `len` bytes into `buf`: first from the buffer, then from the
@@ -211,8 +220,10 @@ pub unsafe extern "C" fn sl_conn_read_exact(
     timeout_ms: c_int,
 ) -> libc::ssize_t {
     ffi_guard!({
-        let conn = conn_mut(c)?;
-        let buf = output(buf.cast::<u8>(), len)?;
+        // SAFETY: `c` is NULL or a live `sl_conn` that no other thread uses during the call (the C contract).
+        let conn = unsafe { conn_mut(c) }?;
+        // SAFETY: `buf` is NULL or writable for `len` bytes (the C contract).
+        let buf = unsafe { output(buf.cast::<u8>(), len) }?;
         let deadline = Deadline::from_timeout_ms(timeout_ms)?;
         conn.read_exact(buf, deadline)?;
         Ok(len as libc::ssize_t)
@@ -251,8 +262,10 @@ pub unsafe extern "C" fn sl_conn_read_frame(
     timeout_ms: c_int,
 ) -> libc::ssize_t {
     ffi_guard!({
-        let conn = conn_mut(c)?;
-        let buf = output(buf.cast::<u8>(), capacity)?;
+        // SAFETY: `c` is NULL or a live `sl_conn` that no other thread uses during the call (the C contract).
+        let conn = unsafe { conn_mut(c) }?;
+        // SAFETY: `buf` is NULL or writable for `capacity` bytes (the C contract).
+        let buf = unsafe { output(buf.cast::<u8>(), capacity) }?;
         let deadline = Deadline::from_timeout_ms(timeout_ms)?;
         Ok(conn.read_frame(buf, deadline)? as libc::ssize_t)
     })
@@ -291,10 +304,13 @@ pub unsafe extern "C" fn sl_conn_read_until(
     timeout_ms: c_int,
 ) -> libc::ssize_t {
     ffi_guard!({
-        let conn = conn_mut(c)?;
-        let delim = input(delim.cast::<u8>(), delim_len)?;
+        // SAFETY: `c` is NULL or a live `sl_conn` that no other thread uses during the call (the C contract).
+        let conn = unsafe { conn_mut(c) }?;
+        // SAFETY: `delim` is NULL or readable for `delim_len` bytes (the C contract).
+        let delim = unsafe { input(delim.cast::<u8>(), delim_len) }?;
         check(!delim.is_empty())?;
-        let buf = output(buf.cast::<u8>(), capacity)?;
+        // SAFETY: `buf` is NULL or writable for `capacity` bytes (the C contract).
+        let buf = unsafe { output(buf.cast::<u8>(), capacity) }?;
         let deadline = Deadline::from_timeout_ms(timeout_ms)?;
         Ok(conn.read_until(delim, buf, deadline)? as libc::ssize_t)
     })
@@ -329,8 +345,10 @@ pub unsafe extern "C" fn sl_conn_write_frame(
     timeout_ms: c_int,
 ) -> libc::ssize_t {
     ffi_guard!({
-        let conn = conn_mut(c)?;
-        let payload = input(payload.cast::<u8>(), len)?;
+        // SAFETY: `c` is NULL or a live `sl_conn` that no other thread uses during the call (the C contract).
+        let conn = unsafe { conn_mut(c) }?;
+        // SAFETY: `payload` is NULL or readable for `len` bytes (the C contract).
+        let payload = unsafe { input(payload.cast::<u8>(), len) }?;
         let deadline = Deadline::from_timeout_ms(timeout_ms)?;
         conn.write_frame(payload, deadline)?;
         Ok(len as libc::ssize_t)
@@ -355,7 +373,8 @@ pub unsafe extern "C" fn sl_conn_write_frame(
 /// - `EINVAL`: `c` NULL.
 #[no_mangle]
 pub unsafe extern "C" fn sl_conn_fill(c: *mut sl_conn) -> libc::ssize_t {
-    ffi_guard!({ Ok(conn_mut(c)?.fill()? as libc::ssize_t) })
+    // SAFETY: `c` is NULL or a live `sl_conn` that no other thread uses during the call (the C contract).
+    ffi_guard!({ Ok(unsafe { conn_mut(c) }?.fill()? as libc::ssize_t) })
 }
 
 /// Event-loop step: takes the next complete frame already buffered, in place,
@@ -372,9 +391,11 @@ pub unsafe extern "C" fn sl_conn_fill(c: *mut sl_conn) -> libc::ssize_t {
 #[no_mangle]
 pub unsafe extern "C" fn sl_conn_next_frame(c: *mut sl_conn, payload: *mut *const c_void, len: *mut usize) -> c_int {
     ffi_guard!({
-        let conn = conn_mut(c)?;
+        // SAFETY: `c` is NULL or a live `sl_conn` that no other thread uses during the call (the C contract).
+        let conn = unsafe { conn_mut(c) }?;
         check(!payload.is_null() && !len.is_null())?;
-        Ok(hand_out(conn.take_frame()?, payload, len))
+        // SAFETY: `payload` and `len` are non-NULL (checked) and writable (the C contract).
+        Ok(unsafe { hand_out(conn.take_frame()?, payload, len) })
     })
 }
 
@@ -406,7 +427,8 @@ pub struct sl_frame {
 #[no_mangle]
 pub unsafe extern "C" fn sl_conn_next_frames(c: *mut sl_conn, out: *mut sl_frame, capacity: usize) -> libc::ssize_t {
     ffi_guard!({
-        let conn = conn_mut(c)?;
+        // SAFETY: `c` is NULL or a live `sl_conn` that no other thread uses during the call (the C contract).
+        let conn = unsafe { conn_mut(c) }?;
         check(capacity <= isize::MAX as usize / std::mem::size_of::<sl_frame>() && (capacity == 0 || !out.is_null()))?;
         let mut slot = out;
         let taken = conn.take_frames(capacity, |payload| {
@@ -441,10 +463,13 @@ pub unsafe extern "C" fn sl_conn_next_record(
     len: *mut usize,
 ) -> c_int {
     ffi_guard!({
-        let conn = conn_mut(c)?;
-        let delim = input(delim.cast::<u8>(), delim_len)?;
+        // SAFETY: `c` is NULL or a live `sl_conn` that no other thread uses during the call (the C contract).
+        let conn = unsafe { conn_mut(c) }?;
+        // SAFETY: `delim` is NULL or readable for `delim_len` bytes (the C contract).
+        let delim = unsafe { input(delim.cast::<u8>(), delim_len) }?;
         check(!delim.is_empty() && !record.is_null() && !len.is_null())?;
-        Ok(hand_out(conn.take_record(delim)?, record, len))
+        // SAFETY: `record` and `len` are non-NULL (checked) and writable (the C contract).
+        Ok(unsafe { hand_out(conn.take_record(delim)?, record, len) })
     })
 }
 
@@ -463,8 +488,10 @@ pub unsafe extern "C" fn sl_conn_next_record(
 #[no_mangle]
 pub unsafe extern "C" fn sl_conn_queue_frame(c: *mut sl_conn, payload: *const c_void, len: usize) -> libc::ssize_t {
     ffi_guard!({
-        let conn = conn_mut(c)?;
-        let payload = input(payload.cast::<u8>(), len)?;
+        // SAFETY: `c` is NULL or a live `sl_conn` that no other thread uses during the call (the C contract).
+        let conn = unsafe { conn_mut(c) }?;
+        // SAFETY: `payload` is NULL or readable for `len` bytes (the C contract).
+        let payload = unsafe { input(payload.cast::<u8>(), len) }?;
         Ok(conn.queue_frame(payload)? as libc::ssize_t)
     })
 }
@@ -493,11 +520,14 @@ pub unsafe extern "C" fn sl_conn_queue_frames(
     count: usize,
 ) -> libc::ssize_t {
     ffi_guard!({
-        let conn = conn_mut(c)?;
-        let lens = input(lens, count)?;
+        // SAFETY: `c` is NULL or a live `sl_conn` that no other thread uses during the call (the C contract).
+        let conn = unsafe { conn_mut(c) }?;
+        // SAFETY: `lens` is NULL or readable for `count` elements (the C contract).
+        let lens = unsafe { input(lens, count) }?;
         let total =
             usize::try_from(batch_payload_len(lens, crate::frame::MAX_PAYLOAD)?).map_err(|_| Errno(libc::EINVAL))?;
-        let payloads = input(payloads.cast::<u8>(), total)?;
+        // SAFETY: `payloads` is NULL or readable for `total` bytes (the C contract).
+        let payloads = unsafe { input(payloads.cast::<u8>(), total) }?;
         Ok(conn.queue_frames(payloads, lens)? as libc::ssize_t)
     })
 }
@@ -529,8 +559,10 @@ pub unsafe extern "C" fn sl_conn_reserve_frames(
     payloads: *mut *mut c_void,
 ) -> libc::ssize_t {
     ffi_guard!({
-        let conn = conn_mut(c)?;
-        let lens = input(lens, count)?;
+        // SAFETY: `c` is NULL or a live `sl_conn` that no other thread uses during the call (the C contract).
+        let conn = unsafe { conn_mut(c) }?;
+        // SAFETY: `lens` is NULL or readable for `count` elements (the C contract).
+        let lens = unsafe { input(lens, count) }?;
         // `input` bounded `count` for an array of the same element size.
         check(count == 0 || !payloads.is_null())?;
         let mut slot = payloads;
@@ -555,8 +587,10 @@ pub unsafe extern "C" fn sl_conn_reserve_frames(
 #[no_mangle]
 pub unsafe extern "C" fn sl_conn_queue(c: *mut sl_conn, bytes: *const c_void, len: usize) -> libc::ssize_t {
     ffi_guard!({
-        let conn = conn_mut(c)?;
-        let bytes = input(bytes.cast::<u8>(), len)?;
+        // SAFETY: `c` is NULL or a live `sl_conn` that no other thread uses during the call (the C contract).
+        let conn = unsafe { conn_mut(c) }?;
+        // SAFETY: `bytes` is NULL or readable for `len` bytes (the C contract).
+        let bytes = unsafe { input(bytes.cast::<u8>(), len) }?;
         Ok(conn.queue(bytes)? as libc::ssize_t)
     })
 }
@@ -571,7 +605,8 @@ pub unsafe extern "C" fn sl_conn_queue(c: *mut sl_conn, bytes: *const c_void, le
 /// other error of send(2)/write(2); `EINVAL` for `c` NULL. Never `EAGAIN`.
 #[no_mangle]
 pub unsafe extern "C" fn sl_conn_flush(c: *mut sl_conn) -> libc::ssize_t {
-    ffi_guard!({ Ok(conn_mut(c)?.flush()? as libc::ssize_t) })
+    // SAFETY: `c` is NULL or a live `sl_conn` that no other thread uses during the call (the C contract).
+    ffi_guard!({ Ok(unsafe { conn_mut(c) }?.flush()? as libc::ssize_t) })
 }
 
 /// The batch shims' pointer handling, with no system call, for `make miri`.

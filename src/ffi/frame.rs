@@ -61,14 +61,29 @@ pub unsafe extern "C" fn sl_send_frame(
     timeout_ms: c_int,
     sent: *mut usize,
 ) -> libc::ssize_t {
-    ffi_guard!({
-        let mut done = DoneOut::new(sent);
-        let bytes = input(payload.cast::<u8>(), len)?;
-        let deadline = Deadline::from_timeout_ms(timeout_ms)?;
-        let fd = borrow_fd(fd)?;
-        frame::send_frame(fd, bytes, deadline, &mut done.count)?;
-        Ok(len as libc::ssize_t)
-    })
+    // SAFETY: `payload` NULL or readable for `len` bytes, `sent` NULL or writable, `fd` open (the C contract).
+    ffi_guard!({ unsafe { send_framed(fd, Ok(frame::Be32), payload, len, timeout_ms, sent) } })
+}
+
+/// The body of both frame sends; `*sent` is 0 when `prefix` is an error.
+unsafe fn send_framed<C: frame::Codec>(
+    fd: c_int,
+    prefix: Result<C, Errno>,
+    payload: *const c_void,
+    len: usize,
+    timeout_ms: c_int,
+    sent: *mut usize,
+) -> Result<libc::ssize_t, Errno> {
+    // SAFETY: `sent` is NULL or a writable `size_t` (the caller's contract).
+    let mut done = unsafe { DoneOut::new(sent) };
+    let prefix = prefix?;
+    // SAFETY: `payload` is NULL or readable for `len` bytes (the caller's contract).
+    let bytes = unsafe { input(payload.cast::<u8>(), len) }?;
+    let deadline = Deadline::from_timeout_ms(timeout_ms)?;
+    // SAFETY: the caller keeps `fd` open for the call.
+    let fd = unsafe { borrow_fd(fd) }?;
+    frame::send_frame_with(fd, prefix, bytes, deadline, &mut done.count)?;
+    Ok(len as libc::ssize_t)
 }
 
 /// Where an unfinished frame stands, for `sl_recv_frame_resume` and
@@ -139,10 +154,13 @@ pub unsafe extern "C" fn sl_recv_frame(
     received: *mut usize,
 ) -> libc::ssize_t {
     ffi_guard!({
-        let mut done = DoneOut::new(received);
-        let bytes = output(buf.cast::<u8>(), capacity)?;
+        // SAFETY: `received` is NULL or a writable `size_t` (the C contract).
+        let mut done = unsafe { DoneOut::new(received) };
+        // SAFETY: `buf` is NULL or writable for `capacity` bytes (the C contract).
+        let bytes = unsafe { output(buf.cast::<u8>(), capacity) }?;
         let deadline = Deadline::from_timeout_ms(timeout_ms)?;
-        let fd = borrow_fd(fd)?;
+        // SAFETY: the caller keeps `fd` open for the call (the C contract).
+        let fd = unsafe { borrow_fd(fd) }?;
         let len = frame::recv_frame(fd, bytes, deadline, &mut done.count)?;
         Ok(len as libc::ssize_t)
     })
@@ -192,7 +210,8 @@ pub unsafe extern "C" fn sl_recv_frame_resume(
     timeout_ms: c_int,
     progress: *mut sl_frame_progress,
 ) -> libc::ssize_t {
-    ffi_guard!({ recv_resumable(fd, frame::Prefix::DEFAULT, buf, capacity, timeout_ms, progress) })
+    // SAFETY: `buf` NULL or writable for `capacity` bytes, `progress` NULL or valid, `fd` open (the C contract).
+    ffi_guard!({ unsafe { recv_resumable(fd, frame::Prefix::DEFAULT, buf, capacity, timeout_ms, progress) } })
 }
 
 /// `sl_send_frame` with any length prefix: `prefix_bytes` (1, 2, 4 or 8)
@@ -222,15 +241,8 @@ pub unsafe extern "C" fn sl_send_frame_prefix(
     timeout_ms: c_int,
     sent: *mut usize,
 ) -> libc::ssize_t {
-    ffi_guard!({
-        let mut done = DoneOut::new(sent);
-        let prefix = prefix_arg(prefix_bytes, flags)?;
-        let bytes = input(payload.cast::<u8>(), len)?;
-        let deadline = Deadline::from_timeout_ms(timeout_ms)?;
-        let fd = borrow_fd(fd)?;
-        frame::send_frame_with(fd, prefix, bytes, deadline, &mut done.count)?;
-        Ok(len as libc::ssize_t)
-    })
+    // SAFETY: `payload` NULL or readable for `len` bytes, `sent` NULL or writable, `fd` open (the C contract).
+    ffi_guard!({ unsafe { send_framed(fd, prefix_arg(prefix_bytes, flags), payload, len, timeout_ms, sent) } })
 }
 
 /// `sl_recv_frame_resume` with any length prefix: `prefix_bytes` (1, 2, 4 or
@@ -271,7 +283,8 @@ pub unsafe extern "C" fn sl_recv_frame_prefix(
 ) -> libc::ssize_t {
     ffi_guard!({
         let prefix = prefix_arg(prefix_bytes, flags)?;
-        recv_resumable(fd, prefix, buf, capacity, timeout_ms, progress)
+        // SAFETY: `buf` NULL or writable for `capacity` bytes, `progress` NULL or valid, `fd` open (the C contract).
+        unsafe { recv_resumable(fd, prefix, buf, capacity, timeout_ms, progress) }
     })
 }
 
@@ -285,11 +298,13 @@ unsafe fn recv_resumable(
     progress: *mut sl_frame_progress,
 ) -> Result<libc::ssize_t, Errno> {
     check(!progress.is_null())?;
-    let bytes = output(buf.cast::<u8>(), capacity)?;
+    // SAFETY: `buf` is NULL or writable for `capacity` bytes (the C contract).
+    let bytes = unsafe { output(buf.cast::<u8>(), capacity) }?;
     let deadline = Deadline::from_timeout_ms(timeout_ms)?;
-    let fd = borrow_fd(fd)?;
+    // SAFETY: the caller keeps `fd` open for the call (the C contract).
+    let fd = unsafe { borrow_fd(fd) }?;
     // SAFETY: checked non-NULL; the caller passes a valid struct.
-    let slot = &mut *progress;
+    let slot = unsafe { &mut *progress };
     let mut state = slot.load();
     let result = frame::recv_frame_resume(fd, prefix, bytes, deadline, &mut state);
     slot.store(&state);

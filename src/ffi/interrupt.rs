@@ -58,7 +58,7 @@ pub unsafe extern "C" fn sl_set_interrupt_check(check: sl_interrupt_check_fn, ct
     ffi_guard!({
         // SAFETY: the C caller promises `check` may be called with `ctx` on
         // this thread while it is installed.
-        interrupt::set(check.map(|func| Check { func, ctx }));
+        unsafe { interrupt::set(check.map(|func| Check { func, ctx })) };
         Ok(0)
     })
 }

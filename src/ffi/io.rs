@@ -44,10 +44,13 @@ pub unsafe extern "C" fn sl_send_all(
     sent: *mut usize,
 ) -> libc::ssize_t {
     ffi_guard!({
-        let mut done = DoneOut::new(sent);
-        let bytes = input(buf.cast::<u8>(), len)?;
+        // SAFETY: `sent` is NULL or a writable `size_t` (the C contract).
+        let mut done = unsafe { DoneOut::new(sent) };
+        // SAFETY: `buf` is NULL or readable for `len` bytes (the C contract).
+        let bytes = unsafe { input(buf.cast::<u8>(), len) }?;
         let deadline = Deadline::from_timeout_ms(timeout_ms)?;
-        let fd = borrow_fd(fd)?;
+        // SAFETY: the caller keeps `fd` open for the call (the C contract).
+        let fd = unsafe { borrow_fd(fd) }?;
         if len == 0 {
             return Ok(0);
         }
@@ -87,10 +90,13 @@ pub unsafe extern "C" fn sl_recv_exact(
     received: *mut usize,
 ) -> libc::ssize_t {
     ffi_guard!({
-        let mut done = DoneOut::new(received);
-        let bytes = output(buf.cast::<u8>(), len)?;
+        // SAFETY: `received` is NULL or a writable `size_t` (the C contract).
+        let mut done = unsafe { DoneOut::new(received) };
+        // SAFETY: `buf` is NULL or writable for `len` bytes (the C contract).
+        let bytes = unsafe { output(buf.cast::<u8>(), len) }?;
         let deadline = Deadline::from_timeout_ms(timeout_ms)?;
-        let fd = borrow_fd(fd)?;
+        // SAFETY: the caller keeps `fd` open for the call (the C contract).
+        let fd = unsafe { borrow_fd(fd) }?;
         if len == 0 {
             return Ok(0);
         }
@@ -118,23 +124,27 @@ pub unsafe extern "C" fn sl_send_allv(
     sent: *mut usize,
 ) -> libc::ssize_t {
     ffi_guard!({
-        let mut done = DoneOut::new(sent);
+        // SAFETY: `sent` is NULL or a writable `size_t` (the C contract).
+        let mut done = unsafe { DoneOut::new(sent) };
         check((0..=iov_max()).contains(&iovcnt))?;
-        let entries = input(iov, iovcnt as usize)?;
+        // SAFETY: `iov` is NULL or readable for `iovcnt` elements (the C contract).
+        let entries = unsafe { input(iov, iovcnt as usize) }?;
         let mut total: usize = 0;
         for entry in entries {
-            input(entry.iov_base.cast::<u8>().cast_const(), entry.iov_len)?;
+            // SAFETY: each entry's `iov_base` is NULL or readable for its `iov_len` bytes (the C contract).
+            unsafe { input(entry.iov_base.cast::<u8>().cast_const(), entry.iov_len) }?;
             total = total.checked_add(entry.iov_len).ok_or(Errno(libc::EINVAL))?;
         }
         check(total <= isize::MAX as usize)?;
         let deadline = Deadline::from_timeout_ms(timeout_ms)?;
-        let fd = borrow_fd(fd)?;
+        // SAFETY: the caller keeps `fd` open for the call (the C contract).
+        let fd = unsafe { borrow_fd(fd) }?;
         if total == 0 {
             return Ok(0);
         }
         // SAFETY: IoSlice is guaranteed ABI-compatible with iovec on Unix, and
         // every entry was checked above.
-        let slices = std::slice::from_raw_parts(entries.as_ptr().cast::<IoSlice<'_>>(), entries.len());
+        let slices = unsafe { std::slice::from_raw_parts(entries.as_ptr().cast::<IoSlice<'_>>(), entries.len()) };
         io::send_all_vectored(fd, slices, deadline, &mut done.count)?;
         Ok(total as libc::ssize_t)
     })

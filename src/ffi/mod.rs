@@ -11,11 +11,6 @@
 //! in its doc comment (which becomes the header's): pointers are NULL or valid
 //! for the lengths given. Hence no separate `# Safety` sections.
 #![allow(clippy::missing_safety_doc)]
-// Each export's body runs under the one contract its doc comment states (the
-// C caller's pointers are NULL or valid for the lengths given), and each
-// argument helper it calls (`input`, `output`, `borrow_fd`, `handle_mut`,
-// `DoneOut::new`) carries its own `# Safety`; the core modules deny this lint.
-#![allow(unsafe_op_in_unsafe_fn)]
 
 use std::os::fd::BorrowedFd;
 use std::os::raw::{c_char, c_int};
@@ -152,7 +147,8 @@ pub(crate) unsafe fn input<'a, T>(ptr: *const T, len: usize) -> Result<&'a [T], 
         return Ok(&[]);
     }
     check(!ptr.is_null())?;
-    Ok(std::slice::from_raw_parts(ptr, len))
+    // SAFETY: non-NULL and readable for `len` elements (the caller's promise); len fits isize.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
 
 /// A caller's `(ptr, len)` output buffer, checked as [`input`].
@@ -165,7 +161,8 @@ pub(crate) unsafe fn output<'a>(ptr: *mut u8, len: usize) -> Result<&'a mut [u8]
         return Ok(&mut []);
     }
     check(!ptr.is_null())?;
-    Ok(std::slice::from_raw_parts_mut(ptr, len))
+    // SAFETY: non-NULL and writable for `len` bytes (the caller's promise); len fits isize.
+    Ok(unsafe { std::slice::from_raw_parts_mut(ptr, len) })
 }
 
 /// The object behind a handle C got from this library's `*_new`: NULL is
@@ -195,7 +192,8 @@ pub(crate) unsafe fn handle_ref<'a, T>(handle: *const T) -> Result<&'a T, Errno>
 /// # Safety
 /// A non-NULL `text` must point to a NUL-terminated string.
 pub(crate) unsafe fn c_text<'a>(text: *const c_char) -> Option<&'a [u8]> {
-    (!text.is_null()).then(|| std::ffi::CStr::from_ptr(text).to_bytes())
+    // SAFETY: non-NULL, so NUL-terminated (the caller's promise).
+    (!text.is_null()).then(|| unsafe { std::ffi::CStr::from_ptr(text) }.to_bytes())
 }
 
 /// A `size_t *done` out-parameter (may be NULL) that receives the final count

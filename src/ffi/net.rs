@@ -17,8 +17,12 @@ pub const SL_ACCEPT_NONBLOCK: c_int = 1;
 pub const SL_ADDRSTRLEN: usize = 112;
 
 /// A host name: NULL, empty or not UTF-8 is `EINVAL`.
+///
+/// # Safety
+/// A non-NULL `host` must point to a NUL-terminated string.
 unsafe fn host_name<'a>(host: *const c_char) -> Result<&'a str, Errno> {
-    let bytes = c_text(host).unwrap_or_default();
+    // SAFETY: `host` is NULL or a NUL-terminated string (the C contract).
+    let bytes = unsafe { c_text(host) }.unwrap_or_default();
     check(!bytes.is_empty())?;
     std::str::from_utf8(bytes).map_err(|_| Errno(libc::EINVAL))
 }
@@ -66,7 +70,8 @@ fn port_number(port: c_int, zero_ok: bool) -> Result<u16, Errno> {
 pub unsafe extern "C" fn sl_tcp_connect(host: *const c_char, port: c_int, timeout_ms: c_int) -> c_int {
     ffi_guard!({
         let deadline = Deadline::from_timeout_ms(timeout_ms)?;
-        let host = host_name(host)?;
+        // SAFETY: `host` is NULL or a NUL-terminated string (the C contract).
+        let host = unsafe { host_name(host) }?;
         let port = port_number(port, false)?;
         Ok(net::tcp_connect(host, port, deadline)?.into_raw_fd())
     })
@@ -97,7 +102,8 @@ pub unsafe extern "C" fn sl_tcp_connect(host: *const c_char, port: c_int, timeou
 #[no_mangle]
 pub unsafe extern "C" fn sl_tcp_connect_start(host: *const c_char, port: c_int) -> c_int {
     ffi_guard!({
-        let host = host_name(host)?;
+        // SAFETY: `host` is NULL or a NUL-terminated string (the C contract).
+        let host = unsafe { host_name(host) }?;
         let port = port_number(port, false)?;
         Ok(net::tcp_connect_start(host, port)?.into_raw_fd())
     })
@@ -175,7 +181,8 @@ pub extern "C" fn sl_connect_finish(fd: c_int, timeout_ms: c_int) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn sl_tcp_listen(host: *const c_char, port: c_int, backlog: c_int) -> c_int {
     ffi_guard!({
-        let host = match c_text(host) {
+        // SAFETY: `host` is NULL or a NUL-terminated string (the C contract).
+        let host = match unsafe { c_text(host) } {
             None | Some(b"") => None,
             Some(bytes) => Some(std::str::from_utf8(bytes).map_err(|_| Errno(libc::EINVAL))?),
         };
@@ -250,17 +257,21 @@ pub unsafe extern "C" fn sl_accept(
     peer_capacity: usize,
 ) -> c_int {
     ffi_guard!({
-        let listener = borrow_fd(listen_fd)?;
+        // SAFETY: the caller keeps `listen_fd` open for the call (the C contract).
+        let listener = unsafe { borrow_fd(listen_fd) }?;
         let deadline = Deadline::from_timeout_ms(timeout_ms)?;
         check(flags & !SL_ACCEPT_NONBLOCK == 0)?;
         check(peer.is_null() || peer_capacity >= SL_ADDRSTRLEN)?;
         let (fd, addr) = net::accept(listener, deadline, flags & SL_ACCEPT_NONBLOCK != 0)?;
         if !peer.is_null() {
             let text = net::address_text(&addr);
-            let len = text.len().min(SL_ADDRSTRLEN - 1); // cannot clip: SL_ADDRSTRLEN fits every address
-                                                         // SAFETY: peer holds at least SL_ADDRSTRLEN > len bytes (checked above).
-            std::ptr::copy_nonoverlapping(text.as_ptr(), peer.cast::<u8>(), len);
-            *peer.add(len) = 0;
+            // Cannot clip: SL_ADDRSTRLEN fits every address.
+            let len = text.len().min(SL_ADDRSTRLEN - 1);
+            // SAFETY: peer holds at least SL_ADDRSTRLEN > len bytes (checked above).
+            unsafe {
+                std::ptr::copy_nonoverlapping(text.as_ptr(), peer.cast::<u8>(), len);
+                *peer.add(len) = 0;
+            }
         }
         Ok(fd.into_raw_fd())
     })

@@ -57,7 +57,8 @@ pub extern "C" fn sl_wait_writable(fd: c_int, timeout_ms: c_int) -> c_int {
 /// longer than its list).
 unsafe fn write_out(out: *mut c_int, fds: impl Iterator<Item = c_int>, count: &mut DoneOut) {
     for (i, fd) in fds.enumerate() {
-        out.add(i).write(fd);
+        // SAFETY: i is below the length of `fds`'s list (the caller's promise).
+        unsafe { out.add(i).write(fd) };
         count.count = i + 1;
     }
 }
@@ -114,20 +115,28 @@ pub unsafe extern "C" fn sl_select(
     nready_errs: *mut usize,
 ) -> c_int {
     ffi_guard!({
-        let mut counts = [DoneOut::new(nready_readers), DoneOut::new(nready_writers), DoneOut::new(nready_errs)];
+        // SAFETY: each `nready_*` is NULL or a writable `size_t` (the C contract).
+        let mut counts =
+            unsafe { [DoneOut::new(nready_readers), DoneOut::new(nready_writers), DoneOut::new(nready_errs)] };
         let total = nreaders.checked_add(nwriters).and_then(|n| n.checked_add(nerrs));
         check(total.is_some_and(|n| n <= c_int::MAX as usize))?;
         check(nreaders == 0 || !ready_readers.is_null())?;
         check(nwriters == 0 || !ready_writers.is_null())?;
         check(nerrs == 0 || !ready_errs.is_null())?;
-        let lists = (input(readers, nreaders)?, input(writers, nwriters)?, input(errs, nerrs)?);
-        let selected = ready::select(lists.0, lists.1, lists.2, timeout(timeout_ms)?)?;
+        // SAFETY: each input list is NULL or readable for its count of ints (the C contract).
+        let (readers, writers, errs) =
+            unsafe { (input(readers, nreaders)?, input(writers, nwriters)?, input(errs, nerrs)?) };
+        let selected = ready::select(readers, writers, errs, timeout(timeout_ms)?)?;
         // The inputs were copied and are not read any more: an output array
         // may be its own input.
         let [r, w, e] = &mut counts;
-        write_out(ready_readers, selected.readers(), r);
-        write_out(ready_writers, selected.writers(), w);
-        write_out(ready_errs, selected.errs(), e);
+        // SAFETY: each output array is non-NULL when its list is non-empty
+        // (checked) and holds as many ints as its list (the C contract).
+        unsafe {
+            write_out(ready_readers, selected.readers(), r);
+            write_out(ready_writers, selected.writers(), w);
+            write_out(ready_errs, selected.errs(), e);
+        }
         Ok((r.count + w.count + e.count) as c_int)
     })
 }

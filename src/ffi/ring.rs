@@ -48,7 +48,8 @@ pub struct sl_ring_event {
 /// A non-NULL `r` must come from `sl_ring_new` and not be freed.
 unsafe fn ring_mut<'a>(r: *mut sl_ring) -> Result<&'a mut Ring, Errno> {
     check(!r.is_null())?;
-    Ok(&mut (*r).ring)
+    // SAFETY: a non-NULL `r` is a live sl_ring (the caller's promise).
+    Ok(unsafe { &mut (*r).ring })
 }
 
 /// Creates a ring: on io_uring where the kernel allows it, else (`ENOSYS`, `EPERM`
@@ -77,7 +78,8 @@ pub extern "C" fn sl_ring_new(flags: c_int) -> *mut sl_ring {
 pub unsafe extern "C" fn sl_ring_free(r: *mut sl_ring) {
     ffi_guard!({
         if !r.is_null() {
-            drop(Box::from_raw(r));
+            // SAFETY: a non-NULL `r` comes from its `_new` and is freed once (the C contract).
+            drop(unsafe { Box::from_raw(r) });
         }
         Ok(())
     })
@@ -88,7 +90,8 @@ pub unsafe extern "C" fn sl_ring_free(r: *mut sl_ring) {
 #[no_mangle]
 pub unsafe extern "C" fn sl_ring_backend(r: *mut sl_ring) -> *const c_char {
     ffi_guard!({
-        let kind = ring_mut(r)?.kind();
+        // SAFETY: `r` is NULL or a live `sl_ring` that no other thread uses during the call (the C contract).
+        let kind = unsafe { ring_mut(r) }?.kind();
         Ok(match kind {
             Kind::IoUring => c"io_uring".as_ptr(),
             Kind::Epoll => c"epoll".as_ptr(),
@@ -111,9 +114,12 @@ pub unsafe extern "C" fn sl_ring_backend(r: *mut sl_ring) -> *const c_char {
 #[no_mangle]
 pub unsafe extern "C" fn sl_ring_add(r: *mut sl_ring, c: *mut sl_conn, data: *mut c_void) -> c_int {
     ffi_guard!({
-        let ring = ring_mut(r)?;
-        let conn = conn_ptr(c)?;
-        ring.add_with_handle(conn, c as usize, data as usize)?;
+        // SAFETY: `r` is NULL or a live `sl_ring` that no other thread uses during the call (the C contract).
+        let ring = unsafe { ring_mut(r) }?;
+        // SAFETY: `c` is NULL or a live `sl_conn` (the C contract).
+        let conn = unsafe { conn_ptr(c) }?;
+        // SAFETY: the C contract: `c` stays alive and is used only through the ring until removed.
+        unsafe { ring.add_with_handle(conn, c as usize, data as usize) }?;
         Ok(0)
     })
 }
@@ -129,9 +135,11 @@ pub unsafe extern "C" fn sl_ring_add(r: *mut sl_ring, c: *mut sl_conn, data: *mu
 #[no_mangle]
 pub unsafe extern "C" fn sl_ring_remove(r: *mut sl_ring, c: *mut sl_conn) -> c_int {
     ffi_guard!({
-        let ring = ring_mut(r)?;
+        // SAFETY: `r` is NULL or a live `sl_ring` that no other thread uses during the call (the C contract).
+        let ring = unsafe { ring_mut(r) }?;
         check(!c.is_null())?;
-        let conn = conn_ptr(c)?;
+        // SAFETY: `c` is NULL or a live `sl_conn` (the C contract).
+        let conn = unsafe { conn_ptr(c) }?;
         ring.remove(conn)?;
         Ok(0)
     })
@@ -169,7 +177,8 @@ pub unsafe extern "C" fn sl_ring_wait(
     timeout_ms: c_int,
 ) -> c_int {
     ffi_guard!({
-        let ring = ring_mut(r)?;
+        // SAFETY: `r` is NULL or a live `sl_ring` that no other thread uses during the call (the C contract).
+        let ring = unsafe { ring_mut(r) }?;
         check(!out.is_null() && capacity > 0)?;
         let max = capacity.min(c_int::MAX as usize);
         let mut i = 0;

@@ -79,7 +79,8 @@ pub extern "C" fn sl_selector_new() -> *mut sl_selector {
 pub unsafe extern "C" fn sl_selector_free(sel: *mut sl_selector) {
     ffi_guard!({
         if !sel.is_null() {
-            drop(Box::from_raw(sel));
+            // SAFETY: a non-NULL `sel` comes from its `_new` and is freed once (the C contract).
+            drop(unsafe { Box::from_raw(sel) });
         }
         Ok(())
     })
@@ -104,7 +105,8 @@ pub unsafe extern "C" fn sl_selector_register(
     data: *mut c_void,
 ) -> c_int {
     ffi_guard!({
-        let sel = selector(sel)?;
+        // SAFETY: `sel` is NULL or a live `sl_selector` (the C contract).
+        let sel = unsafe { selector(sel) }?;
         sel.register(fd, events_from(events)?, data as usize)?;
         Ok(0)
     })
@@ -129,7 +131,8 @@ pub unsafe extern "C" fn sl_selector_modify(
     data: *mut c_void,
 ) -> c_int {
     ffi_guard!({
-        let sel = selector(sel)?;
+        // SAFETY: `sel` is NULL or a live `sl_selector` (the C contract).
+        let sel = unsafe { selector(sel) }?;
         sel.modify(fd, events_from(events)?, data as usize)?;
         Ok(0)
     })
@@ -159,7 +162,8 @@ pub unsafe extern "C" fn sl_selector_modify(
 #[no_mangle]
 pub unsafe extern "C" fn sl_selector_unregister(sel: *mut sl_selector, fd: c_int) -> c_int {
     ffi_guard!({
-        let sel = selector(sel)?;
+        // SAFETY: `sel` is NULL or a live `sl_selector` (the C contract).
+        let sel = unsafe { selector(sel) }?;
         sel.unregister(fd)?;
         Ok(0)
     })
@@ -185,10 +189,12 @@ pub unsafe extern "C" fn sl_selector_get(
         // in `selector`.
         let reg = unsafe { &(*sel).selector }.get(fd).ok_or(Errno(libc::ENOENT))?;
         if !events.is_null() {
-            *events = reg.events.bits();
+            // SAFETY: non-NULL, so writable (the C contract).
+            unsafe { *events = reg.events.bits() };
         }
         if !data.is_null() {
-            *data = reg.data as *mut c_void;
+            // SAFETY: non-NULL, so writable (the C contract).
+            unsafe { *data = reg.data as *mut c_void };
         }
         Ok(0)
     })
@@ -230,13 +236,14 @@ pub unsafe extern "C" fn sl_selector_select(
     timeout_ms: c_int,
 ) -> c_int {
     ffi_guard!({
-        let sel = selector(sel)?;
+        // SAFETY: `sel` is NULL or a live `sl_selector` (the C contract).
+        let sel = unsafe { selector(sel) }?;
         check(!out.is_null() && capacity > 0)?;
         let max = capacity.min(c_int::MAX as usize);
         let n = sel.select(max, timeout(timeout_ms)?, |i, ev| {
             let event = sl_event { fd: ev.fd, events: ev.events.bits(), data: ev.data as *mut c_void };
             // SAFETY: i < max <= capacity, and out has room for capacity events.
-            out.add(i).write(event);
+            unsafe { out.add(i).write(event) };
         })?;
         Ok(n as c_int)
     })
@@ -281,7 +288,8 @@ pub unsafe extern "C" fn sl_selector_wakeup(sel: *mut sl_selector) -> c_int {
         let saved = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
         // Only the waker field is read: another thread may be in a select
         // with the rest of the selector borrowed.
-        let waker = &*std::ptr::addr_of!((*sel).waker);
+        // SAFETY: non-NULL, so a live sl_selector (the C contract).
+        let waker = unsafe { &*std::ptr::addr_of!((*sel).waker) };
         waker.wake()?;
         // A signal handler must leave errno as it found it.
         set_errno(saved);

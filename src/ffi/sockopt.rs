@@ -128,13 +128,16 @@ pub extern "C" fn sl_set_buffer_sizes(fd: c_int, sndbuf: c_int, rcvbuf: c_int) -
 #[no_mangle]
 pub unsafe extern "C" fn sl_get_buffer_sizes(fd: c_int, sndbuf: *mut c_int, rcvbuf: *mut c_int) -> c_int {
     ffi_guard!({
-        let (send, recv) = sockopt::buffer_sizes(borrow_fd(fd)?)?;
+        // SAFETY: the caller keeps `fd` open for the call (the C contract).
+        let (send, recv) = sockopt::buffer_sizes(unsafe { borrow_fd(fd) }?)?;
         let clamp = |n: usize| n.min(c_int::MAX as usize) as c_int;
         if !sndbuf.is_null() {
-            *sndbuf = clamp(send);
+            // SAFETY: non-NULL, so writable (the C contract).
+            unsafe { *sndbuf = clamp(send) };
         }
         if !rcvbuf.is_null() {
-            *rcvbuf = clamp(recv);
+            // SAFETY: non-NULL, so writable (the C contract).
+            unsafe { *rcvbuf = clamp(recv) };
         }
         Ok(0)
     })

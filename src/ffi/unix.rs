@@ -38,7 +38,8 @@ use crate::unix;
 #[no_mangle]
 pub unsafe extern "C" fn sl_unix_listen(path: *const c_char, backlog: c_int) -> c_int {
     ffi_guard!({
-        let name = c_text(path).ok_or(Errno(libc::EINVAL))?;
+        // SAFETY: `path` is NULL or a NUL-terminated string (the C contract).
+        let name = unsafe { c_text(path) }.ok_or(Errno(libc::EINVAL))?;
         check(backlog >= 0)?;
         Ok(unix::unix_listen(name, backlog)?.into_raw_fd())
     })
@@ -66,7 +67,8 @@ pub unsafe extern "C" fn sl_unix_listen(path: *const c_char, backlog: c_int) -> 
 #[no_mangle]
 pub unsafe extern "C" fn sl_unix_connect(path: *const c_char, timeout_ms: c_int) -> c_int {
     ffi_guard!({
-        let name = c_text(path).ok_or(Errno(libc::EINVAL))?;
+        // SAFETY: `path` is NULL or a NUL-terminated string (the C contract).
+        let name = unsafe { c_text(path) }.ok_or(Errno(libc::EINVAL))?;
         let deadline = Deadline::from_timeout_ms(timeout_ms)?;
         Ok(unix::unix_connect(name, deadline)?.into_raw_fd())
     })
@@ -91,7 +93,8 @@ pub unsafe extern "C" fn sl_unix_connect(path: *const c_char, timeout_ms: c_int)
 #[no_mangle]
 pub unsafe extern "C" fn sl_unix_connect_start(path: *const c_char) -> c_int {
     ffi_guard!({
-        let name = c_text(path).ok_or(Errno(libc::EINVAL))?;
+        // SAFETY: `path` is NULL or a NUL-terminated string (the C contract).
+        let name = unsafe { c_text(path) }.ok_or(Errno(libc::EINVAL))?;
         Ok(unix::unix_connect_start(name)?.into_raw_fd())
     })
 }

@@ -358,12 +358,7 @@ class Conn:
 
     def queue_frame(self, payload: Any) -> int:
         """Queues one frame (no system call); returns the bytes pending."""
-        c = self._live()
-        ptr, length = readable_buffer(payload)
-        pending = lib.sl_conn_queue_frame(c, ptr, length)
-        if pending < 0:
-            raise make_error(ctypes.get_errno(), 0)
-        return pending
+        return self._queue(lib.sl_conn_queue_frame, payload)
 
     def queue_frames(self, payloads: Iterable[Any]) -> int:
         """Queues one frame per bytes-like payload, in one C call; all or none
@@ -385,9 +380,12 @@ class Conn:
     def queue(self, data: Any) -> int:
         """Queues raw bytes (a record with its delimiter, say); returns the
         bytes pending."""
+        return self._queue(lib.sl_conn_queue, data)
+
+    def _queue(self, queue_fn: Any, data: Any) -> int:
         c = self._live()
         ptr, length = readable_buffer(data)
-        pending = lib.sl_conn_queue(c, ptr, length)
+        pending = queue_fn(c, ptr, length)
         if pending < 0:
             raise make_error(ctypes.get_errno(), 0)
         return pending
