@@ -38,6 +38,7 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::ptr::NonNull;
 
 use crate::deadline::Deadline;
 use crate::frame::{
@@ -124,9 +125,41 @@ pub struct Conn {
     high_water: usize,
     /// `min(output.capacity(), sent + high_water)`: a queue call that keeps
     /// `output.len()` within it needs neither memory nor a mark check, so
-    /// the usual call pays one compare for both.
+    /// the usual call pays one compare for both. 0 while the connection is
+    /// in a ring and not on its list of connections with output (see
+    /// [`RingLink`]): the first queue call then takes the slow path, which
+    /// puts it on the list, so the fast path stays one compare.
     room_end: usize,
+    /// Set while the connection is registered with a ring.
+    ring: Option<RingLink>,
 }
+
+/// A ring's list of the connections that queued output since its last turn
+/// (slot indexes, each at most once): the ring writes only their output
+/// instead of looking at every connection it holds.
+pub(crate) type RingList = Vec<u32>;
+
+/// A registered connection's way onto its ring's [`RingList`].
+#[derive(Debug)]
+struct RingLink {
+    list: ListPtr,
+    index: u32,
+    /// On the list now (the ring clears it when it takes the list).
+    listed: bool,
+}
+
+/// The ring's list, owned by the ring (src/ring.rs), which keeps it at one
+/// address and with room for every registered connection while any
+/// connection links to it, and unlinks every connection before freeing it.
+#[derive(Debug)]
+struct ListPtr(NonNull<RingList>);
+
+// SAFETY: a ring and its registered connections are used by one thread at a
+// time (Ring::add's contract), so the list is never touched by two threads at
+// once; shared references to a Conn never reach the list.
+unsafe impl Send for ListPtr {}
+// SAFETY: as above: only `&mut Conn` methods use the pointer.
+unsafe impl Sync for ListPtr {}
 
 impl Conn {
     /// A connection that owns `fd` (closed when the connection is dropped),
@@ -177,6 +210,7 @@ impl Conn {
             sent: 0,
             high_water: usize::MAX,
             room_end: 0,
+            ring: None,
         }
     }
 
@@ -215,7 +249,10 @@ impl Conn {
     }
 
     fn update_room(&mut self) {
-        self.room_end = self.output.capacity().min(self.sent.saturating_add(self.high_water));
+        self.room_end = match &self.ring {
+            Some(link) if !link.listed => 0,
+            _ => self.output.capacity().min(self.sent.saturating_add(self.high_water)),
+        };
     }
 
     fn borrow(&self) -> BorrowedFd<'_> {
@@ -562,6 +599,10 @@ impl Conn {
 
     #[inline(never)]
     fn reserve_output_slow(&mut self, n: usize, bounded: bool) -> io::Result<()> {
+        // Output is about to be queued: a ring must look at this connection
+        // on its next turn. (Listed even if the call fails: the ring then
+        // finds nothing new, which costs one look.)
+        self.ring_list();
         if bounded && self.pending().saturating_add(n) > self.high_water {
             return Err(errno(libc::ENOBUFS));
         }
@@ -749,6 +790,59 @@ impl Conn {
     // ---- Access for the completion ring (src/ring.rs), which moves bytes
     // ---- itself; kept in one block so that it stays out of the way.
 
+    /// Links the connection to a ring's list under slot `index`, listed at
+    /// once (the ring looks at it on its next turn, so output queued before
+    /// it was added goes out too). False (nothing changed) when it is linked
+    /// to a ring already.
+    ///
+    /// # Safety
+    /// `list` must stay valid, at one address, with spare capacity for one
+    /// more entry per linked connection not listed, until `ring_unlink`; the
+    /// ring and this connection must be used by one thread at a time.
+    pub(crate) unsafe fn ring_link(&mut self, list: NonNull<RingList>, index: u32) -> bool {
+        if self.ring.is_some() {
+            return false;
+        }
+        self.ring = Some(RingLink { list: ListPtr(list), index, listed: false });
+        self.ring_list();
+        true
+    }
+
+    /// True while the connection is registered with a ring.
+    pub(crate) fn ring_linked(&self) -> bool {
+        self.ring.is_some()
+    }
+
+    /// Ends the link made by `ring_link`; the ring removes the entry itself.
+    pub(crate) fn ring_unlink(&mut self) {
+        self.ring = None;
+        self.update_room();
+    }
+
+    /// Puts the connection on its ring's list unless it is there already.
+    #[cold]
+    pub(crate) fn ring_list(&mut self) {
+        let Some(link) = &mut self.ring else { return };
+        if link.listed {
+            return;
+        }
+        link.listed = true;
+        // SAFETY: ring_link's contract: the list is alive and has room for
+        // this entry (each linked connection is on it at most once), so the
+        // push does not allocate; no other reference to it is live now.
+        unsafe { (*link.list.0.as_ptr()).push(link.index) };
+        self.update_room();
+    }
+
+    /// The ring took the list this connection was on: the next queue call
+    /// lists it again.
+    pub(crate) fn ring_unlisted(&mut self) {
+        if let Some(link) = &mut self.ring {
+            link.listed = false;
+        }
+        self.update_room();
+    }
+
     /// How many more bytes the read buffer may take before its bound.
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // the io_uring backend
     pub(crate) fn ring_input_space(&self) -> usize {
@@ -786,6 +880,10 @@ impl Conn {
                 self.output.shrink_to(IDLE_OUTPUT);
             }
         }
+        // The queue's capacity and `sent` changed: the fast path's bound
+        // must follow (a stale one let a queue call write past a shrunk
+        // queue, and measured the high-water mark from the old `sent`).
+        self.update_room();
     }
 }
 
