@@ -120,6 +120,10 @@ struct Slot {
     recv_armed: bool,
     recv_stopping: bool,
     pollout_armed: bool,
+    /// io_uring: `CLOSED` or `ERROR` (with its errno) that came while bytes
+    /// received before it were still in `spill`: reported after them.
+    held: u32,
+    held_error: i32,
     /// Received bytes the connection could not take (a multishot receive's
     /// completions that arrived while it was being stopped, or a connection
     /// filled behind the ring's back); handed over first.
@@ -851,9 +855,6 @@ mod uring {
         /// multishot one with room for a whole ring buffer, else one of
         /// exactly the room. False when it must wait for room.
         fn arm_receive(&mut self, slot: &mut Slot, index: u32, ready: &mut VecDeque<u32>) -> io::Result<bool> {
-            if slot.read_done || slot.recv_armed {
-                return Ok(true);
-            }
             let Some(conn) = slot.conn else { return Ok(true) };
             // SAFETY: registered connections are valid (add's contract).
             let conn = unsafe { &mut *conn.as_ptr() };
@@ -864,6 +865,14 @@ mod uring {
                 if !slot.spill.is_empty() {
                     return Ok(false);
                 }
+            }
+            if slot.held != 0 {
+                // End of stream or an error after the bytes just handed over.
+                mark(slot, index, ready, slot.held, slot.held_error);
+                slot.held = 0;
+            }
+            if slot.read_done || slot.recv_armed {
+                return Ok(true);
             }
             let space = conn.ring_input_space();
             if space == 0 {
@@ -1029,17 +1038,33 @@ mod uring {
                         slot.recv_armed = false;
                         slot.recv_stopping = false;
                     }
-                    if res == 0 {
-                        slot.read_done = true;
-                        mark(slot, index, ready, CLOSED, 0);
+                    let end = if res == 0 {
+                        CLOSED
                     } else if res == -libc::EINVAL && self.multishot && slot.spill.is_empty() {
                         // A kernel without multishot receives: single ones.
                         self.multishot = false;
+                        0
                     } else if res < 0 && !matches!(-res, libc::ENOBUFS | libc::EAGAIN | libc::EINTR | libc::ECANCELED) {
+                        ERROR
+                    } else {
+                        0
+                    };
+                    if end != 0 {
                         slot.read_done = true;
-                        mark(slot, index, ready, ERROR, -res);
+                        let errno = if end == ERROR { -res } else { 0 };
+                        if slot.spill.is_empty() {
+                            mark(slot, index, ready, end, errno);
+                        } else {
+                            // Reported once the bytes before it are in the
+                            // connection's buffer (arm_receive hands them over).
+                            slot.held = end;
+                            slot.held_error = errno;
+                        }
                     }
                     if slot.read_done {
+                        if !slot.spill.is_empty() {
+                            work.rearm(slot, index);
+                        }
                         return;
                     }
                     if !slot.recv_armed {

@@ -750,3 +750,39 @@ fn a_queue_that_shrank_after_a_large_send_takes_frames_of_any_size() {
         unsafe { sl_conn_free(c) };
     }
 }
+
+#[test]
+fn end_of_stream_after_a_burst_comes_after_every_byte_before_it() {
+    // The peer writes far more than the conn's buffer holds, then closes:
+    // CLOSED is reported only once every byte before the end is in the
+    // buffer (a multishot receive's last bytes may wait in the ring first).
+    const FRAMES: usize = 20_000;
+    for flags in BACKENDS {
+        for round in 0..3 {
+            let ring = RingBox::new(flags);
+            let (client, server) = tcp_pair();
+            let c = conn(server.as_raw_fd(), 65_536);
+            ring.add(c, 0);
+            let writer = thread::spawn(move || {
+                let mut client = client;
+                let stream: Vec<u8> = (0..FRAMES).flat_map(|i| frame(&[i as u8; 64])).collect();
+                client.write_all(&stream).unwrap();
+            });
+            let mut got = 0usize;
+            let start = Instant::now();
+            loop {
+                assert!(start.elapsed() < Duration::from_secs(20), "{flags}: {got} frames");
+                let (rc, events, e) = ring.wait(4, 1000);
+                assert!(rc >= 0, "errno {e}");
+                got += frames(c).len();
+                if events.iter().any(|ev| ev.events & SL_RING_CLOSED != 0) {
+                    break;
+                }
+            }
+            assert_eq!(got, FRAMES, "{flags}, round {round}: frames before CLOSED");
+            writer.join().unwrap();
+            ring.remove(c);
+            unsafe { sl_conn_free(c) };
+        }
+    }
+}
