@@ -179,7 +179,9 @@ static uint64_t hand_receiver(int n, const int rx[]) {
             if (got == 0) break;
             if (got < 0 && errno == EAGAIN) {
                 struct epoll_event e;
-                if (epoll_wait(ep, &e, 1, 10000) != 1) die("epoll_wait");
+                int k = epoll_wait(ep, &e, 1, 10000);
+                if (k < 0 && errno == EINTR) continue;
+                if (k != 1) die("epoll_wait");
             } else if (got < 0 && errno != EINTR) {
                 die("recv");
             }
@@ -189,6 +191,7 @@ static uint64_t hand_receiver(int n, const int rx[]) {
     while (open > 0) {
         struct epoll_event e[MAXC];
         int k = epoll_wait(ep, e, MAXC, 10000);
+        if (k < 0 && errno == EINTR) continue;
         if (k <= 0) die("epoll_wait");
         for (int j = 0; j < k; j++) {
             int i = (int)e[j].data.u32;
