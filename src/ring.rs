@@ -42,7 +42,7 @@ use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::ptr::NonNull;
 use std::sync::OnceLock;
 
-use crate::conn::{Conn, RingList};
+use crate::conn::{Conn, RingEntry, RingList};
 use crate::deadline::Deadline;
 use crate::interrupt::after_eintr;
 
@@ -103,6 +103,8 @@ fn env_forces_epoll() -> bool {
 #[derive(Debug, Default)]
 struct Slot {
     conn: Option<NonNull<Conn>>,
+    /// The connection's link to the ring's list (see `new_entry`).
+    entry: Option<NonNull<RingEntry>>,
     handle: usize,
     data: usize,
     gen: u32,
@@ -308,14 +310,25 @@ impl Ring {
                 return Err(err);
             }
         }
-        // SAFETY: the list lives until every connection is unlinked (remove,
-        // drop), at one address, with room for every registered connection
-        // (reserved above); one thread at a time is the caller's promise.
-        let linked = unsafe { conn.as_mut().ring_link(self.work.listed, index) };
+        let entry = match new_entry(RingEntry { list: self.work.listed, index, listed: false }) {
+            Ok(entry) => entry,
+            Err(err) => {
+                if let Backend::Epoll(ep) = &mut self.backend {
+                    ep.delete(fd);
+                }
+                self.free.push(index);
+                return Err(err);
+            }
+        };
+        // SAFETY: the entry and the list live until the connection is
+        // unlinked (remove, drop), at one address, the list with room for
+        // every registered connection (reserved above); one thread at a time
+        // is the caller's promise.
+        let linked = unsafe { conn.as_mut().ring_link(entry) };
         debug_assert!(linked, "checked above");
         let slot = &mut self.slots[index as usize];
         let gen = slot.gen;
-        *slot = Slot { conn: Some(conn), handle, data, gen, ..Slot::default() };
+        *slot = Slot { conn: Some(conn), entry: Some(entry), handle, data, gen, ..Slot::default() };
         if matches!(self.backend, Backend::Epoll(_)) {
             slot.interest = IN_BITS;
         }
@@ -349,6 +362,7 @@ impl Ring {
             }
         }
         conn.ring_unlink();
+        free_entry(slot.entry.take());
         self.work.forget(index);
         self.by_conn.remove(&(conn as *mut Conn as usize));
         let slot = &mut self.slots[index as usize];
@@ -424,9 +438,31 @@ impl Drop for Ring {
                 hand_over(conn, &mut slot.spill);
                 conn.ring_unlink();
             }
+            free_entry(slot.entry.take());
         }
         // SAFETY: made by Box::leak in new; no connection links to it now.
         drop(unsafe { Box::from_raw(self.work.listed.as_ptr()) });
+    }
+}
+
+/// A connection's link entry on the heap, at a fixed address: `ENOMEM`
+/// instead of an abort.
+fn new_entry(entry: RingEntry) -> io::Result<NonNull<RingEntry>> {
+    let layout = std::alloc::Layout::new::<RingEntry>();
+    // SAFETY: RingEntry has a non-zero size.
+    let ptr =
+        NonNull::new(unsafe { std::alloc::alloc(layout) }.cast::<RingEntry>()).ok_or_else(|| error(libc::ENOMEM))?;
+    // SAFETY: freshly allocated for one RingEntry.
+    unsafe { ptr.as_ptr().write(entry) };
+    Ok(ptr)
+}
+
+/// Frees an entry from `new_entry` once its connection is unlinked.
+fn free_entry(entry: Option<NonNull<RingEntry>>) {
+    if let Some(ptr) = entry {
+        // SAFETY: allocated by new_entry with this layout; no connection
+        // refers to it any more; RingEntry needs no drop.
+        unsafe { std::alloc::dealloc(ptr.as_ptr().cast(), std::alloc::Layout::new::<RingEntry>()) };
     }
 }
 
