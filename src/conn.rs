@@ -38,6 +38,7 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::ptr::NonNull;
 
 use crate::deadline::Deadline;
 use crate::frame::{
@@ -105,7 +106,9 @@ enum ConnFd {
 #[derive(Debug)]
 pub struct Conn {
     fd: ConnFd,
-    limit: usize,
+    /// At most `MAX_PAYLOAD` (u32::MAX): four bytes, so that the ring's link
+    /// fits in the connection's old size.
+    limit: u32,
     /// The frames' length prefix.
     prefix: Prefix,
     /// Read buffer; `input[start..end]` is received and not yet taken.
@@ -124,8 +127,50 @@ pub struct Conn {
     high_water: usize,
     /// `min(output.capacity(), sent + high_water)`: a queue call that keeps
     /// `output.len()` within it needs neither memory nor a mark check, so
-    /// the usual call pays one compare for both.
+    /// the usual call pays one compare for both. 0 while the connection is
+    /// in a ring and not on its list of connections with output (see
+    /// [`RingLink`]): the first queue call then takes the slow path, which
+    /// puts it on the list, so the fast path stays one compare.
     room_end: usize,
+    /// Set while the connection is registered with a ring.
+    ring: Option<RingLink>,
+}
+
+/// A ring's list of the connections that queued output since its last turn
+/// (slot indexes, each at most once): the ring writes only their output
+/// instead of looking at every connection it holds.
+pub(crate) type RingList = Vec<u32>;
+
+/// A registered connection's way onto its ring's [`RingList`], owned by
+/// the ring (src/ring.rs), which keeps it and the list alive, at one
+/// address, while the connection links to it (one pointer in the
+/// connection, which stays small).
+#[derive(Debug)]
+pub(crate) struct RingEntry {
+    /// The ring's list (with room for every registered connection).
+    pub(crate) list: NonNull<RingList>,
+    /// The connection's slot in the ring.
+    pub(crate) index: u32,
+    /// On the list now (cleared through `ring_unlisted` when the ring takes it).
+    pub(crate) listed: bool,
+}
+
+#[derive(Debug)]
+struct RingLink(NonNull<RingEntry>);
+
+// SAFETY: a ring and its registered connections are used by one thread at a
+// time (Ring::add's contract), so the entry and list are never touched by two
+// threads at once; shared references to a Conn only read the entry, which
+// nothing writes meanwhile.
+unsafe impl Send for RingLink {}
+// SAFETY: as above.
+unsafe impl Sync for RingLink {}
+
+impl RingLink {
+    fn listed(&self) -> bool {
+        // SAFETY: ring_link's contract: the entry is alive while linked.
+        unsafe { (*self.0.as_ptr()).listed }
+    }
 }
 
 impl Conn {
@@ -163,9 +208,10 @@ impl Conn {
     }
 
     fn with_fd(fd: ConnFd, limit: usize) -> Conn {
+        debug_assert!(limit <= MAX_PAYLOAD, "every constructor checks the limit");
         Conn {
             fd,
-            limit,
+            limit: limit as u32,
             prefix: Prefix::DEFAULT,
             input: Vec::new(),
             start: 0,
@@ -177,7 +223,14 @@ impl Conn {
             sent: 0,
             high_water: usize::MAX,
             room_end: 0,
+            ring: None,
         }
+    }
+
+    /// The per-message limit.
+    #[inline(always)]
+    fn limit(&self) -> usize {
+        self.limit as usize
     }
 
     /// The fd the connection reads and writes.
@@ -215,7 +268,10 @@ impl Conn {
     }
 
     fn update_room(&mut self) {
-        self.room_end = self.output.capacity().min(self.sent.saturating_add(self.high_water));
+        self.room_end = match &self.ring {
+            Some(link) if !link.listed() => 0,
+            _ => self.output.capacity().min(self.sent.saturating_add(self.high_water)),
+        };
     }
 
     fn borrow(&self) -> BorrowedFd<'_> {
@@ -243,7 +299,7 @@ impl Conn {
     /// The read buffer's everyday size: one read chunk, or one message of the
     /// limit, with its framing, so that the usual message never makes it grow.
     fn idle_input_size(&self) -> usize {
-        READ_CHUNK.min(self.limit) + self.prefix.width().max(self.longest_delim)
+        READ_CHUNK.min(self.limit()) + self.prefix.width().max(self.longest_delim)
     }
 
     #[inline]
@@ -318,7 +374,7 @@ impl Conn {
     /// The most the read buffer may hold: the largest message with its
     /// framing.
     fn input_bound(&self) -> usize {
-        self.limit + self.prefix.width().max(self.longest_delim)
+        self.limit() + self.prefix.width().max(self.longest_delim)
     }
 
     /// A blocking read's fill: end of stream is `EPIPE`.
@@ -370,7 +426,7 @@ impl Conn {
         if !self.skip_done() {
             return Ok(None);
         }
-        match decode_with(c, self.buffered(), self.limit) {
+        match decode_with(c, self.buffered(), self.limit()) {
             Decoded::Frame { len } => Ok(Some(len)),
             Decoded::Incomplete => Ok(None),
             Decoded::TooLarge { declared } => {
@@ -394,12 +450,12 @@ impl Conn {
         }
         let found = self.search.find(&self.input[self.start..self.end], delim);
         match found {
-            Some(len) if len > self.limit => {
+            Some(len) if len > self.limit() => {
                 self.consume(len + delim.len());
                 Err(errno(libc::EMSGSIZE))
             }
             Some(len) => Ok(Some(len)),
-            None if self.search.checked() > self.limit => {
+            None if self.search.checked() > self.limit() => {
                 self.skip = Skip::Through(delim.to_vec());
                 self.skip_done();
                 Err(errno(libc::EMSGSIZE))
@@ -459,7 +515,7 @@ impl Conn {
             // SAFETY: start <= at <= end <= input.len(): `at` only moves past
             // frames that decode saw complete inside buffered[at..].
             let rest = unsafe { buffered.get_unchecked(at..) };
-            match decode_with(c, rest, self.limit) {
+            match decode_with(c, rest, self.limit()) {
                 Decoded::Frame { len } => {
                     // SAFETY: decode saw the whole frame inside `rest`.
                     each(unsafe { rest.get_unchecked(c.width()..c.width() + len) });
@@ -494,7 +550,7 @@ impl Conn {
 
     /// Reads exactly `buf.len()` bytes, at most the limit (else `EMSGSIZE`).
     pub fn read_exact(&mut self, buf: &mut [u8], deadline: Deadline) -> io::Result<()> {
-        if buf.len() > self.limit {
+        if buf.len() > self.limit() {
             return Err(errno(libc::EMSGSIZE));
         }
         loop {
@@ -562,6 +618,10 @@ impl Conn {
 
     #[inline(never)]
     fn reserve_output_slow(&mut self, n: usize, bounded: bool) -> io::Result<()> {
+        // Output is about to be queued: a ring must look at this connection
+        // on its next turn. (Listed even if the call fails: the ring then
+        // finds nothing new, which costs one look.)
+        self.ring_list();
         if bounded && self.pending().saturating_add(n) > self.high_water {
             return Err(errno(libc::ENOBUFS));
         }
@@ -749,6 +809,65 @@ impl Conn {
     // ---- Access for the completion ring (src/ring.rs), which moves bytes
     // ---- itself; kept in one block so that it stays out of the way.
 
+    /// Links the connection to a ring through `entry` (not listed), and
+    /// lists it at once (the ring looks at it on its next turn, so output
+    /// queued before it was added goes out too). False (nothing changed)
+    /// when it is linked to a ring already.
+    ///
+    /// # Safety
+    /// `entry` and its list must stay valid, at one address, until
+    /// `ring_unlink`, the list with spare capacity for one more index per
+    /// linked connection not listed; the ring and this connection must be
+    /// used by one thread at a time.
+    pub(crate) unsafe fn ring_link(&mut self, entry: NonNull<RingEntry>) -> bool {
+        if self.ring.is_some() {
+            return false;
+        }
+        self.ring = Some(RingLink(entry));
+        self.ring_list();
+        true
+    }
+
+    /// True while the connection is registered with a ring.
+    pub(crate) fn ring_linked(&self) -> bool {
+        self.ring.is_some()
+    }
+
+    /// Ends the link made by `ring_link`; the ring removes the entry itself.
+    pub(crate) fn ring_unlink(&mut self) {
+        self.ring = None;
+        self.update_room();
+    }
+
+    /// Puts the connection on its ring's list unless it is there already.
+    #[cold]
+    pub(crate) fn ring_list(&mut self) {
+        let Some(link) = &self.ring else { return };
+        // SAFETY: ring_link's contract: the entry and the list are alive, the
+        // list has room for this index (each linked connection is on it at
+        // most once), so the push does not allocate; no other reference to
+        // either is live now.
+        unsafe {
+            let entry = &mut *link.0.as_ptr();
+            if entry.listed {
+                return;
+            }
+            entry.listed = true;
+            (*entry.list.as_ptr()).push(entry.index);
+        }
+        self.update_room();
+    }
+
+    /// The ring took the list this connection was on: the next queue call
+    /// lists it again.
+    pub(crate) fn ring_unlisted(&mut self) {
+        if let Some(link) = &self.ring {
+            // SAFETY: as in ring_list.
+            unsafe { (*link.0.as_ptr()).listed = false };
+        }
+        self.update_room();
+    }
+
     /// How many more bytes the read buffer may take before its bound.
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // the io_uring backend
     pub(crate) fn ring_input_space(&self) -> usize {
@@ -786,6 +905,10 @@ impl Conn {
                 self.output.shrink_to(IDLE_OUTPUT);
             }
         }
+        // The queue's capacity and `sent` changed: the fast path's bound
+        // must follow (a stale one let a queue call write past a shrunk
+        // queue, and measured the high-water mark from the old `sent`).
+        self.update_room();
     }
 }
 

@@ -4,21 +4,33 @@
 //! reached end of stream or failed.
 //!
 //! On Linux the ring is an io_uring: each turn is one `io_uring_enter` that
-//! submits a send per connection with output (`MSG_DONTWAIT`, so it completes
-//! inside that very call and the connection's queue is never read after the
-//! wait returns), re-arms one receive per connection (into a buffer the ring
-//! owns, chosen by the kernel from a provided-buffer group when data arrives,
-//! then copied into the connection), and waits for the next completion.
-//! Where io_uring cannot be had (`ENOSYS`, `EPERM` under seccomp, the
-//! `io_uring_disabled` sysctl, a kernel without provided buffers), or when the
-//! caller forces it ([`FORCE_EPOLL`], or `SOCKLOOP_RING=epoll` in the
-//! environment, read once per process), the same behaviour runs on epoll:
-//! a non-blocking flush per connection with output, `epoll_wait`, one fill
-//! per readable connection.
+//! submits a send per connection with new output (`MSG_DONTWAIT`, so it
+//! completes inside that very call and the connection's queue is never read
+//! after the wait returns), arms receives where needed, and waits for the
+//! next completion. A connection's receive is a multishot receive (armed
+//! once, it completes each time data arrives) into buffers the ring owns,
+//! chosen by the kernel from a registered buffer ring when data arrives, then
+//! copied into the connection and given straight back. While the
+//! connection's read buffer has less room left than one ring buffer, a
+//! single receive of exactly that room is armed instead, so the buffer's
+//! bound holds. Where io_uring cannot be had (`ENOSYS`, `EPERM` under
+//! seccomp, the `io_uring_disabled` sysctl, a kernel without buffer rings),
+//! or when the caller forces it ([`FORCE_EPOLL`], or `SOCKLOOP_RING=epoll`
+//! in the environment, read once per process), the same behaviour runs on
+//! epoll: a non-blocking flush per connection with new output,
+//! `epoll_wait`, one fill per readable connection.
 //!
-//! Nothing is lost: bytes received are in the connection's read buffer (a
-//! receive is only armed for as many bytes as the buffer may still take
-//! within its bound), and bytes queued are either written or still pending.
+//! A turn looks only at the connections that need it: those that queued
+//! output since the last turn (each connection puts itself on the ring's
+//! list from its queue calls, see [`Conn`]'s `ring_link`), those whose
+//! receive must be re-armed (a full read buffer waiting for the caller to
+//! take messages), and those with completions.
+//!
+//! Nothing is lost: bytes received are in the connection's read buffer
+//! (a receive is armed for at most the room the buffer has within its
+//! bound; the few bytes of a multishot receive that arrive while it is
+//! being stopped wait in the ring and are handed over first, as the caller
+//! takes messages), and bytes queued are either written or still pending.
 //! The fd's flags are never changed.
 
 // Outside Linux only the stub epoll backend exists (every ring is ENOSYS).
@@ -27,9 +39,10 @@
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::ptr::NonNull;
 use std::sync::OnceLock;
 
-use crate::conn::Conn;
+use crate::conn::{Conn, RingEntry, RingList};
 use crate::deadline::Deadline;
 use crate::interrupt::after_eintr;
 
@@ -89,7 +102,9 @@ fn env_forces_epoll() -> bool {
 
 #[derive(Debug, Default)]
 struct Slot {
-    conn: Option<std::ptr::NonNull<Conn>>,
+    conn: Option<NonNull<Conn>>,
+    /// The connection's link to the ring's list (see `new_entry`).
+    entry: Option<NonNull<RingEntry>>,
     handle: usize,
     data: usize,
     gen: u32,
@@ -97,17 +112,83 @@ struct Slot {
     events: u32,
     error: i32,
     queued: bool,
+    /// On the ring's list of receives to (re)arm.
+    rearm_listed: bool,
     /// No more reads (end of stream or a receive error), no more sends.
     read_done: bool,
     send_failed: bool,
-    /// io_uring: a receive / a POLLOUT wait is in flight.
+    /// io_uring: a receive / a POLLOUT wait is in flight; the receive is
+    /// being cancelled (a multishot one, with too little room left).
     recv_armed: bool,
+    recv_stopping: bool,
     pollout_armed: bool,
-    /// Received bytes the connection could not take (only if the caller
-    /// filled it behind the ring's back); handed over first.
+    /// io_uring: `CLOSED` or `ERROR` (with its errno) that came while bytes
+    /// received before it were still in `spill`: reported after them.
+    held: u32,
+    held_error: i32,
+    /// Received bytes the connection could not take (a multishot receive's
+    /// completions that arrived while it was being stopped, or a connection
+    /// filled behind the ring's back); handed over first.
     spill: Vec<u8>,
     /// epoll: the interest set now registered.
     interest: u32,
+}
+
+/// The lists that spare a turn from looking at every connection.
+struct Work {
+    /// Slots that queued output since the last turn: each linked connection
+    /// pushes itself here from its queue calls (at most once until the ring
+    /// takes the list). Owned here (a leaked `Box`, freed in `Ring::drop`
+    /// after every connection is unlinked), at one address, with capacity
+    /// for every registered connection.
+    listed: NonNull<RingList>,
+    /// The list a turn works through (swapped with `listed`; empty between
+    /// turns, same capacity).
+    taking: RingList,
+    /// Slots whose receive is to be armed (new, or waiting for room in
+    /// their read buffer), and the same list's other half while a turn
+    /// goes through it.
+    rearm: Vec<u32>,
+    rearm_next: Vec<u32>,
+}
+
+impl Work {
+    /// Room in every list for `n` entries, so that no push allocates.
+    fn reserve(&mut self, n: usize) -> io::Result<()> {
+        fn room(v: &mut Vec<u32>, n: usize) -> io::Result<()> {
+            v.try_reserve(n.saturating_sub(v.len())).map_err(|_| error(libc::ENOMEM))
+        }
+        // SAFETY: the list is ours and no connection code runs meanwhile.
+        room(unsafe { &mut *self.listed.as_ptr() }, n)?;
+        room(&mut self.taking, n)?;
+        room(&mut self.rearm, n)?;
+        room(&mut self.rearm_next, n)
+    }
+
+    /// Moves the connections listed since the last turn into `taking`.
+    fn take_listed(&mut self) {
+        // SAFETY: as in reserve; the reference ends with the swap.
+        std::mem::swap(unsafe { &mut *self.listed.as_ptr() }, &mut self.taking);
+    }
+
+    /// Queues a slot for a receive to be armed at the next turn.
+    fn rearm(&mut self, slot: &mut Slot, index: u32) {
+        if !slot.rearm_listed {
+            slot.rearm_listed = true;
+            self.rearm.push(index);
+        }
+    }
+
+    /// Moves the re-arm list into `rearm_next` for a turn to go through.
+    fn take_rearm(&mut self) {
+        std::mem::swap(&mut self.rearm, &mut self.rearm_next);
+    }
+
+    fn forget(&mut self, index: u32) {
+        // SAFETY: as in reserve.
+        unsafe { &mut *self.listed.as_ptr() }.retain(|&i| i != index);
+        self.rearm.retain(|&i| i != index);
+    }
 }
 
 /// A batch backend over many connections. See the module docs.
@@ -116,6 +197,7 @@ pub struct Ring {
     free: Vec<u32>,
     by_conn: HashMap<usize, u32>,
     ready: VecDeque<u32>,
+    work: Work,
     backend: Backend,
 }
 
@@ -128,7 +210,8 @@ enum Backend {
 // A Ring holds pointers to connections its caller keeps alive; it may move
 // to another thread with them, as a Conn can.
 // SAFETY: the connections are used only through `&mut Ring`, by one thread
-// at a time, and the io_uring and epoll fds may be used from any thread.
+// at a time, and the io_uring and epoll fds may be used from any thread; the
+// list the connections push onto is used only by that same thread.
 unsafe impl Send for Ring {}
 
 impl Ring {
@@ -140,7 +223,13 @@ impl Ring {
         }
         let backend =
             if flags & FORCE_EPOLL != 0 || env_forces_epoll() { Backend::Epoll(Epoll::new()?) } else { Self::probe()? };
-        Ok(Ring { slots: Vec::new(), free: Vec::new(), by_conn: HashMap::new(), ready: VecDeque::new(), backend })
+        let work = Work {
+            listed: NonNull::from(Box::leak(Box::default())),
+            taking: Vec::new(),
+            rearm: Vec::new(),
+            rearm_next: Vec::new(),
+        };
+        Ok(Ring { slots: Vec::new(), free: Vec::new(), by_conn: HashMap::new(), ready: VecDeque::new(), work, backend })
     }
 
     #[cfg(target_os = "linux")]
@@ -177,11 +266,12 @@ impl Ring {
     }
 
     /// Registers `conn` with `data` for its events. `EEXIST` when it is
-    /// registered already.
+    /// registered already (in this ring or another).
     ///
     /// # Safety
     /// `conn` must stay valid, and not be used by a fill or a blocking read
-    /// of its own, until it is removed or the ring is dropped.
+    /// of its own, until it is removed or the ring is dropped; the ring and
+    /// its connections must be used by one thread at a time.
     pub unsafe fn add(&mut self, conn: *mut Conn, data: usize) -> io::Result<()> {
         // SAFETY: the caller's promise is the one add_with_handle asks for.
         unsafe { self.add_with_handle(conn, conn as usize, data) }
@@ -193,12 +283,14 @@ impl Ring {
     /// # Safety
     /// As [`Ring::add`].
     pub unsafe fn add_with_handle(&mut self, conn: *mut Conn, handle: usize, data: usize) -> io::Result<()> {
-        let conn = std::ptr::NonNull::new(conn).ok_or_else(|| error(libc::EINVAL))?;
+        let mut conn = NonNull::new(conn).ok_or_else(|| error(libc::EINVAL))?;
         let key = conn.as_ptr() as usize;
-        if self.by_conn.contains_key(&key) {
+        // SAFETY: the caller promised `conn` is valid.
+        if self.by_conn.contains_key(&key) || unsafe { conn.as_ref() }.ring_linked() {
             return Err(error(libc::EEXIST));
         }
         self.by_conn.try_reserve(1).map_err(|_| error(libc::ENOMEM))?;
+        self.work.reserve(self.by_conn.len() + 1)?;
         let index = match self.free.pop() {
             Some(i) => i,
             None => {
@@ -218,12 +310,29 @@ impl Ring {
                 return Err(err);
             }
         }
+        let entry = match new_entry(RingEntry { list: self.work.listed, index, listed: false }) {
+            Ok(entry) => entry,
+            Err(err) => {
+                if let Backend::Epoll(ep) = &mut self.backend {
+                    ep.delete(fd);
+                }
+                self.free.push(index);
+                return Err(err);
+            }
+        };
+        // SAFETY: the entry and the list live until the connection is
+        // unlinked (remove, drop), at one address, the list with room for
+        // every registered connection (reserved above); one thread at a time
+        // is the caller's promise.
+        let linked = unsafe { conn.as_mut().ring_link(entry) };
+        debug_assert!(linked, "checked above");
         let slot = &mut self.slots[index as usize];
         let gen = slot.gen;
-        *slot = Slot { conn: Some(conn), handle, data, gen, ..Slot::default() };
+        *slot = Slot { conn: Some(conn), entry: Some(entry), handle, data, gen, ..Slot::default() };
         if matches!(self.backend, Backend::Epoll(_)) {
             slot.interest = IN_BITS;
         }
+        self.work.rearm(slot, index);
         self.by_conn.insert(key, index);
         Ok(())
     }
@@ -236,12 +345,12 @@ impl Ring {
         let &index = self.by_conn.get(&(conn as usize)).ok_or_else(|| error(libc::ENOENT))?;
         #[cfg(target_os = "linux")]
         if let Backend::Uring(u) = &mut self.backend {
-            u.quiesce(&mut self.slots, Some(index), &mut self.ready)?;
+            u.quiesce(&mut self.slots, Some(index), &mut self.ready, &mut self.work)?;
         }
         let slot = &mut self.slots[index as usize];
+        // SAFETY: registered connections are valid (add's contract).
+        let conn = unsafe { &mut *slot.conn.expect("registered").as_ptr() };
         if !slot.spill.is_empty() {
-            // SAFETY: registered connections are valid (add's contract).
-            let conn = unsafe { &mut *slot.conn.expect("registered").as_ptr() };
             hand_over(conn, &mut slot.spill);
             if !slot.spill.is_empty() {
                 return Err(error(libc::ENOBUFS));
@@ -249,12 +358,13 @@ impl Ring {
         }
         if let Backend::Epoll(ep) = &mut self.backend {
             if slot.interest != 0 {
-                // SAFETY: as above.
-                let fd = unsafe { slot.conn.expect("registered").as_ref() }.fd();
-                ep.delete(fd);
+                ep.delete(conn.fd());
             }
         }
-        self.by_conn.remove(&(conn as usize));
+        conn.ring_unlink();
+        free_entry(slot.entry.take());
+        self.work.forget(index);
+        self.by_conn.remove(&(conn as *mut Conn as usize));
         let slot = &mut self.slots[index as usize];
         let gen = slot.gen.wrapping_add(1);
         *slot = Slot { gen, ..Slot::default() };
@@ -274,8 +384,8 @@ impl Ring {
             let block = self.ready.is_empty() && max > 0;
             let turn = match &mut self.backend {
                 #[cfg(target_os = "linux")]
-                Backend::Uring(u) => u.turn(&mut self.slots, &mut self.ready, deadline, block),
-                Backend::Epoll(ep) => ep.turn(&mut self.slots, &mut self.ready, deadline, block),
+                Backend::Uring(u) => u.turn(&mut self.slots, &mut self.ready, &mut self.work, deadline, block),
+                Backend::Epoll(ep) => ep.turn(&mut self.slots, &mut self.ready, &mut self.work, deadline, block),
             };
             let timed_out = match turn {
                 Ok(timed_out) => timed_out,
@@ -317,8 +427,42 @@ impl Drop for Ring {
         #[cfg(target_os = "linux")]
         if let Backend::Uring(u) = &mut self.backend {
             // Every receive ends before the buffers they may fill are freed.
-            let _ = u.quiesce(&mut self.slots, None, &mut self.ready);
+            let _ = u.quiesce(&mut self.slots, None, &mut self.ready, &mut self.work);
         }
+        for slot in &mut self.slots {
+            if let Some(conn) = slot.conn {
+                // SAFETY: registered connections are valid (add's contract).
+                let conn = unsafe { &mut *conn.as_ptr() };
+                // Bytes held for it go in as far as they fit (the rest is
+                // lost with the ring only if it was filled behind its back).
+                hand_over(conn, &mut slot.spill);
+                conn.ring_unlink();
+            }
+            free_entry(slot.entry.take());
+        }
+        // SAFETY: made by Box::leak in new; no connection links to it now.
+        drop(unsafe { Box::from_raw(self.work.listed.as_ptr()) });
+    }
+}
+
+/// A connection's link entry on the heap, at a fixed address: `ENOMEM`
+/// instead of an abort.
+fn new_entry(entry: RingEntry) -> io::Result<NonNull<RingEntry>> {
+    let layout = std::alloc::Layout::new::<RingEntry>();
+    // SAFETY: RingEntry has a non-zero size.
+    let ptr =
+        NonNull::new(unsafe { std::alloc::alloc(layout) }.cast::<RingEntry>()).ok_or_else(|| error(libc::ENOMEM))?;
+    // SAFETY: freshly allocated for one RingEntry.
+    unsafe { ptr.as_ptr().write(entry) };
+    Ok(ptr)
+}
+
+/// Frees an entry from `new_entry` once its connection is unlinked.
+fn free_entry(entry: Option<NonNull<RingEntry>>) {
+    if let Some(ptr) = entry {
+        // SAFETY: allocated by new_entry with this layout; no connection
+        // refers to it any more; RingEntry needs no drop.
+        unsafe { std::alloc::dealloc(ptr.as_ptr().cast(), std::alloc::Layout::new::<RingEntry>()) };
     }
 }
 
@@ -350,7 +494,7 @@ fn hand_over(conn: &mut Conn, bytes: &mut Vec<u8>) -> usize {
 
 /// Copies received `bytes` into the connection, keeping what does not fit.
 fn deliver(conn: &mut Conn, spill: &mut Vec<u8>, bytes: &[u8]) {
-    let moved = copy_in(conn, bytes);
+    let moved = if spill.is_empty() { copy_in(conn, bytes) } else { 0 };
     spill.extend_from_slice(&bytes[moved..]);
 }
 
@@ -404,7 +548,7 @@ impl Epoll {
 
     fn delete(&self, _fd: RawFd) {}
 
-    fn turn(&mut self, _: &mut [Slot], _: &mut VecDeque<u32>, _: Deadline, _: bool) -> io::Result<bool> {
+    fn turn(&mut self, _: &mut [Slot], _: &mut VecDeque<u32>, _: &mut Work, _: Deadline, _: bool) -> io::Result<bool> {
         Err(error(libc::ENOSYS))
     }
 }
@@ -456,30 +600,51 @@ impl Epoll {
         &mut self,
         slots: &mut [Slot],
         ready: &mut VecDeque<u32>,
+        work: &mut Work,
         deadline: Deadline,
         block: bool,
     ) -> io::Result<bool> {
         let (inb, outb) = (libc::EPOLLIN as u32, libc::EPOLLOUT as u32);
-        for (index, slot) in slots.iter_mut().enumerate() {
+        // Reads paused by a full read buffer resume once it has room.
+        work.take_rearm();
+        for k in 0..work.rearm_next.len() {
+            let index = work.rearm_next[k];
+            let slot = &mut slots[index as usize];
             let Some(conn) = slot.conn else { continue };
             // SAFETY: registered connections are valid (add's contract).
             let conn = unsafe { &mut *conn.as_ptr() };
-            let mut bits = slot.interest;
+            if slot.read_done || slot.interest & inb != 0 || conn.ring_input_space() > 0 {
+                slot.rearm_listed = false;
+                if !slot.read_done {
+                    self.set_interest(slot, index, conn.fd(), slot.interest | inb);
+                }
+            } else {
+                work.rearm.push(index);
+            }
+        }
+        work.rearm_next.clear();
+        // Output queued since the last turn: written now as far as the
+        // socket takes it, the rest when it is writable.
+        work.take_listed();
+        for k in 0..work.taking.len() {
+            let index = work.taking[k];
+            let slot = &mut slots[index as usize];
+            let Some(conn) = slot.conn else { continue };
+            // SAFETY: as above.
+            let conn = unsafe { &mut *conn.as_ptr() };
+            conn.ring_unlisted();
             if !slot.send_failed && conn.pending() > 0 && slot.interest & outb == 0 {
                 match conn.flush() {
                     Ok(0) => {}
-                    Ok(_) => bits |= outb,
+                    Ok(_) => self.set_interest(slot, index, conn.fd(), slot.interest | outb),
                     Err(err) => {
                         slot.send_failed = true;
-                        mark(slot, index as u32, ready, ERROR, err.raw_os_error().unwrap_or(libc::EIO));
+                        mark(slot, index, ready, ERROR, err.raw_os_error().unwrap_or(libc::EIO));
                     }
                 }
             }
-            if !slot.read_done && bits & inb == 0 && conn.ring_input_space() > 0 {
-                bits |= inb;
-            }
-            self.set_interest(slot, index as u32, conn.fd(), bits);
         }
+        work.taking.clear();
         let max = slots.len().clamp(1, 1024);
         if self.buffer.len() < max {
             self.buffer.resize(max, libc::epoll_event { events: 0, u64: 0 });
@@ -521,7 +686,10 @@ impl Epoll {
                     Ok(_) => mark(slot, index, ready, DATA, 0),
                     Err(err) => match err.raw_os_error() {
                         Some(libc::EAGAIN) | Some(libc::EINTR) => {}
-                        Some(libc::ENOBUFS) => bits &= !inb,
+                        Some(libc::ENOBUFS) => {
+                            bits &= !inb;
+                            work.rearm(slot, index);
+                        }
                         code => {
                             slot.read_done = true;
                             bits &= !inb;
@@ -542,12 +710,22 @@ impl Epoll {
 mod uring {
     use super::*;
     use io_uring::{cqueue, opcode, squeue, types, IoUring};
+    use std::alloc::{alloc_zeroed, dealloc, Layout};
+    use std::sync::atomic::{AtomicU16, Ordering};
 
-    /// Receive buffers the ring owns: the kernel picks one when data arrives.
+    /// Receive buffers the ring owns, in a buffer ring registered with the
+    /// kernel: it takes one when data arrives, the ring gives it back as
+    /// soon as the bytes are copied into the connection. Where the kernel
+    /// can (6.12 on), buffers are consumed incrementally: a 64-byte receive
+    /// uses 64 bytes of a buffer, not all of it, so that a few buffers serve
+    /// thousands of connections' small messages in one turn (whole buffers
+    /// ran out at 1,000 connections, ending multishot receives with ENOBUFS).
     const BUF_SIZE: usize = 16 * 1024;
     const BUF_COUNT: usize = 256;
     const GROUP: u16 = 0;
     const ENTRIES: u32 = 1024;
+    /// `IOU_PBUF_RING_INC` (not exported by the io-uring crate).
+    const PBUF_RING_INC: u16 = 2;
 
     const RECV: u64 = 0;
     const SEND: u64 = 1;
@@ -558,16 +736,54 @@ mod uring {
         (gen as u64) << 32 | (index as u64) << 2 | kind
     }
 
+    /// The buffer ring's entries: page-aligned memory the kernel reads.
+    struct Entries {
+        base: NonNull<types::BufRingEntry>,
+        layout: Layout,
+    }
+
+    impl Entries {
+        fn new() -> io::Result<Entries> {
+            let size = BUF_COUNT * std::mem::size_of::<types::BufRingEntry>();
+            let layout = Layout::from_size_align(size, 4096).map_err(|_| error(libc::EINVAL))?;
+            // SAFETY: the layout has a non-zero size.
+            let base = NonNull::new(unsafe { alloc_zeroed(layout) }.cast()).ok_or_else(|| error(libc::ENOMEM))?;
+            Ok(Entries { base, layout })
+        }
+    }
+
+    impl Drop for Entries {
+        fn drop(&mut self) {
+            // SAFETY: allocated in new with this layout.
+            unsafe { dealloc(self.base.as_ptr().cast(), self.layout) };
+        }
+    }
+
     pub struct Uring {
         ring: IoUring,
+        entries: Entries,
+        /// The buffer ring's tail as published to the kernel, and as written.
+        tail: u16,
+        published: u16,
         pool: Box<[u8]>,
-        /// Buffers to give back to the kernel with the next submission.
-        recycle: Vec<u16>,
-        /// Buffers the kernel has now.
-        provided: usize,
+        /// Bytes of each buffer the kernel has filled so far (incremental
+        /// consumption; always 0 otherwise).
+        used: Box<[u32]>,
+        /// Multishot receives work (a kernel before 6.0 refuses them: then
+        /// every receive is a single one).
+        multishot: bool,
         /// SQEs queued whose completion comes inside the submitting call.
         inline_ops: usize,
         sends_in_flight: usize,
+        completions: Vec<(u64, i32, u32)>,
+    }
+
+    impl Drop for Uring {
+        fn drop(&mut self) {
+            // The kernel lets go of the entries and the pool before they are
+            // freed (the ring is quiet: Ring::drop quiesced it).
+            let _ = self.ring.submitter().unregister_buf_ring(GROUP);
+        }
     }
 
     impl Uring {
@@ -580,32 +796,79 @@ mod uring {
             let mut pool = Vec::new();
             pool.try_reserve_exact(BUF_SIZE * BUF_COUNT).map_err(|_| error(libc::ENOMEM))?;
             pool.resize(BUF_SIZE * BUF_COUNT, 0u8);
+            let entries = Entries::new()?;
+            let register = |flags| {
+                // SAFETY: the entries are page-aligned, BUF_COUNT (a power of
+                // two) long, and outlive the registration (unregistered in drop).
+                unsafe {
+                    ring.submitter().register_buf_ring_with_flags(
+                        entries.base.as_ptr() as u64,
+                        BUF_COUNT as u16,
+                        GROUP,
+                        flags,
+                    )
+                }
+            };
+            // Incremental consumption where the kernel has it (EINVAL before 6.12).
+            register(PBUF_RING_INC).or_else(|_| register(0))?;
             let mut u = Uring {
                 ring,
+                entries,
+                tail: 0,
+                published: 0,
                 pool: pool.into_boxed_slice(),
-                recycle: Vec::new(),
-                provided: 0,
+                used: vec![0; BUF_COUNT].into_boxed_slice(),
+                multishot: true,
                 inline_ops: 0,
                 sends_in_flight: 0,
+                completions: Vec::new(),
             };
-            let provide = opcode::ProvideBuffers::new(u.pool.as_mut_ptr(), BUF_SIZE as i32, BUF_COUNT as u16, GROUP, 0)
-                .build()
-                .user_data(user_data(OTHER, 0, 0));
-            // SAFETY: the pool lives as long as the ring (dropped after it is quiet).
-            unsafe { u.ring.submission().push(&provide) }.map_err(|_| error(libc::EBUSY))?;
-            loop {
-                match u.ring.submit_and_wait(1) {
-                    Ok(_) => break,
-                    Err(err) if err.raw_os_error() == Some(libc::EINTR) => continue,
-                    Err(err) => return Err(err),
-                }
+            for bid in 0..BUF_COUNT as u16 {
+                u.give_back(bid);
             }
-            let cqe = u.ring.completion().next().ok_or_else(|| error(libc::EIO))?;
-            if cqe.result() < 0 {
-                return Err(error(-cqe.result()));
-            }
-            u.provided = BUF_COUNT;
+            u.publish();
             Ok(u)
+        }
+
+        /// Puts buffer `bid` back in the buffer ring (seen by the kernel
+        /// after `publish`).
+        fn give_back(&mut self, bid: u16) {
+            let at = self.tail as usize & (BUF_COUNT - 1);
+            // SAFETY: `at` is inside the entries; the kernel reads only
+            // entries before the published tail, and this one is past it.
+            let entry = unsafe { &mut *self.entries.base.as_ptr().add(at) };
+            // SAFETY: the buffer is inside the pool.
+            entry.set_addr(unsafe { self.pool.as_mut_ptr().add(bid as usize * BUF_SIZE) } as u64);
+            entry.set_len(BUF_SIZE as u32);
+            entry.set_bid(bid);
+            self.tail = self.tail.wrapping_add(1);
+        }
+
+        /// `n` bytes of buffer `bid` were received into: it goes back to the
+        /// kernel unless the kernel goes on filling it after them.
+        fn consumed(&mut self, bid: u16, n: usize, flags: u32) {
+            let used = &mut self.used[bid as usize & (BUF_COUNT - 1)];
+            if cqueue::buffer_more(flags) {
+                *used += n as u32;
+            } else {
+                *used = 0;
+                self.give_back(bid);
+            }
+        }
+
+        /// Shows the buffers given back to the kernel.
+        fn publish(&mut self) {
+            if self.published == self.tail {
+                return;
+            }
+            // SAFETY: the tail field lies inside the first entry; the kernel
+            // reads it concurrently, hence the atomic release store, after
+            // which it may use the entries written before.
+            unsafe {
+                let tail = types::BufRingEntry::tail(self.entries.base.as_ptr()) as *mut u16;
+                AtomicU16::from_ptr(tail).store(self.tail, Ordering::Release);
+            }
+            self.published = self.tail;
         }
 
         /// Queues an SQE, submitting first when the queue is full.
@@ -624,18 +887,47 @@ mod uring {
             }
         }
 
-        fn queue_recycled(&mut self) -> io::Result<()> {
-            while let Some(bid) = self.recycle.pop() {
-                // SAFETY: the buffer is inside the pool.
-                let addr = unsafe { self.pool.as_mut_ptr().add(bid as usize * BUF_SIZE) };
-                let sqe = opcode::ProvideBuffers::new(addr, BUF_SIZE as i32, 1, GROUP, bid)
-                    .build()
-                    .user_data(user_data(OTHER, 0, 0));
-                self.push(&sqe)?;
-                self.inline_ops += 1;
-                self.provided += 1;
+        /// Arms a receive for a slot when its connection has room: a
+        /// multishot one with room for a whole ring buffer, else one of
+        /// exactly the room. False when it must wait for room.
+        fn arm_receive(&mut self, slot: &mut Slot, index: u32, ready: &mut VecDeque<u32>) -> io::Result<bool> {
+            let Some(conn) = slot.conn else { return Ok(true) };
+            // SAFETY: registered connections are valid (add's contract).
+            let conn = unsafe { &mut *conn.as_ptr() };
+            if !slot.spill.is_empty() {
+                if hand_over(conn, &mut slot.spill) > 0 {
+                    mark(slot, index, ready, DATA, 0);
+                }
+                if !slot.spill.is_empty() {
+                    return Ok(false);
+                }
             }
-            Ok(())
+            if slot.held != 0 {
+                // End of stream or an error after the bytes just handed over.
+                mark(slot, index, ready, slot.held, slot.held_error);
+                slot.held = 0;
+            }
+            if slot.read_done || slot.recv_armed {
+                return Ok(true);
+            }
+            let space = conn.ring_input_space();
+            if space == 0 {
+                return Ok(false);
+            }
+            let fd = types::Fd(conn.fd());
+            let ud = user_data(RECV, index, slot.gen);
+            let sqe = if self.multishot && space >= BUF_SIZE {
+                opcode::RecvMulti::new(fd, GROUP).build().user_data(ud)
+            } else {
+                opcode::Recv::new(fd, std::ptr::null_mut(), space.min(BUF_SIZE) as u32)
+                    .buf_group(GROUP)
+                    .build()
+                    .flags(squeue::Flags::BUFFER_SELECT)
+                    .user_data(ud)
+            };
+            self.push(&sqe)?;
+            slot.recv_armed = true;
+            Ok(true)
         }
 
         /// One turn; true when the wait timed out.
@@ -643,54 +935,62 @@ mod uring {
             &mut self,
             slots: &mut [Slot],
             ready: &mut VecDeque<u32>,
+            work: &mut Work,
             deadline: Deadline,
             block: bool,
         ) -> io::Result<bool> {
             self.inline_ops = 0;
-            self.queue_recycled()?;
-            for (index, slot) in slots.iter_mut().enumerate() {
-                let Some(conn) = slot.conn else { continue };
-                // SAFETY: registered connections are valid (add's contract).
-                let conn = unsafe { &mut *conn.as_ptr() };
-                let fd = types::Fd(conn.fd());
-                if !slot.send_failed && !slot.pollout_armed && conn.pending() > 0 {
-                    let out = conn.ring_output();
-                    let len = out.len().min(u32::MAX as usize) as u32;
-                    let sqe = opcode::Send::new(fd, out.as_ptr(), len)
-                        .flags(libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
-                        .build()
-                        .user_data(user_data(SEND, index as u32, slot.gen));
-                    self.push(&sqe)?;
-                    self.inline_ops += 1;
-                    self.sends_in_flight += 1;
-                }
-                if !slot.spill.is_empty() {
-                    if hand_over(conn, &mut slot.spill) > 0 {
-                        mark(slot, index as u32, ready, DATA, 0);
-                    }
-                    if !slot.spill.is_empty() {
-                        continue;
-                    }
-                }
-                if !slot.read_done && !slot.recv_armed {
-                    let space = conn.ring_input_space().min(BUF_SIZE);
-                    if space > 0 {
-                        let sqe = opcode::Recv::new(fd, std::ptr::null_mut(), space as u32)
-                            .buf_group(GROUP)
-                            .build()
-                            .flags(squeue::Flags::BUFFER_SELECT)
-                            .user_data(user_data(RECV, index as u32, slot.gen));
-                        self.push(&sqe)?;
-                        slot.recv_armed = true;
+            // Receives to arm: new connections, ended receives, and those
+            // waiting for room in their read buffer.
+            work.take_rearm();
+            let mut failed = Ok(());
+            for k in 0..work.rearm_next.len() {
+                let index = work.rearm_next[k];
+                let slot = &mut slots[index as usize];
+                match self.arm_receive(slot, index, ready) {
+                    Ok(true) => slot.rearm_listed = false,
+                    Ok(false) => work.rearm.push(index),
+                    Err(err) => {
+                        work.rearm.push(index);
+                        failed = Err(err);
                     }
                 }
             }
+            work.rearm_next.clear();
+            failed?;
+            // Output queued since the last turn: one send each.
+            work.take_listed();
+            for k in 0..work.taking.len() {
+                let index = work.taking[k];
+                let slot = &mut slots[index as usize];
+                let Some(conn) = slot.conn else { continue };
+                // SAFETY: as in arm_receive.
+                let conn = unsafe { &mut *conn.as_ptr() };
+                conn.ring_unlisted();
+                if !slot.send_failed && !slot.pollout_armed && conn.pending() > 0 {
+                    let out = conn.ring_output();
+                    let len = out.len().min(u32::MAX as usize) as u32;
+                    let sqe = opcode::Send::new(types::Fd(conn.fd()), out.as_ptr(), len)
+                        .flags(libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
+                        .build()
+                        .user_data(user_data(SEND, index, slot.gen));
+                    if let Err(err) = self.push(&sqe) {
+                        // Listed again: the send is made on a later turn.
+                        conn.ring_list();
+                        work.taking.clear();
+                        return Err(err);
+                    }
+                    self.inline_ops += 1;
+                    self.sends_in_flight += 1;
+                }
+            }
+            work.taking.clear();
             let timed_out = self.enter(deadline, block && ready.is_empty());
-            self.reap(slots, ready);
+            self.reap(slots, ready, work);
             // No send may outlive the call: its buffer is the connection's queue.
             while self.sends_in_flight > 0 {
                 match self.ring.submit_and_wait(1) {
-                    Ok(_) | Err(_) => self.reap(slots, ready),
+                    Ok(_) | Err(_) => self.reap(slots, ready, work),
                 }
             }
             timed_out
@@ -718,22 +1018,30 @@ mod uring {
             }
         }
 
-        fn reap(&mut self, slots: &mut [Slot], ready: &mut VecDeque<u32>) {
-            let mut completions: Vec<(u64, i32, u32)> = Vec::new();
+        fn reap(&mut self, slots: &mut [Slot], ready: &mut VecDeque<u32>, work: &mut Work) {
+            let mut completions = std::mem::take(&mut self.completions);
             {
                 let mut cq = self.ring.completion();
                 cq.sync();
-                completions.reserve(cq.len());
-                for cqe in &mut cq {
-                    completions.push((cqe.user_data(), cqe.result(), cqe.flags()));
-                }
+                completions.extend((&mut cq).map(|cqe| (cqe.user_data(), cqe.result(), cqe.flags())));
             }
-            for (ud, res, flags) in completions {
-                self.complete(slots, ready, ud, res, flags);
+            for &(ud, res, flags) in &completions {
+                self.complete(slots, ready, work, ud, res, flags);
             }
+            completions.clear();
+            self.completions = completions;
+            self.publish();
         }
 
-        fn complete(&mut self, slots: &mut [Slot], ready: &mut VecDeque<u32>, ud: u64, res: i32, flags: u32) {
+        fn complete(
+            &mut self,
+            slots: &mut [Slot],
+            ready: &mut VecDeque<u32>,
+            work: &mut Work,
+            ud: u64,
+            res: i32,
+            flags: u32,
+        ) {
             let kind = ud & 3;
             let index = (ud as u32) >> 2;
             let gen = (ud >> 32) as u32;
@@ -741,34 +1049,75 @@ mod uring {
             if kind == SEND {
                 self.sends_in_flight -= 1;
             }
-            if let Some(bid) = buffer {
-                self.provided -= 1;
-                self.recycle.push(bid);
-            }
-            if kind == OTHER {
+            let Some(slot) = slots.get_mut(index as usize).filter(|s| s.gen == gen && s.conn.is_some()) else {
+                if let Some(bid) = buffer {
+                    self.consumed(bid, res.max(0) as usize, flags);
+                }
                 return;
-            }
-            let Some(slot) = slots.get_mut(index as usize) else { return };
-            let live = slot.gen == gen && slot.conn.is_some();
+            };
             match kind {
-                RECV if live => {
-                    slot.recv_armed = false;
+                RECV => {
+                    let more = cqueue::more(flags);
                     // SAFETY: registered connections are valid (add's contract).
                     let conn = unsafe { &mut *slot.conn.expect("live").as_ptr() };
-                    if res > 0 {
-                        let bid = buffer.expect("a receive with data names its buffer") as usize;
-                        let bytes = &self.pool[bid * BUF_SIZE..bid * BUF_SIZE + res as usize];
-                        deliver(conn, &mut slot.spill, bytes);
-                        mark(slot, index, ready, DATA, 0);
-                    } else if res == 0 {
+                    if let Some(bid) = buffer {
+                        let at = (bid as usize & (BUF_COUNT - 1)) * BUF_SIZE
+                            + self.used[bid as usize & (BUF_COUNT - 1)] as usize;
+                        let n = res.max(0) as usize;
+                        if n > 0 {
+                            deliver(conn, &mut slot.spill, &self.pool[at..at + n]);
+                            mark(slot, index, ready, DATA, 0);
+                        }
+                        self.consumed(bid, n, flags);
+                    }
+                    if !more {
+                        slot.recv_armed = false;
+                        slot.recv_stopping = false;
+                    }
+                    let end = if res == 0 {
+                        CLOSED
+                    } else if res == -libc::EINVAL && self.multishot && slot.spill.is_empty() {
+                        // A kernel without multishot receives: single ones.
+                        self.multishot = false;
+                        0
+                    } else if res < 0 && !matches!(-res, libc::ENOBUFS | libc::EAGAIN | libc::EINTR | libc::ECANCELED) {
+                        ERROR
+                    } else {
+                        0
+                    };
+                    if end != 0 {
                         slot.read_done = true;
-                        mark(slot, index, ready, CLOSED, 0);
-                    } else if !matches!(-res, libc::ENOBUFS | libc::EAGAIN | libc::EINTR | libc::ECANCELED) {
-                        slot.read_done = true;
-                        mark(slot, index, ready, ERROR, -res);
+                        let errno = if end == ERROR { -res } else { 0 };
+                        if slot.spill.is_empty() {
+                            mark(slot, index, ready, end, errno);
+                        } else {
+                            // Reported once the bytes before it are in the
+                            // connection's buffer (arm_receive hands them over).
+                            slot.held = end;
+                            slot.held_error = errno;
+                        }
+                    }
+                    if slot.read_done {
+                        if !slot.spill.is_empty() {
+                            work.rearm(slot, index);
+                        }
+                        return;
+                    }
+                    if !slot.recv_armed {
+                        work.rearm(slot, index);
+                    } else if !slot.recv_stopping && (conn.ring_input_space() < BUF_SIZE || !slot.spill.is_empty()) {
+                        // Too little room for another whole buffer: stop the
+                        // multishot receive; a single one of the exact room
+                        // follows once it has ended.
+                        let sqe = opcode::AsyncCancel::new(user_data(RECV, index, gen))
+                            .build()
+                            .user_data(user_data(OTHER, 0, 0));
+                        if self.push(&sqe).is_ok() {
+                            slot.recv_stopping = true;
+                        }
                     }
                 }
-                SEND if live => {
+                SEND => {
                     // SAFETY: as above.
                     let conn = unsafe { &mut *slot.conn.expect("live").as_ptr() };
                     if res >= 0 {
@@ -783,25 +1132,40 @@ mod uring {
                         mark(slot, index, ready, ERROR, -res);
                     }
                 }
-                POLLOUT if live => slot.pollout_armed = false,
+                POLLOUT => {
+                    slot.pollout_armed = false;
+                    // SAFETY: as above.
+                    let conn = unsafe { &mut *slot.conn.expect("live").as_ptr() };
+                    // Writable (or failed): the next turn sends.
+                    conn.ring_list();
+                }
                 _ => {}
             }
         }
 
         fn arm_pollout(&mut self, slot: &mut Slot, index: u32) {
             // SAFETY: as above.
-            let fd = unsafe { slot.conn.expect("live").as_ref() }.fd();
-            let sqe = opcode::PollAdd::new(types::Fd(fd), libc::POLLOUT as u32)
+            let conn = unsafe { &mut *slot.conn.expect("live").as_ptr() };
+            let sqe = opcode::PollAdd::new(types::Fd(conn.fd()), libc::POLLOUT as u32)
                 .build()
                 .user_data(user_data(POLLOUT, index, slot.gen));
             if self.push(&sqe).is_ok() {
                 slot.pollout_armed = true;
+            } else {
+                // No wait could be queued: the next turn tries the send again.
+                conn.ring_list();
             }
         }
 
         /// Ends the receives and waits of one slot (`Some`) or of all: each
         /// receive that completes with data first delivers it.
-        pub fn quiesce(&mut self, slots: &mut [Slot], only: Option<u32>, ready: &mut VecDeque<u32>) -> io::Result<()> {
+        pub fn quiesce(
+            &mut self,
+            slots: &mut [Slot],
+            only: Option<u32>,
+            ready: &mut VecDeque<u32>,
+            work: &mut Work,
+        ) -> io::Result<()> {
             let armed = |slots: &[Slot]| -> bool {
                 match only {
                     Some(i) => slots[i as usize].recv_armed,
@@ -817,6 +1181,7 @@ mod uring {
                         .build()
                         .user_data(user_data(OTHER, 0, 0));
                     self.push(&sqe)?;
+                    slot.recv_stopping = true;
                 }
                 if slot.pollout_armed {
                     let sqe = opcode::AsyncCancel::new(user_data(POLLOUT, index as u32, slot.gen))
@@ -832,7 +1197,7 @@ mod uring {
                     return Ok(());
                 }
                 let _ = self.ring.submit_and_wait(1);
-                self.reap(slots, ready);
+                self.reap(slots, ready, work);
             }
             Err(error(libc::EBUSY))
         }

@@ -553,6 +553,10 @@ fn hostile_arguments_are_refused_with_errno() {
             ring.add(c, 0);
             assert_eq!(sl_ring_add(ring.0, c, ptr::null_mut()), -1);
             assert_eq!(errno(), libc::EEXIST);
+            // One ring at a time: a conn in one ring cannot join another.
+            let other = RingBox::new(flags);
+            assert_eq!(sl_ring_add(other.0, c, ptr::null_mut()), -1);
+            assert_eq!(errno(), libc::EEXIST);
             ring.remove(c);
             assert_eq!(sl_ring_remove(ring.0, c), -1);
             assert_eq!(errno(), libc::ENOENT);
@@ -583,5 +587,202 @@ fn fd_flags_are_never_changed() {
         assert_eq!(before & libc::O_NONBLOCK, 0, "a blocking fd stays blocking and the ring never blocks in it");
         ring.remove(c);
         unsafe { sl_conn_free(c) };
+    }
+}
+
+fn queue_frame(c: *mut sl_conn, payload: &[u8]) {
+    let rc = unsafe { sl_conn_queue_frame(c, payload.as_ptr().cast(), payload.len()) };
+    assert!(rc >= 0, "queue_frame: errno {}", errno());
+}
+
+/// Reads `want` bytes from `client` within 10 s.
+fn read_all(client: &mut TcpStream, want: usize) -> Vec<u8> {
+    client.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut got = vec![0u8; want];
+    client.read_exact(&mut got).unwrap();
+    got
+}
+
+#[test]
+fn output_queued_with_no_new_input_goes_out_in_the_next_wait() {
+    for flags in BACKENDS {
+        let ring = RingBox::new(flags);
+        let (mut client, server) = tcp_pair();
+        let c = conn(server.as_raw_fd(), 1024);
+        // Queued before the conn joins the ring: the first wait sends it.
+        queue_frame(c, b"before");
+        ring.add(c, 0);
+        ring.wait(4, 0);
+        assert_eq!(pending(c), 0);
+        assert_eq!(read_all(&mut client, 10), frame(b"before"));
+        // Idle turns with nothing to send, then output with no input: the
+        // very next wait (timeout 0, so one turn) writes it.
+        for _ in 0..3 {
+            assert_eq!(ring.wait(4, 0).0, 0);
+        }
+        for round in 0..3u8 {
+            queue_frame(c, &[round; 5]);
+            queue_frame(c, &[round + 10; 3]);
+            assert_eq!(ring.wait(4, 0).0, 0, "no input: no event");
+            assert_eq!(pending(c), 0, "{flags}: written in one wait");
+            assert_eq!(read_all(&mut client, 16), [frame(&[round; 5]), frame(&[round + 10; 3])].concat());
+        }
+        ring.remove(c);
+        unsafe { sl_conn_free(c) };
+    }
+}
+
+#[test]
+fn output_queued_on_many_connections_at_once_all_goes_out_in_one_wait() {
+    const N: usize = 300;
+    raise_nofile_limit(2 * N as u64 + 100);
+    for flags in BACKENDS {
+        let ring = RingBox::new(flags);
+        let mut pairs = Vec::new();
+        for _ in 0..N {
+            let (client, server) = tcp_pair();
+            let c = conn(server.as_raw_fd(), 1024);
+            ring.add(c, 0);
+            pairs.push((client, server, c));
+        }
+        ring.wait(16, 0);
+        for round in 0..2u32 {
+            // Every other connection, then all of them.
+            let step = if round == 0 { 2 } else { 1 };
+            for (i, (_, _, c)) in pairs.iter().enumerate().step_by(step) {
+                queue_frame(*c, &(i as u32 + round * 1000).to_be_bytes());
+            }
+            assert_eq!(ring.wait(16, 0).0, 0);
+            for (i, (client, _, c)) in pairs.iter_mut().enumerate().step_by(step) {
+                assert_eq!(pending(*c), 0, "{flags}: connection {i}");
+                assert_eq!(read_all(client, 8), frame(&(i as u32 + round * 1000).to_be_bytes()));
+            }
+        }
+        for (_, _, c) in pairs {
+            ring.remove(c);
+            unsafe { sl_conn_free(c) };
+        }
+    }
+}
+
+#[test]
+fn a_large_limit_stops_receiving_at_the_bound_and_resumes_as_messages_are_taken() {
+    // A limit over one ring buffer (16 KiB): the io_uring backend receives
+    // with a multishot receive, which must stop at the bound.
+    const LIMIT: usize = 100_000;
+    const FRAMES: usize = 400;
+    for flags in BACKENDS {
+        let ring = RingBox::new(flags);
+        let (client, server) = tcp_pair();
+        let c = conn(server.as_raw_fd(), LIMIT);
+        ring.add(c, 0);
+        let stream: Vec<u8> = (0..FRAMES).flat_map(|i| frame(&vec![i as u8; 5000 + i])).collect();
+        let total = stream.len();
+        let writer = thread::spawn(move || {
+            let mut client = client;
+            client.write_all(&stream).unwrap();
+            client
+        });
+        // Nothing taken for a while: the buffer fills to its bound, no further.
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(300) {
+            ring.wait(4, 10);
+            assert!(buffered(c) <= LIMIT + 4, "{flags}: bound: {}", buffered(c));
+        }
+        assert!(buffered(c) > LIMIT + 4 - 10_100, "{flags}: filled up to its bound: {}", buffered(c));
+        // Then taken a few frames per turn: everything arrives, in order.
+        let mut got = Vec::new();
+        let start = Instant::now();
+        while got.len() < FRAMES {
+            assert!(start.elapsed() < Duration::from_secs(30), "{flags}: {} frames", got.len());
+            ring.wait(4, 10);
+            assert!(buffered(c) <= LIMIT + 4, "{flags}: bound: {}", buffered(c));
+            for _ in 0..3 {
+                let (mut p, mut n) = (ptr::null(), 0usize);
+                if unsafe { sl_conn_next_frame(c, &mut p, &mut n) } != 1 {
+                    break;
+                }
+                got.push(unsafe { std::slice::from_raw_parts(p as *const u8, n) }.to_vec());
+            }
+        }
+        assert_eq!(got.iter().map(|f| f.len() + 4).sum::<usize>(), total);
+        for (i, f) in got.iter().enumerate() {
+            assert!(f.len() == 5000 + i && f.iter().all(|&b| b == i as u8), "{flags}: frame {i}");
+        }
+        drop(writer.join().unwrap());
+        ring.remove(c);
+        unsafe { sl_conn_free(c) };
+    }
+}
+
+#[test]
+fn a_queue_that_shrank_after_a_large_send_takes_frames_of_any_size() {
+    // 300 KB sent through the ring, after which the queue shrinks to 64 KiB:
+    // the next queue calls must see the smaller queue (a stale bound let them
+    // write past it).
+    for flags in BACKENDS {
+        let ring = RingBox::new(flags);
+        let (client, server) = tcp_pair();
+        let c = conn(server.as_raw_fd(), 1024);
+        ring.add(c, 0);
+        let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let after: Vec<u8> = (0..100_000u32).map(|i| (i % 13) as u8).collect();
+        let want = [&big[..], &frame(&after)].concat();
+        let n = want.len();
+        let reader = thread::spawn(move || {
+            let mut client = client;
+            read_all(&mut client, n)
+        });
+        assert!(unsafe { sl_conn_queue(c, big.as_ptr().cast(), big.len()) } >= 0);
+        let start = Instant::now();
+        while pending(c) > 0 {
+            assert!(start.elapsed() < Duration::from_secs(10));
+            ring.wait(4, 10);
+        }
+        queue_frame(c, &after);
+        let start = Instant::now();
+        while pending(c) > 0 {
+            assert!(start.elapsed() < Duration::from_secs(10));
+            ring.wait(4, 10);
+        }
+        assert!(reader.join().unwrap() == want, "{flags}: bytes differ");
+        ring.remove(c);
+        unsafe { sl_conn_free(c) };
+    }
+}
+
+#[test]
+fn end_of_stream_after_a_burst_comes_after_every_byte_before_it() {
+    // The peer writes far more than the conn's buffer holds, then closes:
+    // CLOSED is reported only once every byte before the end is in the
+    // buffer (a multishot receive's last bytes may wait in the ring first).
+    const FRAMES: usize = 20_000;
+    for flags in BACKENDS {
+        for round in 0..3 {
+            let ring = RingBox::new(flags);
+            let (client, server) = tcp_pair();
+            let c = conn(server.as_raw_fd(), 65_536);
+            ring.add(c, 0);
+            let writer = thread::spawn(move || {
+                let mut client = client;
+                let stream: Vec<u8> = (0..FRAMES).flat_map(|i| frame(&[i as u8; 64])).collect();
+                client.write_all(&stream).unwrap();
+            });
+            let mut got = 0usize;
+            let start = Instant::now();
+            loop {
+                assert!(start.elapsed() < Duration::from_secs(20), "{flags}: {got} frames");
+                let (rc, events, e) = ring.wait(4, 1000);
+                assert!(rc >= 0, "errno {e}");
+                got += frames(c).len();
+                if events.iter().any(|ev| ev.events & SL_RING_CLOSED != 0) {
+                    break;
+                }
+            }
+            assert_eq!(got, FRAMES, "{flags}, round {round}: frames before CLOSED");
+            writer.join().unwrap();
+            ring.remove(c);
+            unsafe { sl_conn_free(c) };
+        }
     }
 }
