@@ -53,8 +53,8 @@ unsafe fn ring_mut<'a>(r: *mut sl_ring) -> Result<&'a mut Ring, Errno> {
 }
 
 /// Creates a ring: on io_uring where the kernel allows it, else (`ENOSYS`, `EPERM`
-/// under seccomp, the `io_uring_disabled` sysctl, a kernel without provided
-/// buffers) on epoll with the same behaviour. `flags`: 0, or
+/// under seccomp, the `io_uring_disabled` sysctl, a kernel older than 5.19,
+/// which has no buffer rings) on epoll with the same behaviour. `flags`: 0, or
 /// `SL_RING_FORCE_EPOLL`; the environment variable `SOCKLOOP_RING=epoll`,
 /// read once per process, forces epoll for every ring. `sl_ring_backend`
 /// says which one runs. An io_uring ring holds 4 MiB of receive buffers.
@@ -109,8 +109,9 @@ pub unsafe extern "C" fn sl_ring_backend(r: *mut sl_ring) -> *const c_char {
 /// in them).
 ///
 /// Returns 0, or -1 with errno: `EINVAL` (NULL `r` or `c`), `EEXIST`
-/// (registered already), `ENOMEM`, or an epoll error for the fd (`EBADF`,
-/// `EPERM` for a regular file) on the epoll backend.
+/// (registered already, with this ring or another), `ENOMEM`, or an epoll
+/// error for the fd (`EBADF`, `EPERM` for a regular file) on the epoll
+/// backend.
 #[no_mangle]
 pub unsafe extern "C" fn sl_ring_add(r: *mut sl_ring, c: *mut sl_conn, data: *mut c_void) -> c_int {
     ffi_guard!({

@@ -592,6 +592,10 @@ TEST(ring) {
         CHECK(sl_ring_wait(r, ev, SIZE_MAX, 0) == 0);
         CHECK(sl_ring_add(r, c, ev) == 0);
         CHECK_ERR(sl_ring_add(r, c, NULL), EEXIST);
+        sl_ring *other = sl_ring_new(flags[i]); /* a conn is in one ring at a time */
+        CHECK(other != NULL);
+        CHECK_ERR(sl_ring_add(other, c, NULL), EEXIST);
+        sl_ring_free(other);
         CHECK(send(b, "\0\0\0\1z", 5, 0) == 5);
         int n = 0;
         for (int k = 0; k < 50 && n == 0; k++) n = sl_ring_wait(r, ev, 2, 100);
