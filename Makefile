@@ -150,10 +150,14 @@ TEST_SUITES := lint test-rust test-c test-abi test-python-dist test-install test
 # in build/test-logs, and ends with each suite's time and one line adding up
 # all their counts. Meanwhile test-prebuild compiles what the last suites
 # need, niced, on the CPU the earlier suites leave idle while they wait on
-# sockets (it only fills caches: each suite still builds what it needs).
+# sockets (it only fills caches: each suite still builds what it needs). It
+# runs in a session of its own, so that it can be stopped as a group; with
+# the scheduler's autogroups, that session is niced too, or nice would count
+# for nothing against the foreground's session.
 test:
 	@rm -rf $(BUILD)/test-logs && mkdir -p $(BUILD)/test-logs
-	@setsid nice -n 19 $(MAKE) --no-print-directory test-prebuild >$(BUILD)/test-logs/prebuild.out 2>&1 & prebuild=$$!; \
+	@setsid sh -c 'echo 19 >/proc/self/autogroup 2>/dev/null; exec nice -n 19 $(MAKE) --no-print-directory test-prebuild' \
+	  >$(BUILD)/test-logs/prebuild.out 2>&1 & prebuild=$$!; \
 	trap 'kill -- -$$prebuild 2>/dev/null' EXIT; \
 	for s in $(TEST_SUITES); do \
 	  case $$s in test-features) start=$$(date +%s); wait $$prebuild; \

@@ -860,6 +860,7 @@ impl Conn {
 
     /// The ring took the list this connection was on: the next queue call
     /// lists it again.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // the ring has backends on Linux only
     pub(crate) fn ring_unlisted(&mut self) {
         if let Some(link) = &self.ring {
             // SAFETY: as in ring_list.
