@@ -196,12 +196,15 @@ C_TEST_BINS := $(addprefix $(BUILD)/tests/,$(C_TESTS)) $(BUILD)/tests/harness_se
 test-c: lib
 	@$(MAKE) --no-print-directory -j$(NPROC) $(C_TEST_BINS)
 	@sh tests/c/selftest/check.sh $(BUILD)/tests/harness_selftest
-	@set -e; for t in $(C_TESTS); do \
-	  echo "== $$t (shared)"; $(BUILD)/tests/$$t; \
-	  echo "== $$t (static)"; $(BUILD)/tests/$$t.static; \
-	  echo "== $$t (ASan+UBSan)"; ASAN_OPTIONS=detect_leaks=1 $(BUILD)/tests/$$t.asan; \
-	done
-	@$(MAKE) --no-print-directory test-c-valgrind
+	@# valgrind (CPU-bound, slow-test timeouts) runs niced beside the other
+	@# builds (which mostly wait on sockets); its report follows theirs.
+	@nice -n 19 $(MAKE) --no-print-directory test-c-valgrind >$(BUILD)/tests/valgrind.out 2>&1 & vg=$$!; \
+	failed=0; for t in $(C_TESTS); do \
+	  echo "== $$t (shared)"; $(BUILD)/tests/$$t || failed=1; \
+	  echo "== $$t (static)"; $(BUILD)/tests/$$t.static || failed=1; \
+	  echo "== $$t (ASan+UBSan)"; ASAN_OPTIONS=detect_leaks=1 $(BUILD)/tests/$$t.asan || failed=1; \
+	done; \
+	wait $$vg || failed=1; cat $(BUILD)/tests/valgrind.out; exit $$failed
 
 test-c-valgrind: $(addprefix $(BUILD)/tests/,$(C_TESTS))
 	@if ! command -v valgrind >/dev/null; then \
@@ -252,16 +255,20 @@ python-package: lib $(PYBUILD)
 # them on the wheel; on the sdist, whose Python code is the wheel's, the ones
 # that show its build from source gave a working package.
 SDIST_TESTS := tests/python/test_packaging.py tests/python/test_bindings.py tests/python/test_smoke.py
+# The sdist's build from source runs niced beside the wheel's tests; its
+# report follows theirs.
 test-python-dist: python-package
-	@set -e; for kind in wheel sdist; do \
-	  rm -rf $(BUILD)/venv-$$kind; $(PYTHON) -m venv $(BUILD)/venv-$$kind; \
-	  if [ $$kind = wheel ]; then art=$$(ls $(PYDIST)/*.whl); tests=tests/python; \
-	  else art=$$(ls $(PYDIST)/*.tar.gz); tests="$(SDIST_TESTS)"; fi; \
-	  echo "== $$kind: $$art"; \
-	  CARGO_TARGET_DIR=$(CARGO_TARGET_DIR_PY) $(BUILD)/venv-$$kind/bin/pip install $(PIP) "$$art" pytest; \
-	  env -u SOCKLOOP_LIB SOCKLOOP_TEST_INSTALLED=1 SOCKLOOP_PASS=$$kind SOCKLOOP_DIST=$(abspath $(PYDIST)) \
-	    $(BUILD)/venv-$$kind/bin/pytest -q -p no:cacheprovider $$tests; \
-	done
+	@nice -n 19 $(MAKE) --no-print-directory python-dist-pass KIND=sdist >$(PYDIST)/sdist-pass.out 2>&1 & sdist=$$!; \
+	failed=0; $(MAKE) --no-print-directory python-dist-pass KIND=wheel || failed=1; \
+	wait $$sdist || failed=1; cat $(PYDIST)/sdist-pass.out; exit $$failed
+
+.PHONY: python-dist-pass
+python-dist-pass:
+	@rm -rf $(BUILD)/venv-$(KIND) && $(PYTHON) -m venv $(BUILD)/venv-$(KIND)
+	@art=$$(ls $(PYDIST)/*$(if $(filter wheel,$(KIND)),.whl,.tar.gz)); echo "== $(KIND): $$art"; \
+	  CARGO_TARGET_DIR=$(CARGO_TARGET_DIR_PY) $(BUILD)/venv-$(KIND)/bin/pip install $(PIP) "$$art" pytest
+	env -u SOCKLOOP_LIB SOCKLOOP_TEST_INSTALLED=1 SOCKLOOP_PASS=$(KIND) SOCKLOOP_DIST=$(abspath $(PYDIST)) \
+	  $(BUILD)/venv-$(KIND)/bin/pytest -q -p no:cacheprovider $(if $(filter wheel,$(KIND)),tests/python,$(SDIST_TESTS))
 
 # Every example end to end, with Python peers, bad input and valgrind, and
 # once through the chaos proxy (tests/examples/test_chaos.py).
