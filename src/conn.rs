@@ -757,7 +757,15 @@ impl Conn {
         }
         let mut done = 0;
         let result = send_all(self.borrow(), &self.output[self.sent..], deadline, &mut done);
-        self.sent += done;
+        self.output_sent(done);
+        result.map(|()| self.pending())
+    }
+
+    /// `n` more bytes of the queue were written (by a flush, or by a ring's
+    /// send of `ring_output`).
+    pub(crate) fn output_sent(&mut self, n: usize) {
+        debug_assert!(n <= self.pending());
+        self.sent += n;
         if self.sent == self.output.len() {
             self.output.clear();
             self.sent = 0;
@@ -767,8 +775,10 @@ impl Conn {
                 self.output.shrink_to(IDLE_OUTPUT);
             }
         }
+        // The queue's capacity and `sent` changed: the fast path's bound
+        // must follow (a stale one let a queue call write past a shrunk
+        // queue, and measured the high-water mark from the old `sent`).
         self.update_room();
-        result.map(|()| self.pending())
     }
 
     /// Event-loop step: writes what the socket takes now; returns the bytes
@@ -892,24 +902,6 @@ impl Conn {
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // the io_uring backend
     pub(crate) fn ring_output(&self) -> &[u8] {
         &self.output[self.sent..]
-    }
-
-    /// `n` bytes of `ring_output` were written: as after a flush.
-    #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // the io_uring backend
-    pub(crate) fn ring_output_sent(&mut self, n: usize) {
-        debug_assert!(n <= self.pending());
-        self.sent += n;
-        if self.sent == self.output.len() {
-            self.output.clear();
-            self.sent = 0;
-            if self.output.capacity() > 2 * IDLE_OUTPUT {
-                self.output.shrink_to(IDLE_OUTPUT);
-            }
-        }
-        // The queue's capacity and `sent` changed: the fast path's bound
-        // must follow (a stale one let a queue call write past a shrunk
-        // queue, and measured the high-water mark from the old `sent`).
-        self.update_room();
     }
 }
 

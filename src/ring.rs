@@ -1121,7 +1121,7 @@ mod uring {
                     // SAFETY: as above.
                     let conn = unsafe { &mut *slot.conn.expect("live").as_ptr() };
                     if res >= 0 {
-                        conn.ring_output_sent(res as usize);
+                        conn.output_sent(res as usize);
                         if conn.pending() > 0 {
                             self.arm_pollout(slot, index);
                         }
