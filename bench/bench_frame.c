@@ -94,14 +94,6 @@ static void stream_pair(int fds[2], enum transport t, int nonblocking) {
         if (fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK)) die("O_NONBLOCK");
 }
 
-/* Pins the calling process to `cpu` when the machine has it. */
-static void pin(int cpu) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    if (cpu < sysconf(_SC_NPROCESSORS_ONLN)) sched_setaffinity(0, sizeof set, &set);
-}
-
 static void wait_for(int fd, short events) {
     struct pollfd p = {fd, events, 0};
     if (poll(&p, 1, 10000) != 1) die("poll");
@@ -337,15 +329,10 @@ static double run(enum kind k, enum transport via, uint32_t frames) {
     return frames / t;
 }
 
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 struct stat_ { double median, spread; };
 
 static struct stat_ summarize(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp);
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
     struct stat_ s = {v[n / 2], (v[n - 1] - v[0]) / v[n / 2]};
     return s;
 }
@@ -354,7 +341,7 @@ static struct stat_ summarize(double *v, int n) {
 static double pair_ratio(const double *a, const double *b) {
     double r[RUNS];
     for (int i = 0; i < RUNS; i++) r[i] = a[i] / b[i];
-    qsort(r, RUNS, sizeof *r, cmp);
+    qsort(r, RUNS, sizeof *r, cmp_double);
     return r[RUNS / 2];
 }
 

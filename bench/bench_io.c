@@ -146,11 +146,6 @@ static double ping_run(enum impl im, int pinned) {
     return t / PING_ROUNDS * 1e6;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 struct stat_ { double median, spread; };
 
 static struct stat_ summarize(double *v, int n) {

@@ -150,11 +150,6 @@ static double run_sequential_connects(void) {
     return t;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static double median(double *v, int n, double *spread) {
     qsort(v, (size_t)n, sizeof *v, cmp_double);
     double m = v[n / 2];

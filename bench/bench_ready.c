@@ -147,11 +147,6 @@ static void run_select(struct ctx *c, int calls) {
 
 typedef void (*workload)(struct ctx *, int);
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 struct figure { double median, spread, ratio; };
 
 static struct figure summarize(double *v) {

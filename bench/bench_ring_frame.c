@@ -54,13 +54,6 @@
 
 enum kind { RING, RING_EPOLL, HAND };
 
-static void pin(int cpu) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    if (cpu < sysconf(_SC_NPROCESSORS_ONLN)) sched_setaffinity(0, sizeof set, &set);
-}
-
 /* n connected loopback TCP pairs: rx[i] receives, tx[i] sends. */
 static void tcp_pairs(int n, int rx[], int tx[]) {
     int l = socket(AF_INET, SOCK_STREAM, 0);
@@ -242,22 +235,17 @@ static double run(enum kind k, int n, double *cpu_ns) {
     return frames / t;
 }
 
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static double median(const double *v) {
     double s[RUNS];
     memcpy(s, v, sizeof s);
-    qsort(s, RUNS, sizeof *s, cmp);
+    qsort(s, RUNS, sizeof *s, cmp_double);
     return s[RUNS / 2];
 }
 
 static double spread(const double *v) {
     double s[RUNS];
     memcpy(s, v, sizeof s);
-    qsort(s, RUNS, sizeof *s, cmp);
+    qsort(s, RUNS, sizeof *s, cmp_double);
     return (s[RUNS - 1] - s[0]) / s[RUNS / 2];
 }
 

@@ -81,13 +81,8 @@ static double run(int sockloop, size_t size, unsigned long long count) {
     return (double)size * (double)count / t / (1 << 20);
 }
 
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static double median_spread(double *v, double *spread) {
-    qsort(v, RUNS, sizeof *v, cmp);
+    qsort(v, RUNS, sizeof *v, cmp_double);
     *spread = (v[RUNS - 1] - v[0]) / v[RUNS / 2] * 100;
     return v[RUNS / 2];
 }

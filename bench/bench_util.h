@@ -1,14 +1,16 @@
-/* Helpers shared by the C benchmarks: the clock, fatal errors, and the
- * baseline every transfer is measured against, the textbook writen/readn
- * loops (EINTR retried, nothing else). */
+/* Helpers shared by the C benchmarks: the clock, fatal errors, pinning to a
+ * CPU, sorting samples, and the baseline every transfer is measured against,
+ * the textbook writen/readn loops (EINTR retried, nothing else). */
 #ifndef SL_BENCH_UTIL_H
 #define SL_BENCH_UTIL_H
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 static inline double now_s(void) {
     struct timespec ts;
@@ -19,6 +21,21 @@ static inline double now_s(void) {
 static inline void die(const char *what) {
     perror(what);
     exit(1);
+}
+
+/* Pins the calling process to `cpu` where the machine has it (one CPU:
+ * both ends share it). */
+static inline void pin(int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (cpu < sysconf(_SC_NPROCESSORS_ONLN)) sched_setaffinity(0, sizeof set, &set);
+}
+
+/* qsort's comparison for doubles, ascending. */
+static inline int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
 }
 
 static inline ssize_t writen(int fd, const void *buf, size_t n) {
