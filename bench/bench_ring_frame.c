@@ -38,6 +38,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -207,8 +208,10 @@ static double cpu_s(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* One run: frames per second; *cpu_ns gets the receiver's CPU per frame. */
-static double run(enum kind k, int n, double *cpu_ns) {
+/* One run: frames per second; *cpu_ns gets the receiver's CPU per frame,
+ * *sender_busy the share of the run's wall time the sender spent on CPU
+ * (near 1: the rate is the sender's, whatever the receiver does). */
+static double run(enum kind k, int n, double *cpu_ns, double *sender_busy) {
     int rx[MAXC], tx[MAXC];
     uint32_t frames = FRAMES / (uint32_t)n * (uint32_t)n;
     tcp_pairs(n, rx, tx);
@@ -226,7 +229,10 @@ static double run(enum kind k, int n, double *cpu_ns) {
     double t = now_s() - t0, c = cpu_s() - c0;
     for (int i = 0; i < n; i++) close(rx[i]);
     int status;
-    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) die("sender");
+    struct rusage ru;
+    if (wait4(pid, &status, 0, &ru) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) die("sender");
+    *sender_busy = ((double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+                    ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6) / t;
     if (got != frames) {
         fprintf(stderr, "received %llu of %u frames\n", (unsigned long long)got, frames);
         exit(2);
@@ -264,16 +270,17 @@ int main(void) {
     const int conns[] = {1, MAXC};
     for (int ci = 0; ci < 2; ci++) {
         int n = conns[ci];
-        double rate[3][RUNS], cpu[3][RUNS];
+        double rate[3][RUNS], cpu[3][RUNS], busy[3][RUNS];
         for (int i = 0; i < RUNS; i++) {
             for (int s = 0; s < 3; s++) {
                 int k = (s + i) % 3;
-                rate[k][i] = run((enum kind)k, n, &cpu[k][i]);
+                rate[k][i] = run((enum kind)k, n, &cpu[k][i], &busy[k][i]);
             }
             fprintf(stderr, "  %d conn(s), run %d: ring %.2f, ring/epoll %.2f, hand epoll %.2f M frames/s; "
-                            "receiver CPU %.1f, %.1f, %.1f ns/frame\n",
+                            "receiver CPU %.1f, %.1f, %.1f ns/frame; sender busy %.0f%%, %.0f%%, %.0f%%\n",
                     n, i + 1, rate[RING][i] / 1e6, rate[RING_EPOLL][i] / 1e6, rate[HAND][i] / 1e6, cpu[RING][i],
-                    cpu[RING_EPOLL][i], cpu[HAND][i]);
+                    cpu[RING_EPOLL][i], cpu[HAND][i], busy[RING][i] * 100, busy[RING_EPOLL][i] * 100,
+                    busy[HAND][i] * 100);
         }
         double r = pair_ratio(rate[RING], rate[HAND]), rc = pair_ratio(cpu[HAND], cpu[RING]);
         char what[256];
@@ -287,6 +294,9 @@ int main(void) {
         printf("| the same, %s: receiver CPU per frame (hand loop's / ring's) | %.1f ns ±%.0f%% | %.1f ns ±%.0f%% | "
                "%.2fx | (reported) | – |\n",
                what, median(cpu[RING]), spread(cpu[RING]) * 100, median(cpu[HAND]), spread(cpu[HAND]) * 100, rc);
+        printf("| the same, %s: the sender's CPU, share of the run (the rate's ceiling when near 100%%) | %.0f%% | "
+               "%.0f%% | – | (reported) | – |\n",
+               what, median(busy[RING]) * 100, median(busy[HAND]) * 100);
         printf("| the same, %s: sl_ring on its epoll fallback vs hand-buffered epoll loop; rate | "
                "%.2f M frames/s ±%.0f%% | %.2f M frames/s ±%.0f%% | %.2fx | (reported) | – |\n",
                what, median(rate[RING_EPOLL]) / 1e6, spread(rate[RING_EPOLL]) * 100, median(rate[HAND]) / 1e6,

@@ -697,6 +697,8 @@ ssize_t sl_conn_write_frame(sl_conn *c, const void *payload, size_t len, int tim
  *   delimiter used, whichever is more) of complete
  *   messages not yet taken: take them first.
  * - `ECONNRESET`, `EBADF`, any other error of recv(2)/read(2).
+ * - `EBUSY`: `c` is registered with an io_uring `sl_ring` that is receiving
+ *   into its buffer (which `sl_ring_add` forbids: the ring reads for it).
  * - `EINVAL`: `c` NULL.
  */
 ssize_t sl_conn_fill(sl_conn *c);
@@ -939,8 +941,10 @@ const char *sl_ring_backend(sl_ring *r);
  * (`sl_conn_next_frame(s)`, `sl_conn_next_record`, `sl_conn_queue*`,
  * `sl_conn_reserve_frames`), but do not call `sl_conn_fill`,
  * `sl_conn_flush`, the blocking reads or writes, or `sl_conn_free` on it.
- * Its fd's flags are not changed (blocking fds work: the ring never blocks
- * in them).
+ * (On io_uring the ring may receive straight into the connection's read
+ * buffer between waits: a fill or blocking read then fails with `EBUSY`
+ * rather than move the buffer.) Its fd's flags are not changed (blocking
+ * fds work: the ring never blocks in them).
  *
  * Returns 0, or -1 with errno: `EINVAL` (NULL `r` or `c`), `EEXIST`
  * (registered already, with this ring or another), `ENOMEM`, or an epoll

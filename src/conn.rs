@@ -153,6 +153,10 @@ pub(crate) struct RingEntry {
     pub(crate) index: u32,
     /// On the list now (cleared through `ring_unlisted` when the ring takes it).
     pub(crate) listed: bool,
+    /// A receive straight into the read buffer's tail is in flight: the
+    /// kernel may write there at any time, so the buffer must not move,
+    /// rewind or be freed until `ring_recv_done`.
+    pub(crate) pinned: bool,
 }
 
 #[derive(Debug)]
@@ -170,6 +174,25 @@ impl RingLink {
     fn listed(&self) -> bool {
         // SAFETY: ring_link's contract: the entry is alive while linked.
         unsafe { (*self.0.as_ptr()).listed }
+    }
+
+    fn pinned(&self) -> bool {
+        // SAFETY: as in listed.
+        unsafe { (*self.0.as_ptr()).pinned }
+    }
+
+    fn set_pinned(&self, pinned: bool) {
+        // SAFETY: as in listed; one thread at a time, so no other reference
+        // to the entry is live.
+        unsafe { (*self.0.as_ptr()).pinned = pinned }
+    }
+}
+
+impl Drop for Conn {
+    /// A connection freed while registered breaks `Ring::add`'s contract; if
+    /// a receive is writing into its buffer, the buffer is leaked, not freed.
+    fn drop(&mut self) {
+        self.abandon_pinned_input();
     }
 }
 
@@ -309,9 +332,16 @@ impl Conn {
         self.search.consumed(n);
     }
 
-    /// Rewinds an empty buffer and gives back memory a large message needed.
+    /// True while a ring's receive may write into the read buffer's tail.
+    #[inline]
+    fn input_pinned(&self) -> bool {
+        self.ring.as_ref().is_some_and(RingLink::pinned)
+    }
+
+    /// Rewinds an empty buffer and gives back memory a large message needed
+    /// (not while a ring's receive writes at its end).
     fn reset_if_empty(&mut self) {
-        if self.start == self.end {
+        if self.start == self.end && !self.input_pinned() {
             self.start = 0;
             self.end = 0;
             if self.input.len() > self.idle_input_size() {
@@ -323,7 +353,12 @@ impl Conn {
     /// Makes room at the end of the buffer, growing it up to `bound`; false
     /// when it is full at the bound. Moves buffered bytes: pointers handed out
     /// by `take_*` are invalid afterwards.
+    /// `EBUSY` while a ring's receive writes into the buffer (a fill on a
+    /// registered connection, which its contract forbids).
     fn make_room(&mut self, bound: usize) -> io::Result<bool> {
+        if self.input_pinned() {
+            return Err(errno(libc::EBUSY));
+        }
         self.reset_if_empty();
         if self.input.is_empty() {
             self.resize_input(self.idle_input_size())?;
@@ -845,8 +880,24 @@ impl Conn {
 
     /// Ends the link made by `ring_link`; the ring removes the entry itself.
     pub(crate) fn ring_unlink(&mut self) {
+        self.abandon_pinned_input();
         self.ring = None;
         self.update_room();
+    }
+
+    /// A receive the ring could not cancel may still write into the read
+    /// buffer: the buffer is given up (leaked, never reused) rather than
+    /// freed under the kernel. Only when the kernel would not cancel a
+    /// receive, which it always can; never in a normal run.
+    fn abandon_pinned_input(&mut self) {
+        if self.input_pinned() {
+            std::mem::forget(std::mem::take(&mut self.input));
+            self.start = 0;
+            self.end = 0;
+            if let Some(link) = &self.ring {
+                link.set_pinned(false);
+            }
+        }
     }
 
     /// Puts the connection on its ring's list unless it is there already.
@@ -895,6 +946,39 @@ impl Conn {
     /// `n` bytes were written at the front of `ring_input_room`.
     pub(crate) fn ring_input_added(&mut self, n: usize) {
         debug_assert!(self.end + n <= self.input.len());
+        self.end += n;
+    }
+
+    /// Room for a receive straight into the read buffer (made, within the
+    /// bound, as a fill would), pinned until `ring_recv_done`: the buffer
+    /// does not move meanwhile, whatever the caller takes. `None` when the
+    /// buffer is full at its bound.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // the io_uring backend
+    pub(crate) fn ring_recv_target(&mut self) -> io::Result<Option<(NonNull<u8>, usize)>> {
+        let Some(link) = &self.ring else { return Err(errno(libc::EINVAL)) };
+        if link.pinned() {
+            return Err(errno(libc::EBUSY));
+        }
+        if !self.make_room(self.input_bound())? {
+            return Ok(None);
+        }
+        let room = &mut self.input[self.end..];
+        let len = room.len();
+        let target = (NonNull::from(room).cast::<u8>(), len);
+        if let Some(link) = &self.ring {
+            link.set_pinned(true);
+        }
+        Ok(Some(target))
+    }
+
+    /// The receive from `ring_recv_target` ended having written `n` bytes
+    /// (0 for none); the buffer is free to move again.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // the io_uring backend
+    pub(crate) fn ring_recv_done(&mut self, n: usize) {
+        if let Some(link) = &self.ring {
+            debug_assert!(link.pinned() && self.end + n <= self.input.len());
+            link.set_pinned(false);
+        }
         self.end += n;
     }
 

@@ -122,6 +122,18 @@ struct Slot {
     recv_armed: bool,
     recv_stopping: bool,
     pollout_armed: bool,
+    /// io_uring: the receive in flight writes straight into the
+    /// connection's read buffer (pinned meanwhile), not into a ring buffer.
+    recv_direct: bool,
+    /// The room that receive was given.
+    recv_room: u32,
+    /// Direct receives in a row that brought little (see `complete_direct`).
+    small_run: u8,
+    /// io_uring: data comes faster than the caller takes it (a multishot
+    /// receive filled the connection to within a ring buffer of its bound):
+    /// receive straight into the connection's buffer, which spares the copy
+    /// from a ring buffer, until a receive brings little.
+    bulk: bool,
     /// io_uring: `CLOSED` or `ERROR` (with its errno) that came while bytes
     /// received before it were still in `spill`: reported after them.
     held: u32,
@@ -129,7 +141,7 @@ struct Slot {
     /// Received bytes the connection could not take (a multishot receive's
     /// completions that arrived while it was being stopped, or a connection
     /// filled behind the ring's back); handed over first.
-    spill: Vec<u8>,
+    spill: Spill,
     /// epoll: the interest set now registered.
     interest: u32,
 }
@@ -310,7 +322,7 @@ impl Ring {
                 return Err(err);
             }
         }
-        let entry = match new_entry(RingEntry { list: self.work.listed, index, listed: false }) {
+        let entry = match new_entry(RingEntry { list: self.work.listed, index, listed: false, pinned: false }) {
             Ok(entry) => entry,
             Err(err) => {
                 if let Backend::Epoll(ep) = &mut self.backend {
@@ -351,7 +363,7 @@ impl Ring {
         // SAFETY: registered connections are valid (add's contract).
         let conn = unsafe { &mut *slot.conn.expect("registered").as_ptr() };
         if !slot.spill.is_empty() {
-            hand_over(conn, &mut slot.spill);
+            slot.spill.hand_over(conn);
             if !slot.spill.is_empty() {
                 return Err(error(libc::ENOBUFS));
             }
@@ -435,7 +447,7 @@ impl Drop for Ring {
                 let conn = unsafe { &mut *conn.as_ptr() };
                 // Bytes held for it go in as far as they fit (the rest is
                 // lost with the ring only if it was filled behind its back).
-                hand_over(conn, &mut slot.spill);
+                slot.spill.hand_over(conn);
                 conn.ring_unlink();
             }
             free_entry(slot.entry.take());
@@ -482,20 +494,40 @@ fn mark(slot: &mut Slot, index: u32, ready: &mut VecDeque<u32>, events: u32, err
     }
 }
 
-/// Moves what fits of `bytes` into the connection's read buffer; the rest
-/// stays in `bytes`. Returns how many moved. Loops: one call of
-/// `ring_input_room` may stop short of the bound (it compacts or grows the
-/// buffer only when the tail is full), the next one makes the rest.
-fn hand_over(conn: &mut Conn, bytes: &mut Vec<u8>) -> usize {
-    let moved = copy_in(conn, bytes);
-    bytes.drain(..moved);
-    moved
+/// Received bytes waiting for room in their connection, taken from the
+/// front. Taking moves a read offset, not the bytes behind it: a multishot
+/// receive can leave megabytes here while the caller takes 64 KiB a turn,
+/// and draining the front of a `Vec` would move all of them every time.
+#[derive(Debug, Default)]
+struct Spill {
+    bytes: Vec<u8>,
+    head: usize,
+}
+
+impl Spill {
+    fn is_empty(&self) -> bool {
+        self.head == self.bytes.len()
+    }
+
+    /// Moves what fits into the connection's read buffer; returns how many.
+    /// `copy_in` loops: one `ring_input_room` may stop short of the bound
+    /// (it compacts or grows the buffer only when the tail is full).
+    fn hand_over(&mut self, conn: &mut Conn) -> usize {
+        let moved = copy_in(conn, &self.bytes[self.head..]);
+        self.head += moved;
+        if self.is_empty() {
+            // A burst's worth of memory is not kept for the next one.
+            self.bytes = Vec::new();
+            self.head = 0;
+        }
+        moved
+    }
 }
 
 /// Copies received `bytes` into the connection, keeping what does not fit.
-fn deliver(conn: &mut Conn, spill: &mut Vec<u8>, bytes: &[u8]) {
+fn deliver(conn: &mut Conn, spill: &mut Spill, bytes: &[u8]) {
     let moved = if spill.is_empty() { copy_in(conn, bytes) } else { 0 };
-    spill.extend_from_slice(&bytes[moved..]);
+    spill.bytes.extend_from_slice(&bytes[moved..]);
 }
 
 /// Copies the front of `bytes` into the connection's buffer, within its
@@ -723,6 +755,9 @@ mod uring {
     const BUF_SIZE: usize = 16 * 1024;
     const BUF_COUNT: usize = 256;
     const GROUP: u16 = 0;
+    /// Small direct receives in a row after which a connection goes back to
+    /// the multishot receive.
+    const SMALL_RUN_ENDS_BULK: u8 = 8;
     const ENTRIES: u32 = 1024;
     /// `IOU_PBUF_RING_INC` (not exported by the io-uring crate).
     const PBUF_RING_INC: u16 = 2;
@@ -736,36 +771,41 @@ mod uring {
         (gen as u64) << 32 | (index as u64) << 2 | kind
     }
 
-    /// The buffer ring's entries: page-aligned memory the kernel reads.
-    struct Entries {
-        base: NonNull<types::BufRingEntry>,
+    /// Zeroed memory the kernel reads or writes behind Rust's back (the
+    /// buffer ring's entries, the receive buffers), so it is reached through
+    /// raw pointers only. From `calloc` where the alignment allows: fresh
+    /// pages come zeroed, untouched until used, so a new ring does not write
+    /// its 4 MiB of buffers.
+    struct Pages {
+        base: NonNull<u8>,
         layout: Layout,
     }
 
-    impl Entries {
-        fn new() -> io::Result<Entries> {
-            let size = BUF_COUNT * std::mem::size_of::<types::BufRingEntry>();
-            let layout = Layout::from_size_align(size, 4096).map_err(|_| error(libc::EINVAL))?;
+    impl Pages {
+        fn zeroed(size: usize, align: usize) -> io::Result<Pages> {
+            let layout = Layout::from_size_align(size, align).map_err(|_| error(libc::EINVAL))?;
             // SAFETY: the layout has a non-zero size.
-            let base = NonNull::new(unsafe { alloc_zeroed(layout) }.cast()).ok_or_else(|| error(libc::ENOMEM))?;
-            Ok(Entries { base, layout })
+            let base = NonNull::new(unsafe { alloc_zeroed(layout) }).ok_or_else(|| error(libc::ENOMEM))?;
+            Ok(Pages { base, layout })
         }
     }
 
-    impl Drop for Entries {
+    impl Drop for Pages {
         fn drop(&mut self) {
-            // SAFETY: allocated in new with this layout.
-            unsafe { dealloc(self.base.as_ptr().cast(), self.layout) };
+            // SAFETY: allocated in zeroed with this layout.
+            unsafe { dealloc(self.base.as_ptr(), self.layout) };
         }
     }
 
     pub struct Uring {
         ring: IoUring,
-        entries: Entries,
+        /// The buffer ring's entries, page-aligned.
+        entries: Pages,
         /// The buffer ring's tail as published to the kernel, and as written.
         tail: u16,
         published: u16,
-        pool: Box<[u8]>,
+        /// The receive buffers, BUF_COUNT of BUF_SIZE bytes.
+        pool: Pages,
         /// Bytes of each buffer the kernel has filled so far (incremental
         /// consumption; always 0 otherwise).
         used: Box<[u32]>,
@@ -793,10 +833,8 @@ mod uring {
                 .setup_coop_taskrun()
                 .setup_taskrun_flag()
                 .build(ENTRIES)?;
-            let mut pool = Vec::new();
-            pool.try_reserve_exact(BUF_SIZE * BUF_COUNT).map_err(|_| error(libc::ENOMEM))?;
-            pool.resize(BUF_SIZE * BUF_COUNT, 0u8);
-            let entries = Entries::new()?;
+            let pool = Pages::zeroed(BUF_SIZE * BUF_COUNT, 16)?;
+            let entries = Pages::zeroed(BUF_COUNT * std::mem::size_of::<types::BufRingEntry>(), 4096)?;
             let register = |flags| {
                 // SAFETY: the entries are page-aligned, BUF_COUNT (a power of
                 // two) long, and outlive the registration (unregistered in drop).
@@ -816,7 +854,7 @@ mod uring {
                 entries,
                 tail: 0,
                 published: 0,
-                pool: pool.into_boxed_slice(),
+                pool,
                 used: vec![0; BUF_COUNT].into_boxed_slice(),
                 multishot: true,
                 inline_ops: 0,
@@ -836,9 +874,9 @@ mod uring {
             let at = self.tail as usize & (BUF_COUNT - 1);
             // SAFETY: `at` is inside the entries; the kernel reads only
             // entries before the published tail, and this one is past it.
-            let entry = unsafe { &mut *self.entries.base.as_ptr().add(at) };
+            let entry = unsafe { &mut *self.entries.base.cast::<types::BufRingEntry>().as_ptr().add(at) };
             // SAFETY: the buffer is inside the pool.
-            entry.set_addr(unsafe { self.pool.as_mut_ptr().add(bid as usize * BUF_SIZE) } as u64);
+            entry.set_addr(unsafe { self.pool.base.as_ptr().add(bid as usize * BUF_SIZE) } as u64);
             entry.set_len(BUF_SIZE as u32);
             entry.set_bid(bid);
             self.tail = self.tail.wrapping_add(1);
@@ -865,7 +903,7 @@ mod uring {
             // reads it concurrently, hence the atomic release store, after
             // which it may use the entries written before.
             unsafe {
-                let tail = types::BufRingEntry::tail(self.entries.base.as_ptr()) as *mut u16;
+                let tail = types::BufRingEntry::tail(self.entries.base.cast().as_ptr()) as *mut u16;
                 AtomicU16::from_ptr(tail).store(self.tail, Ordering::Release);
             }
             self.published = self.tail;
@@ -895,7 +933,7 @@ mod uring {
             // SAFETY: registered connections are valid (add's contract).
             let conn = unsafe { &mut *conn.as_ptr() };
             if !slot.spill.is_empty() {
-                if hand_over(conn, &mut slot.spill) > 0 {
+                if slot.spill.hand_over(conn) > 0 {
                     mark(slot, index, ready, DATA, 0);
                 }
                 if !slot.spill.is_empty() {
@@ -916,16 +954,21 @@ mod uring {
             }
             let fd = types::Fd(conn.fd());
             let ud = user_data(RECV, index, slot.gen);
-            let sqe = if self.multishot && space >= BUF_SIZE {
-                opcode::RecvMulti::new(fd, GROUP).build().user_data(ud)
+            if self.multishot && space >= BUF_SIZE && !slot.bulk {
+                self.push(&opcode::RecvMulti::new(fd, GROUP).build().user_data(ud))?;
             } else {
-                opcode::Recv::new(fd, std::ptr::null_mut(), space.min(BUF_SIZE) as u32)
-                    .buf_group(GROUP)
-                    .build()
-                    .flags(squeue::Flags::BUFFER_SELECT)
-                    .user_data(ud)
-            };
-            self.push(&sqe)?;
+                // One receive of the room left (within the bound), straight
+                // into the connection's buffer, pinned until it completes.
+                let Some((at, len)) = conn.ring_recv_target()? else { return Ok(false) };
+                let len = len.min(u32::MAX as usize) as u32;
+                let sqe = opcode::Recv::new(fd, at.as_ptr(), len).build().user_data(ud);
+                if let Err(err) = self.push(&sqe) {
+                    conn.ring_recv_done(0);
+                    return Err(err);
+                }
+                slot.recv_direct = true;
+                slot.recv_room = len;
+            }
             slot.recv_armed = true;
             Ok(true)
         }
@@ -1056,6 +1099,7 @@ mod uring {
                 return;
             };
             match kind {
+                RECV if slot.recv_direct => self.complete_direct(slot, index, ready, work, res),
                 RECV => {
                     let more = cqueue::more(flags);
                     // SAFETY: registered connections are valid (add's contract).
@@ -1065,7 +1109,11 @@ mod uring {
                             + self.used[bid as usize & (BUF_COUNT - 1)] as usize;
                         let n = res.max(0) as usize;
                         if n > 0 {
-                            deliver(conn, &mut slot.spill, &self.pool[at..at + n]);
+                            // SAFETY: the kernel wrote these n bytes of the
+                            // pool and writes no more there until the buffer
+                            // is given back (consumed, below).
+                            let bytes = unsafe { std::slice::from_raw_parts(self.pool.base.as_ptr().add(at), n) };
+                            deliver(conn, &mut slot.spill, bytes);
                             mark(slot, index, ready, DATA, 0);
                         }
                         self.consumed(bid, n, flags);
@@ -1114,6 +1162,7 @@ mod uring {
                             .user_data(user_data(OTHER, 0, 0));
                         if self.push(&sqe).is_ok() {
                             slot.recv_stopping = true;
+                            slot.bulk = true;
                         }
                     }
                 }
@@ -1140,6 +1189,50 @@ mod uring {
                     conn.ring_list();
                 }
                 _ => {}
+            }
+        }
+
+        /// A receive straight into the connection's buffer ended: `res`
+        /// bytes are there (or end of stream, or an error); the next turn
+        /// arms another.
+        fn complete_direct(
+            &mut self,
+            slot: &mut Slot,
+            index: u32,
+            ready: &mut VecDeque<u32>,
+            work: &mut Work,
+            res: i32,
+        ) {
+            // SAFETY: registered connections are valid (add's contract).
+            let conn = unsafe { &mut *slot.conn.expect("live").as_ptr() };
+            let n = res.max(0) as usize;
+            conn.ring_recv_done(n);
+            slot.recv_armed = false;
+            slot.recv_stopping = false;
+            slot.recv_direct = false;
+            if n > 0 {
+                mark(slot, index, ready, DATA, 0);
+                // Little at a time again (less than it had room for, and
+                // little) for a while: back to the multishot receive. A
+                // stream pauses now and then; one small read is no sign.
+                if n == slot.recv_room as usize || n >= BUF_SIZE / 4 {
+                    slot.small_run = 0;
+                } else {
+                    slot.small_run += 1;
+                    if slot.small_run == SMALL_RUN_ENDS_BULK {
+                        slot.small_run = 0;
+                        slot.bulk = false;
+                    }
+                }
+            }
+            if res == 0 {
+                slot.read_done = true;
+                mark(slot, index, ready, CLOSED, 0);
+            } else if res < 0 && !matches!(-res, libc::EAGAIN | libc::EINTR | libc::ECANCELED) {
+                slot.read_done = true;
+                mark(slot, index, ready, ERROR, -res);
+            } else {
+                work.rearm(slot, index);
             }
         }
 

@@ -786,3 +786,80 @@ fn end_of_stream_after_a_burst_comes_after_every_byte_before_it() {
         }
     }
 }
+
+#[test]
+fn a_stream_then_small_messages_keeps_every_byte_in_order() {
+    // A burst fills the conn faster than it is taken (the io_uring ring then
+    // receives straight into the conn's buffer), then single small messages
+    // a few milliseconds apart (it goes back to the multishot receive into
+    // ring buffers): every frame arrives once, in order.
+    const BURST: u32 = 60_000;
+    const TRICKLE: u32 = 30;
+    for flags in BACKENDS {
+        let ring = RingBox::new(flags);
+        let (client, server) = tcp_pair();
+        let c = conn(server.as_raw_fd(), 65_536);
+        ring.add(c, 0);
+        let writer = thread::spawn(move || {
+            let mut client = client;
+            let burst: Vec<u8> = (0..BURST).flat_map(|i| frame(&i.to_be_bytes().repeat(16))).collect();
+            client.write_all(&burst).unwrap();
+            for i in BURST..BURST + TRICKLE {
+                thread::sleep(Duration::from_millis(3));
+                client.write_all(&frame(&i.to_be_bytes().repeat(16))).unwrap();
+            }
+        });
+        let mut next = 0u32;
+        let start = Instant::now();
+        let mut closed = false;
+        while !closed {
+            assert!(start.elapsed() < Duration::from_secs(20), "{flags}: {next} frames");
+            let (rc, events, e) = ring.wait(4, 1000);
+            assert!(rc >= 0, "errno {e}");
+            assert!(events.iter().all(|ev| ev.events & SL_RING_ERROR == 0));
+            closed = events.iter().any(|ev| ev.events & SL_RING_CLOSED != 0);
+            for f in frames(c) {
+                assert_eq!(f, next.to_be_bytes().repeat(16), "{flags}: frame {next}");
+                next += 1;
+            }
+        }
+        assert_eq!(next, BURST + TRICKLE, "{flags}: frames before CLOSED");
+        writer.join().unwrap();
+        ring.remove(c);
+        unsafe { sl_conn_free(c) };
+    }
+}
+
+#[test]
+fn a_fill_while_the_ring_receives_into_the_buffer_is_refused_and_nothing_moves() {
+    // A conn whose bound is below one ring buffer is received into directly:
+    // from the first wait on, the kernel may write into its buffer, so a
+    // fill or a blocking read (which the ring's contract forbids) must fail
+    // rather than move or free that buffer. Then the ring delivers.
+    let ring = RingBox::new(0);
+    if ring.backend() != "io_uring" {
+        eprintln!("skipped: no io_uring here");
+        return;
+    }
+    let (mut client, server) = tcp_pair();
+    let c = conn(server.as_raw_fd(), 1000);
+    ring.add(c, 0);
+    assert_eq!(ring.wait(4, 0).0, 0);
+    assert_eq!(unsafe { sl_conn_fill(c) }, -1);
+    assert_eq!(errno(), libc::EBUSY);
+    let mut buf = [0u8; 16];
+    let rc = unsafe { sl_conn_read_frame(c, buf.as_mut_ptr().cast(), buf.len(), 100) };
+    assert_eq!((rc, errno()), (-1, libc::EBUSY));
+    client.write_all(&frame(b"after the refusals")).unwrap();
+    let (rc, events, e) = ring.wait(4, 5000);
+    assert_eq!(rc, 1, "errno {e}");
+    assert_eq!(events[0].events, SL_RING_DATA);
+    assert_eq!(frames(c), vec![b"after the refusals".to_vec()]);
+    // Removing cancels the receive in flight: the conn is the caller's again.
+    ring.remove(c);
+    client.write_all(&frame(b"read by hand")).unwrap();
+    let rc = unsafe { sl_conn_read_frame(c, buf.as_mut_ptr().cast(), buf.len(), 5000) };
+    assert_eq!(rc, 12, "errno {}", errno());
+    assert_eq!(&buf[..12], b"read by hand");
+    unsafe { sl_conn_free(c) };
+}

@@ -370,6 +370,8 @@ pub unsafe extern "C" fn sl_conn_write_frame(
 ///   delimiter used, whichever is more) of complete
 ///   messages not yet taken: take them first.
 /// - `ECONNRESET`, `EBADF`, any other error of recv(2)/read(2).
+/// - `EBUSY`: `c` is registered with an io_uring `sl_ring` that is receiving
+///   into its buffer (which `sl_ring_add` forbids: the ring reads for it).
 /// - `EINVAL`: `c` NULL.
 #[no_mangle]
 pub unsafe extern "C" fn sl_conn_fill(c: *mut sl_conn) -> libc::ssize_t {

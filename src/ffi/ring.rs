@@ -105,8 +105,10 @@ pub unsafe extern "C" fn sl_ring_backend(r: *mut sl_ring) -> *const c_char {
 /// (`sl_conn_next_frame(s)`, `sl_conn_next_record`, `sl_conn_queue*`,
 /// `sl_conn_reserve_frames`), but do not call `sl_conn_fill`,
 /// `sl_conn_flush`, the blocking reads or writes, or `sl_conn_free` on it.
-/// Its fd's flags are not changed (blocking fds work: the ring never blocks
-/// in them).
+/// (On io_uring the ring may receive straight into the connection's read
+/// buffer between waits: a fill or blocking read then fails with `EBUSY`
+/// rather than move the buffer.) Its fd's flags are not changed (blocking
+/// fds work: the ring never blocks in them).
 ///
 /// Returns 0, or -1 with errno: `EINVAL` (NULL `r` or `c`), `EEXIST`
 /// (registered already, with this ring or another), `ENOMEM`, or an epoll

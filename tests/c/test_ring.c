@@ -203,6 +203,36 @@ static void cut_mid_message(int rst) {
 TEST(fin_mid_message_is_closed_with_the_partial_frame_kept) { cut_mid_message(0); }
 TEST(rst_mid_message_is_an_error_with_the_partial_frame_kept) { cut_mid_message(1); }
 
+/* A conn with a small bound is received into directly on io_uring: between
+ * waits the kernel may write into its buffer, so a fill or a blocking read
+ * (which sl_ring_add forbids) is refused with EBUSY, and nothing moves. */
+TEST(a_fill_while_the_ring_receives_into_the_buffer_is_ebusy) {
+    int listener = sl_tcp_listen("127.0.0.1", 0, 4), client, server;
+    CHECK(listener >= 0 && tcp_pair(listener, &client, &server) == 0);
+    sl_ring *r = sl_ring_new(0);
+    sl_conn *c = sl_conn_new(server, 64, SL_CONN_OWN_FD);
+    CHECK(r != NULL && c != NULL && sl_ring_add(r, c, NULL) == 0);
+    sl_ring_event ev[4];
+    CHECK(sl_ring_wait(r, ev, 4, 0) == 0);
+    if (strcmp(sl_ring_backend(r), "io_uring") == 0) {
+        char buf[16];
+        CHECK(sl_conn_fill(c) == -1 && errno == EBUSY);
+        CHECK(sl_conn_read_frame(c, buf, sizeof buf, 10) == -1 && errno == EBUSY);
+    }
+    CHECK(send(client, "\0\0\0\2ok", 6, 0) == 6);
+    int n = 0;
+    for (int turn = 0; turn < 200 && n == 0; turn++) CHECK((n = sl_ring_wait(r, ev, 4, 10)) >= 0);
+    const void *p;
+    size_t len;
+    CHECK(n == 1 && ev[0].conn == c && ev[0].events == SL_RING_DATA);
+    CHECK(sl_conn_next_frame(c, &p, &len) == 1 && len == 2 && memcmp(p, "ok", 2) == 0);
+    CHECK(sl_ring_remove(r, c) == 0);
+    sl_conn_free(c);
+    sl_ring_free(r);
+    close(client);
+    close(listener);
+}
+
 static void on_signal(int sig) { (void)sig; }
 
 struct storm { pthread_t target; volatile int stop; int sent; };
@@ -256,4 +286,5 @@ RUN_TESTS("ring", T(echo_over_100_connections_on_io_uring), T(echo_over_100_conn
           T(the_fallback_is_epoll_and_says_so), T(a_peer_that_never_reads_keeps_output_pending_then_gets_every_byte),
           T(fin_mid_message_is_closed_with_the_partial_frame_kept),
           T(rst_mid_message_is_an_error_with_the_partial_frame_kept),
+          T(a_fill_while_the_ring_receives_into_the_buffer_is_ebusy),
           T(a_signal_storm_never_ends_a_wait_unless_the_check_says_so))
