@@ -788,13 +788,16 @@ fn end_of_stream_after_a_burst_comes_after_every_byte_before_it() {
 }
 
 #[test]
-fn a_stream_then_small_messages_keeps_every_byte_in_order() {
-    // A burst fills the conn faster than it is taken (the io_uring ring then
-    // receives straight into the conn's buffer), then single small messages
-    // a few milliseconds apart (it goes back to the multishot receive into
-    // ring buffers): every frame arrives once, in order.
+fn small_messages_a_stream_and_small_messages_again_keep_every_byte_in_order() {
+    // On io_uring a connection starts receiving straight into its buffer,
+    // goes to the multishot receive into ring buffers once messages come
+    // one at a time, is stopped from it by a burst far past its buffer (the
+    // bytes already in ring buffers wait, then go in first) and takes the
+    // burst straight again, then small messages once more, then FIN: every
+    // frame arrives once, in order, and CLOSED after the last.
+    const TRICKLE: u32 = 12;
     const BURST: u32 = 60_000;
-    const TRICKLE: u32 = 30;
+    const TOTAL: u32 = TRICKLE + BURST + TRICKLE;
     for flags in BACKENDS {
         let ring = RingBox::new(flags);
         let (client, server) = tcp_pair();
@@ -802,11 +805,16 @@ fn a_stream_then_small_messages_keeps_every_byte_in_order() {
         ring.add(c, 0);
         let writer = thread::spawn(move || {
             let mut client = client;
-            let burst: Vec<u8> = (0..BURST).flat_map(|i| frame(&i.to_be_bytes().repeat(16))).collect();
-            client.write_all(&burst).unwrap();
-            for i in BURST..BURST + TRICKLE {
+            let one = |i: u32| frame(&i.to_be_bytes().repeat(16));
+            for i in 0..TRICKLE {
                 thread::sleep(Duration::from_millis(3));
-                client.write_all(&frame(&i.to_be_bytes().repeat(16))).unwrap();
+                client.write_all(&one(i)).unwrap();
+            }
+            let burst: Vec<u8> = (TRICKLE..TRICKLE + BURST).flat_map(one).collect();
+            client.write_all(&burst).unwrap();
+            for i in TRICKLE + BURST..TOTAL {
+                thread::sleep(Duration::from_millis(3));
+                client.write_all(&one(i)).unwrap();
             }
         });
         let mut next = 0u32;
@@ -823,7 +831,7 @@ fn a_stream_then_small_messages_keeps_every_byte_in_order() {
                 next += 1;
             }
         }
-        assert_eq!(next, BURST + TRICKLE, "{flags}: frames before CLOSED");
+        assert_eq!(next, TOTAL, "{flags}: frames before CLOSED");
         writer.join().unwrap();
         ring.remove(c);
         unsafe { sl_conn_free(c) };
@@ -832,8 +840,8 @@ fn a_stream_then_small_messages_keeps_every_byte_in_order() {
 
 #[test]
 fn a_fill_while_the_ring_receives_into_the_buffer_is_refused_and_nothing_moves() {
-    // A conn whose bound is below one ring buffer is received into directly:
-    // from the first wait on, the kernel may write into its buffer, so a
+    // A new conn is received into directly on io_uring: from the first
+    // wait on, the kernel may write into its buffer, so a
     // fill or a blocking read (which the ring's contract forbids) must fail
     // rather than move or free that buffer. Then the ring delivers.
     let ring = RingBox::new(0);
