@@ -1,6 +1,7 @@
 """sockloop.Ring over real loopback sockets, on both backends: an echo over
 many connections with every byte checked, end of stream, argument errors,
 signals during a wait (PEP 475)."""
+import errno
 import os
 import signal
 import socket
@@ -109,6 +110,38 @@ def test_argument_errors_are_python_exceptions():
     ring.close()
     with pytest.raises(ValueError):
         ring.wait(0)
+    c.close()
+    client.close()
+    server.close()
+
+
+def test_a_fill_while_the_ring_receives_into_the_buffer_is_ebusy():
+    # On io_uring the ring receives straight into a new conn's buffer: a
+    # fill or blocking read meanwhile (forbidden while it is registered) is
+    # refused, and the ring then delivers; after remove the conn is usable.
+    client, server = pair()
+    with sockloop.Ring() as ring:
+        if ring.backend != "io_uring":
+            pytest.skip("no io_uring here")
+        c = sockloop.Conn(server)
+        ring.add(c, "x")
+        assert ring.wait(0) == []
+        for call in (c.fill, lambda: c.read_frame(timeout=0.01)):
+            with pytest.raises(OSError) as e:
+                call()
+            assert e.value.errno == errno.EBUSY
+        client.sendall(b"\0\0\0\x02ok")
+        got = []
+        deadline = time.monotonic() + 10
+        while not got:
+            assert time.monotonic() < deadline
+            for conn, data, events, error in ring.wait(0.1):
+                assert (conn, data, events, error) == (c, "x", DATA, 0)
+                got += conn.frames()
+        assert got == [b"ok"]
+        ring.remove(c)
+    client.sendall(b"\0\0\0\x04hand")
+    assert c.read_frame(timeout=5) == b"hand"
     c.close()
     client.close()
     server.close()
