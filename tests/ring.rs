@@ -751,6 +751,23 @@ fn a_queue_that_shrank_after_a_large_send_takes_frames_of_any_size() {
     }
 }
 
+/// Every frame `c` receives until the ring reports it CLOSED (with no
+/// ERROR), taken after each wait; bounded at 20 s.
+fn frames_until_closed(ring: &RingBox, c: *mut sl_conn) -> Vec<Vec<u8>> {
+    let mut got = Vec::new();
+    let start = Instant::now();
+    loop {
+        assert!(start.elapsed() < Duration::from_secs(20), "{} frames, no CLOSED", got.len());
+        let (rc, events, e) = ring.wait(4, 1000);
+        assert!(rc >= 0, "errno {e}");
+        assert!(events.iter().all(|ev| ev.events & SL_RING_ERROR == 0));
+        got.extend(frames(c));
+        if events.iter().any(|ev| ev.events & SL_RING_CLOSED != 0) {
+            return got;
+        }
+    }
+}
+
 #[test]
 fn end_of_stream_after_a_burst_comes_after_every_byte_before_it() {
     // The peer writes far more than the conn's buffer holds, then closes:
@@ -768,18 +785,8 @@ fn end_of_stream_after_a_burst_comes_after_every_byte_before_it() {
                 let stream: Vec<u8> = (0..FRAMES).flat_map(|i| frame(&[i as u8; 64])).collect();
                 client.write_all(&stream).unwrap();
             });
-            let mut got = 0usize;
-            let start = Instant::now();
-            loop {
-                assert!(start.elapsed() < Duration::from_secs(20), "{flags}: {got} frames");
-                let (rc, events, e) = ring.wait(4, 1000);
-                assert!(rc >= 0, "errno {e}");
-                got += frames(c).len();
-                if events.iter().any(|ev| ev.events & SL_RING_CLOSED != 0) {
-                    break;
-                }
-            }
-            assert_eq!(got, FRAMES, "{flags}, round {round}: frames before CLOSED");
+            let got = frames_until_closed(&ring, c);
+            assert_eq!(got.len(), FRAMES, "{flags}, round {round}: frames before CLOSED");
             writer.join().unwrap();
             ring.remove(c);
             unsafe { sl_conn_free(c) };
@@ -817,21 +824,11 @@ fn small_messages_a_stream_and_small_messages_again_keep_every_byte_in_order() {
                 client.write_all(&one(i)).unwrap();
             }
         });
-        let mut next = 0u32;
-        let start = Instant::now();
-        let mut closed = false;
-        while !closed {
-            assert!(start.elapsed() < Duration::from_secs(20), "{flags}: {next} frames");
-            let (rc, events, e) = ring.wait(4, 1000);
-            assert!(rc >= 0, "errno {e}");
-            assert!(events.iter().all(|ev| ev.events & SL_RING_ERROR == 0));
-            closed = events.iter().any(|ev| ev.events & SL_RING_CLOSED != 0);
-            for f in frames(c) {
-                assert_eq!(f, next.to_be_bytes().repeat(16), "{flags}: frame {next}");
-                next += 1;
-            }
+        let got = frames_until_closed(&ring, c);
+        assert_eq!(got.len(), TOTAL as usize, "{flags}: frames before CLOSED");
+        for (i, f) in got.iter().enumerate() {
+            assert_eq!(*f, (i as u32).to_be_bytes().repeat(16), "{flags}: frame {i}");
         }
-        assert_eq!(next, TOTAL, "{flags}: frames before CLOSED");
         writer.join().unwrap();
         ring.remove(c);
         unsafe { sl_conn_free(c) };
