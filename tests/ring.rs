@@ -868,3 +868,84 @@ fn a_fill_while_the_ring_receives_into_the_buffer_is_refused_and_nothing_moves()
     assert_eq!(&buf[..12], b"read by hand");
     unsafe { sl_conn_free(c) };
 }
+
+#[test]
+fn random_bursts_pauses_and_takers_keep_every_frame_in_order_within_the_bound() {
+    // Per round, at random: the conn's limit (below and above one ring
+    // buffer), frames mostly small and some of any size up to it, sent in
+    // trickles (one at a time, 1 ms apart) and bursts (so that on io_uring a
+    // connection goes between direct and multishot receives, and is stopped
+    // at its bound), and a
+    // taker that takes no frame, one, or all of them each turn. Every frame
+    // arrives once and in order; the read buffer never holds more than its
+    // bound (the limit plus the 4-byte prefix).
+    let mut rng = Rng(seed());
+    for round in 0..6 {
+        for flags in BACKENDS {
+            let limit = [100, 1000, 20_000, 65_536, 65_536, 65_536][rng.below(6)];
+            // About 512 KiB a round at most.
+            let count = (100 + rng.below(1500)).min(1024 * 1024 / limit);
+            // Mostly small frames, a quarter of any size up to the limit.
+            let sizes: Vec<usize> =
+                (0..count).map(|_| if rng.below(4) == 0 { rng.below(limit + 1) } else { rng.below(65) }).collect();
+            let payload = |i: usize, size: usize| vec![(i % 251) as u8; size];
+            let ring = RingBox::new(flags);
+            let (client, server) = tcp_pair();
+            let c = conn(server.as_raw_fd(), limit);
+            ring.add(c, 0);
+            let mut writer_rng = Rng(rng.next() | 1);
+            let to_send = sizes.clone();
+            let writer = thread::spawn(move || {
+                let mut client = client;
+                let mut i = 0;
+                while i < to_send.len() {
+                    // A trickle (frames one at a time, 1 ms apart) or a burst.
+                    let (n, each) = if writer_rng.below(2) == 0 {
+                        (10 + writer_rng.below(20), 1)
+                    } else {
+                        (1, 50 + writer_rng.below(350))
+                    };
+                    for _ in 0..n {
+                        let end = (i + each).min(to_send.len());
+                        let bytes: Vec<u8> = (i..end).flat_map(|k| frame(&payload(k, to_send[k]))).collect();
+                        client.write_all(&bytes).unwrap();
+                        i = end;
+                        thread::sleep(Duration::from_millis(1));
+                    }
+                }
+            });
+            let mut got = 0usize;
+            let start = Instant::now();
+            while got < count {
+                let what = format!("round {round}, flags {flags}, limit {limit}: frame {got} of {count}");
+                assert!(start.elapsed() < Duration::from_secs(20), "{what}");
+                // A short wait: with the buffer full and nothing taken, a
+                // wait has no news and runs to its end.
+                let (rc, events, e) = ring.wait(4, 2);
+                assert!(rc >= 0, "{what}: errno {e}");
+                // CLOSED may come before the taker is done: the rest is buffered.
+                assert!(events.iter().all(|ev| ev.events & SL_RING_ERROR == 0), "{what}");
+                assert!(buffered(c) <= limit + 4, "{what}: {} buffered", buffered(c));
+                let take = match rng.below(3) {
+                    0 => 0,
+                    1 => 1,
+                    _ => usize::MAX,
+                };
+                for _ in 0..take {
+                    let (mut p, mut n) = (ptr::null(), 0usize);
+                    let rc = unsafe { sl_conn_next_frame(c, &mut p, &mut n) };
+                    assert!(rc >= 0, "{what}: errno {}", errno());
+                    if rc == 0 {
+                        break;
+                    }
+                    let f = unsafe { std::slice::from_raw_parts(p as *const u8, n) };
+                    assert!(f == payload(got, sizes[got]), "{what}: wrong bytes");
+                    got += 1;
+                }
+            }
+            writer.join().unwrap();
+            ring.remove(c);
+            unsafe { sl_conn_free(c) };
+        }
+    }
+}
