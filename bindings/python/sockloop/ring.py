@@ -56,7 +56,11 @@ class Ring:
         return lib.sl_ring_backend(self._live()).decode()
 
     def add(self, conn: Conn, data: Any = None) -> None:
-        """Adds `conn` with `data`; FileExistsError when it is in already."""
+        """Adds `conn` with `data`; FileExistsError when it is in already.
+        Until it is removed the ring reads and writes for it: take messages
+        with frames()/records() and queue output, but do not fill(), flush()
+        or read_*() it (on io_uring those raise OSError(EBUSY) while the ring
+        receives into its buffer)."""
         c = _conn_arg(conn)
         if lib.sl_ring_add(self._live(), c, None) < 0:
             raise_errno()
