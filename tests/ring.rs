@@ -667,10 +667,13 @@ fn output_queued_on_many_connections_at_once_all_goes_out_in_one_wait() {
 
 #[test]
 fn a_large_limit_stops_receiving_at_the_bound_and_resumes_as_messages_are_taken() {
-    // A limit over one ring buffer (16 KiB): the io_uring backend receives
-    // with a multishot receive, which must stop at the bound.
+    // A limit over one ring buffer (16 KiB). Small frames one at a time
+    // first, so that on io_uring the connection goes to the multishot
+    // receive into ring buffers; then a stream far past the bound, which
+    // that receive (and the direct ones after it) must not go past.
     const LIMIT: usize = 100_000;
     const FRAMES: usize = 400;
+    const WARM: usize = 12;
     for flags in BACKENDS {
         let ring = RingBox::new(flags);
         let (client, server) = tcp_pair();
@@ -678,11 +681,24 @@ fn a_large_limit_stops_receiving_at_the_bound_and_resumes_as_messages_are_taken(
         ring.add(c, 0);
         let stream: Vec<u8> = (0..FRAMES).flat_map(|i| frame(&vec![i as u8; 5000 + i])).collect();
         let total = stream.len();
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
         let writer = thread::spawn(move || {
             let mut client = client;
+            for _ in 0..WARM {
+                client.write_all(&frame(b"warm")).unwrap();
+                go_rx.recv().unwrap();
+            }
             client.write_all(&stream).unwrap();
             client
         });
+        for k in 0..WARM {
+            let start = Instant::now();
+            while frames(c).is_empty() {
+                assert!(start.elapsed() < Duration::from_secs(10), "{flags}: warm-up frame {k}");
+                ring.wait(4, 10);
+            }
+            go_tx.send(()).unwrap();
+        }
         // Nothing taken for a while: the buffer fills to its bound, no further.
         let start = Instant::now();
         while start.elapsed() < Duration::from_millis(300) {
