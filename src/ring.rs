@@ -184,10 +184,32 @@ impl Work {
         room(&mut self.rearm_next, n)
     }
 
-    /// Moves the connections listed since the last turn into `taking`.
-    fn take_listed(&mut self) {
+    /// Calls `send` for each connection that queued output since the last
+    /// turn, taken off the list first (a queue call meanwhile lists it
+    /// again). After an error from `send` the connections not yet seen stay
+    /// listed, for the next turn, and the error is returned.
+    fn each_listed(
+        &mut self,
+        slots: &mut [Slot],
+        mut send: impl FnMut(&mut Slot, u32, &mut Conn) -> io::Result<()>,
+    ) -> io::Result<()> {
         // SAFETY: as in reserve; the reference ends with the swap.
         std::mem::swap(unsafe { &mut *self.listed.as_ptr() }, &mut self.taking);
+        let mut result = Ok(());
+        for &index in &self.taking {
+            let slot = &mut slots[index as usize];
+            let Some(conn) = slot.conn else { continue };
+            // SAFETY: registered connections are valid (add's contract).
+            let conn = unsafe { &mut *conn.as_ptr() };
+            conn.ring_unlisted();
+            if result.is_err() {
+                conn.ring_list();
+            } else if let Err(err) = send(slot, index, conn) {
+                result = Err(err);
+            }
+        }
+        self.taking.clear();
+        result
     }
 
     /// Queues a slot for a receive to be armed at the next turn.
@@ -664,14 +686,7 @@ impl Epoll {
         work.rearm_next.clear();
         // Output queued since the last turn: written now as far as the
         // socket takes it, the rest when it is writable.
-        work.take_listed();
-        for k in 0..work.taking.len() {
-            let index = work.taking[k];
-            let slot = &mut slots[index as usize];
-            let Some(conn) = slot.conn else { continue };
-            // SAFETY: as above.
-            let conn = unsafe { &mut *conn.as_ptr() };
-            conn.ring_unlisted();
+        work.each_listed(slots, |slot, index, conn| {
             if !slot.send_failed && conn.pending() > 0 && slot.interest & outb == 0 {
                 match conn.flush() {
                     Ok(0) => {}
@@ -682,8 +697,8 @@ impl Epoll {
                     }
                 }
             }
-        }
-        work.taking.clear();
+            Ok(())
+        })?;
         let max = slots.len().clamp(1, 1024);
         if self.buffer.len() < max {
             self.buffer.resize(max, libc::epoll_event { events: 0, u64: 0 });
@@ -1009,14 +1024,7 @@ mod uring {
             work.rearm_next.clear();
             failed?;
             // Output queued since the last turn: one send each.
-            work.take_listed();
-            for k in 0..work.taking.len() {
-                let index = work.taking[k];
-                let slot = &mut slots[index as usize];
-                let Some(conn) = slot.conn else { continue };
-                // SAFETY: as in arm_receive.
-                let conn = unsafe { &mut *conn.as_ptr() };
-                conn.ring_unlisted();
+            work.each_listed(slots, |slot, index, conn| {
                 if !slot.send_failed && !slot.pollout_armed && conn.pending() > 0 {
                     let out = conn.ring_output();
                     let len = out.len().min(u32::MAX as usize) as u32;
@@ -1027,14 +1035,13 @@ mod uring {
                     if let Err(err) = self.push(&sqe) {
                         // Listed again: the send is made on a later turn.
                         conn.ring_list();
-                        work.taking.clear();
                         return Err(err);
                     }
                     self.inline_ops += 1;
                     self.sends_in_flight += 1;
                 }
-            }
-            work.taking.clear();
+                Ok(())
+            })?;
             let timed_out = self.enter(deadline, block && ready.is_empty());
             self.reap(slots, ready, work);
             // No send may outlive the call: its buffer is the connection's queue.
