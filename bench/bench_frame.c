@@ -57,20 +57,7 @@
 
 /* A connected loopback TCP pair, TCP_NODELAY on the sender fds[1]. */
 static void tcp_pair(int fds[2]) {
-    int l = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    socklen_t alen = sizeof a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) || listen(l, 1) ||
-        getsockname(l, (struct sockaddr *)&a, &alen))
-        die("listen");
-    fds[1] = socket(AF_INET, SOCK_STREAM, 0);
-    if (fds[1] < 0 || connect(fds[1], (struct sockaddr *)&a, sizeof a)) die("connect");
-    fds[0] = accept(l, NULL, NULL);
-    if (fds[0] < 0) die("accept");
-    close(l);
+    loopback_pair(&fds[1], &fds[0]);
     int one = 1;
     if (setsockopt(fds[1], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one)) die("TCP_NODELAY");
 }

@@ -62,17 +62,7 @@ static void pin_to_cpu0(void) {
 
 /* A connected loopback TCP pair: *server stays here, the client goes to the child. */
 static void tcp_pair(int *client, int *server) {
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t alen = sizeof addr;
-    int l = socket(AF_INET, SOCK_STREAM, 0);
-    if (l < 0 || bind(l, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(l, 1) < 0 ||
-        getsockname(l, (struct sockaddr *)&addr, &alen) < 0)
-        die("listen");
-    *client = socket(AF_INET, SOCK_STREAM, 0);
-    if (*client < 0 || connect(*client, (struct sockaddr *)&addr, sizeof addr) < 0) die("connect");
-    *server = accept(l, NULL, NULL);
-    if (*server < 0) die("accept");
-    close(l);
+    loopback_pair(client, server);
     int one = 1;
     setsockopt(*client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     setsockopt(*server, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);

@@ -46,12 +46,8 @@ struct set {
 static struct set make_set(int n) {
     struct set s = { .n = n, .fds = malloc(sizeof(int) * (size_t)n) };
     if (!s.fds) die("malloc");
-    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof addr;
-    if (l < 0 || bind(l, (struct sockaddr *)&addr, sizeof addr) || listen(l, 4096) ||
-        getsockname(l, (struct sockaddr *)&addr, &len))
-        die("listener");
+    struct sockaddr_in addr;
+    int l = loopback_listener(4096, &addr);
     s.child = far_ends_in_a_child(l, n - 1, &s.control);
     if (s.child < 0) die("fork");
     close(l);

@@ -57,15 +57,8 @@ enum kind { RING, RING_EPOLL, HAND };
 
 /* n connected loopback TCP pairs: rx[i] receives, tx[i] sends. */
 static void tcp_pairs(int n, int rx[], int tx[]) {
-    int l = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a;
-    socklen_t alen = sizeof a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) || listen(l, MAXC) ||
-        getsockname(l, (struct sockaddr *)&a, &alen))
-        die("listen");
+    int l = loopback_listener(MAXC, &a);
     for (int i = 0; i < n; i++) {
         tx[i] = socket(AF_INET, SOCK_STREAM, 0);
         if (tx[i] < 0 || connect(tx[i], (struct sockaddr *)&a, sizeof a)) die("connect");

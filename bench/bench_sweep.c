@@ -28,20 +28,6 @@
 #define RUN_BYTES (256ull << 20) /* per run for the large sizes */
 #define MAX_MESSAGES 200000ull   /* per run for the small ones: the call count */
 
-static void tcp_pair(int *sender, int *receiver) {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t alen = sizeof a;
-    int l = socket(AF_INET, SOCK_STREAM, 0);
-    if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) < 0 || listen(l, 1) < 0 ||
-        getsockname(l, (struct sockaddr *)&a, &alen) < 0)
-        die("listen");
-    *sender = socket(AF_INET, SOCK_STREAM, 0);
-    if (*sender < 0 || connect(*sender, (struct sockaddr *)&a, sizeof a) < 0) die("connect");
-    *receiver = accept(l, NULL, NULL);
-    if (*receiver < 0) die("accept");
-    close(l);
-}
-
 static unsigned long long messages_for(size_t size) {
     unsigned long long n = RUN_BYTES / size;
     return n < MAX_MESSAGES ? n : MAX_MESSAGES;
@@ -50,7 +36,7 @@ static unsigned long long messages_for(size_t size) {
 /* MiB/s for one run of `count` messages of `size` bytes. */
 static double run(int sockloop, size_t size, unsigned long long count) {
     int s, r;
-    tcp_pair(&s, &r);
+    loopback_pair(&s, &r);
     pid_t pid = fork();
     if (pid < 0) die("fork");
     if (pid == 0) {
