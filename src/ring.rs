@@ -220,9 +220,30 @@ impl Work {
         }
     }
 
-    /// Moves the re-arm list into `rearm_next` for a turn to go through.
-    fn take_rearm(&mut self) {
+    /// Calls `arm` for each slot whose receive is to be (re)armed. A slot
+    /// for which it returns false (no room yet) or an error stays on the
+    /// list for the next turn; the error is returned once every slot was
+    /// seen.
+    fn each_rearm(
+        &mut self,
+        slots: &mut [Slot],
+        mut arm: impl FnMut(&mut Slot, u32) -> io::Result<bool>,
+    ) -> io::Result<()> {
         std::mem::swap(&mut self.rearm, &mut self.rearm_next);
+        let mut result = Ok(());
+        for &index in &self.rearm_next {
+            let slot = &mut slots[index as usize];
+            match arm(slot, index) {
+                Ok(true) => slot.rearm_listed = false,
+                Ok(false) => self.rearm.push(index),
+                Err(err) => {
+                    self.rearm.push(index);
+                    result = Err(err);
+                }
+            }
+        }
+        self.rearm_next.clear();
+        result
     }
 
     fn forget(&mut self, index: u32) {
@@ -667,23 +688,19 @@ impl Epoll {
     ) -> io::Result<bool> {
         let (inb, outb) = (libc::EPOLLIN as u32, libc::EPOLLOUT as u32);
         // Reads paused by a full read buffer resume once it has room.
-        work.take_rearm();
-        for k in 0..work.rearm_next.len() {
-            let index = work.rearm_next[k];
-            let slot = &mut slots[index as usize];
-            let Some(conn) = slot.conn else { continue };
+        work.each_rearm(slots, |slot, index| {
+            let Some(conn) = slot.conn else { return Ok(true) };
             // SAFETY: registered connections are valid (add's contract).
             let conn = unsafe { &mut *conn.as_ptr() };
             if slot.read_done || slot.interest & inb != 0 || conn.ring_input_space() > 0 {
-                slot.rearm_listed = false;
                 if !slot.read_done {
                     self.set_interest(slot, index, conn.fd(), slot.interest | inb);
                 }
+                Ok(true)
             } else {
-                work.rearm.push(index);
+                Ok(false)
             }
-        }
-        work.rearm_next.clear();
+        })?;
         // Output queued since the last turn: written now as far as the
         // socket takes it, the rest when it is writable.
         work.each_listed(slots, |slot, index, conn| {
@@ -1007,22 +1024,7 @@ mod uring {
             self.inline_ops = 0;
             // Receives to arm: new connections, ended receives, and those
             // waiting for room in their read buffer.
-            work.take_rearm();
-            let mut failed = Ok(());
-            for k in 0..work.rearm_next.len() {
-                let index = work.rearm_next[k];
-                let slot = &mut slots[index as usize];
-                match self.arm_receive(slot, index, ready) {
-                    Ok(true) => slot.rearm_listed = false,
-                    Ok(false) => work.rearm.push(index),
-                    Err(err) => {
-                        work.rearm.push(index);
-                        failed = Err(err);
-                    }
-                }
-            }
-            work.rearm_next.clear();
-            failed?;
+            work.each_rearm(slots, |slot, index| self.arm_receive(slot, index, ready))?;
             // Output queued since the last turn: one send each.
             work.each_listed(slots, |slot, index, conn| {
                 if !slot.send_failed && !slot.pollout_armed && conn.pending() > 0 {
