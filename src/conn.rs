@@ -959,10 +959,10 @@ impl Conn {
             return Err(errno(libc::EINVAL));
         }
         // EBUSY if a receive is in flight already.
-        if !self.make_room(self.input_bound())? {
+        let room = self.ring_input_room()?;
+        if room.is_empty() {
             return Ok(None);
         }
-        let room = &mut self.input[self.end..];
         let len = room.len();
         let target = (NonNull::from(room).cast::<u8>(), len);
         if let Some(link) = &self.ring {
