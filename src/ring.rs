@@ -37,6 +37,7 @@
 #![cfg_attr(not(target_os = "linux"), allow(irrefutable_let_patterns, unused_imports, dead_code))]
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::BuildHasherDefault;
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::ptr::NonNull;
@@ -45,6 +46,7 @@ use std::sync::OnceLock;
 use crate::conn::{Conn, RingEntry, RingList};
 use crate::deadline::Deadline;
 use crate::interrupt::after_eintr;
+use crate::selector::IntHasher;
 
 /// Event bit: new bytes are in the connection's read buffer.
 pub const DATA: u32 = 1;
@@ -257,7 +259,7 @@ impl Work {
 pub struct Ring {
     slots: Vec<Slot>,
     free: Vec<u32>,
-    by_conn: HashMap<usize, u32>,
+    by_conn: HashMap<usize, u32, BuildHasherDefault<IntHasher>>,
     ready: VecDeque<u32>,
     work: Work,
     backend: Backend,
@@ -291,7 +293,14 @@ impl Ring {
             rearm: Vec::new(),
             rearm_next: Vec::new(),
         };
-        Ok(Ring { slots: Vec::new(), free: Vec::new(), by_conn: HashMap::new(), ready: VecDeque::new(), work, backend })
+        Ok(Ring {
+            slots: Vec::new(),
+            free: Vec::new(),
+            by_conn: HashMap::default(),
+            ready: VecDeque::new(),
+            work,
+            backend,
+        })
     }
 
     #[cfg(target_os = "linux")]

@@ -145,12 +145,15 @@ pub struct Event {
 /// A map keyed by fd. fds are small distinct integers chosen by the kernel,
 /// not by a peer, so a multiplicative hash is enough: SipHash's flooding
 /// resistance would cost a tenth of an `epoll_wait` on every ready event.
-pub(crate) type FdMap<V> = HashMap<RawFd, V, BuildHasherDefault<FdHasher>>;
+pub(crate) type FdMap<V> = HashMap<RawFd, V, BuildHasherDefault<IntHasher>>;
 
+/// A hash for integer keys no peer chooses (fds, the addresses of a ring's
+/// connections); it also keeps `RandomState` and its `getrandom` out of the
+/// library.
 #[derive(Default)]
-pub(crate) struct FdHasher(u64);
+pub(crate) struct IntHasher(u64);
 
-impl Hasher for FdHasher {
+impl Hasher for IntHasher {
     fn finish(&self) -> u64 {
         self.0
     }
@@ -162,6 +165,12 @@ impl Hasher for FdHasher {
     fn write_i32(&mut self, fd: i32) {
         // Fibonacci hashing: spreads consecutive fds over the high bits too.
         self.0 = (fd as u32 as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+    fn write_usize(&mut self, address: usize) {
+        // An address's low bits are its alignment's zeros, and a product's
+        // low bits depend only on the factors' low bits: the table indexes
+        // with the low bits, so it gets the product's well-mixed high half.
+        self.0 = (address as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(32);
     }
 }
 

@@ -94,11 +94,21 @@ pub(crate) fn run_guarded<T: FailureValue>(body: impl FnOnce() -> Result<T, Errn
             set_errno(code);
             T::failure()
         }
-        Err(_) => {
-            set_errno(libc::EIO);
+        Err(payload) => {
+            caught_panic(payload);
             T::failure()
         }
     }
+}
+
+/// The panic arm of [`run_guarded`], out of line: it is never taken on a
+/// working library, and each exported function would otherwise carry its own
+/// copy of the payload's drop.
+#[cold]
+#[inline(never)]
+fn caught_panic(payload: Box<dyn std::any::Any + Send>) {
+    drop(payload);
+    set_errno(libc::EIO);
 }
 
 /// The boundary of every exported function: `ffi_guard!({ body })`, where the
