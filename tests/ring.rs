@@ -38,6 +38,20 @@ impl RingBox {
     fn remove(&self, c: *mut sl_conn) {
         assert_eq!(unsafe { sl_ring_remove(self.0, c) }, 0, "remove: errno {}", errno());
     }
+    /// A TCP pair whose server end is a conn of `limit`, added with `data`:
+    /// (client, server, conn). The server stream owns the fd: keep it
+    /// until the conn is freed.
+    fn add_tcp(&self, limit: usize, data: usize) -> (TcpStream, TcpStream, *mut sl_conn) {
+        let (client, server) = tcp_pair();
+        let c = conn(server.as_raw_fd(), limit);
+        self.add(c, data);
+        (client, server, c)
+    }
+    /// Removes `c` and frees it.
+    fn remove_and_free(&self, c: *mut sl_conn) {
+        self.remove(c);
+        unsafe { sl_conn_free(c) };
+    }
     /// One wait: (rc, events, errno).
     fn wait(&self, cap: usize, timeout_ms: i32) -> (i32, Vec<sl_ring_event>, i32) {
         let mut out: Vec<sl_ring_event> = (0..cap)
@@ -171,8 +185,7 @@ fn echo(flags: i32, n: usize, frames_each: usize) {
     }
     assert_eq!(got, expected);
     for &c in &conns {
-        ring.remove(c);
-        unsafe { sl_conn_free(c) };
+        ring.remove_and_free(c);
     }
 }
 
@@ -288,8 +301,7 @@ fn a_peer_that_never_reads_leaves_output_pending_and_nothing_is_lost() {
             assert!(start.elapsed() < Duration::from_secs(30));
             ring.wait(8, 50);
         }
-        ring.remove(c);
-        unsafe { sl_conn_free(c) };
+        ring.remove_and_free(c);
         server.shutdown(Shutdown::Both).unwrap();
         drop(server);
         assert!(reader.join().unwrap() == data);
@@ -300,9 +312,7 @@ fn a_peer_that_never_reads_leaves_output_pending_and_nothing_is_lost() {
 fn fin_mid_message_reports_closed_with_the_partial_frame_buffered() {
     for flags in BACKENDS {
         let ring = RingBox::new(flags);
-        let (mut client, server) = tcp_pair();
-        let c = conn(server.as_raw_fd(), 1024);
-        ring.add(c, 1);
+        let (mut client, _server, c) = ring.add_tcp(1024, 1);
         client.write_all(&frame(b"whole")).unwrap();
         client.write_all(&[0, 0, 0, 10, b'p', b'a']).unwrap();
         client.shutdown(Shutdown::Write).unwrap();
@@ -322,8 +332,7 @@ fn fin_mid_message_reports_closed_with_the_partial_frame_buffered() {
         assert_eq!(buffered(c), 6, "the partial frame stays buffered");
         // Reported once: the next wait times out.
         assert_eq!(ring.wait(4, 30).0, 0);
-        ring.remove(c);
-        unsafe { sl_conn_free(c) };
+        ring.remove_and_free(c);
     }
 }
 
@@ -331,9 +340,7 @@ fn fin_mid_message_reports_closed_with_the_partial_frame_buffered() {
 fn rst_mid_message_reports_an_error_and_keeps_what_arrived_and_what_is_unsent() {
     for flags in BACKENDS {
         let ring = RingBox::new(flags);
-        let (mut client, server) = tcp_pair();
-        let c = conn(server.as_raw_fd(), 1024);
-        ring.add(c, 2);
+        let (mut client, _server, c) = ring.add_tcp(1024, 2);
         client.write_all(&[0, 0, 0, 50, 1, 2, 3]).unwrap();
         let start = Instant::now();
         while buffered(c) < 7 {
@@ -367,8 +374,7 @@ fn rst_mid_message_reports_an_error_and_keeps_what_arrived_and_what_is_unsent() 
             assert!([libc::ECONNRESET, libc::EPIPE].contains(&seen.1), "error {}", seen.1);
         }
         assert_eq!(buffered(c), 7, "the partial frame stays buffered");
-        ring.remove(c);
-        unsafe { sl_conn_free(c) };
+        ring.remove_and_free(c);
     }
 }
 
@@ -376,9 +382,7 @@ fn rst_mid_message_reports_an_error_and_keeps_what_arrived_and_what_is_unsent() 
 fn a_wait_with_nothing_to_do_times_out_after_its_budget() {
     for flags in BACKENDS {
         let ring = RingBox::new(flags);
-        let (_client, server) = tcp_pair();
-        let c = conn(server.as_raw_fd(), 1024);
-        ring.add(c, 0);
+        let (_client, _server, c) = ring.add_tcp(1024, 0);
         let start = Instant::now();
         assert_eq!(ring.wait(4, 80).0, 0);
         let took = start.elapsed();
@@ -386,8 +390,7 @@ fn a_wait_with_nothing_to_do_times_out_after_its_budget() {
         assert_eq!(ring.wait(4, 0).0, 0);
         let empty = RingBox::new(flags);
         assert_eq!(empty.wait(4, 20).0, 0);
-        ring.remove(c);
-        unsafe { sl_conn_free(c) };
+        ring.remove_and_free(c);
     }
 }
 
@@ -395,9 +398,7 @@ fn a_wait_with_nothing_to_do_times_out_after_its_budget() {
 fn remove_leaves_received_bytes_in_the_buffer_and_the_conn_usable() {
     for flags in BACKENDS {
         let ring = RingBox::new(flags);
-        let (mut client, server) = tcp_pair();
-        let c = conn(server.as_raw_fd(), 1024);
-        ring.add(c, 0);
+        let (mut client, _server, c) = ring.add_tcp(1024, 0);
         client.write_all(&frame(b"one")).unwrap();
         let start = Instant::now();
         while buffered(c) == 0 {
@@ -443,8 +444,7 @@ fn a_full_read_buffer_is_not_read_past_its_bound() {
         }
         let want: Vec<Vec<u8>> = (0..200).map(|i| vec![i as u8; 90]).collect();
         assert_eq!(got, want);
-        ring.remove(c);
-        unsafe { sl_conn_free(c) };
+        ring.remove_and_free(c);
     }
 }
 
@@ -484,9 +484,7 @@ fn a_signal_storm_loses_nothing_and_the_interrupt_check_ends_a_wait() {
         };
         // A slow trickle of frames while signals land: all arrive.
         let ring = RingBox::new(flags);
-        let (client, server) = tcp_pair();
-        let c = conn(server.as_raw_fd(), 1024);
-        ring.add(c, 0);
+        let (client, _server, c) = ring.add_tcp(1024, 0);
         let writer = thread::spawn(move || {
             let mut client = client;
             for i in 0..50u8 {
@@ -516,8 +514,7 @@ fn a_signal_storm_loses_nothing_and_the_interrupt_check_ends_a_wait() {
         stop.store(true, Ordering::Relaxed);
         assert!(storm.join().unwrap() > 10);
         drop(writer.join().unwrap());
-        ring.remove(c);
-        unsafe { sl_conn_free(c) };
+        ring.remove_and_free(c);
     }
 }
 
@@ -585,8 +582,7 @@ fn fd_flags_are_never_changed() {
         }
         assert_eq!(fd_flags(server.as_raw_fd()), before);
         assert_eq!(before & libc::O_NONBLOCK, 0, "a blocking fd stays blocking and the ring never blocks in it");
-        ring.remove(c);
-        unsafe { sl_conn_free(c) };
+        ring.remove_and_free(c);
     }
 }
 
@@ -627,8 +623,7 @@ fn output_queued_with_no_new_input_goes_out_in_the_next_wait() {
             assert_eq!(pending(c), 0, "{flags}: written in one wait");
             assert_eq!(read_all(&mut client, 16), [frame(&[round; 5]), frame(&[round + 10; 3])].concat());
         }
-        ring.remove(c);
-        unsafe { sl_conn_free(c) };
+        ring.remove_and_free(c);
     }
 }
 
@@ -640,9 +635,7 @@ fn output_queued_on_many_connections_at_once_all_goes_out_in_one_wait() {
         let ring = RingBox::new(flags);
         let mut pairs = Vec::new();
         for _ in 0..N {
-            let (client, server) = tcp_pair();
-            let c = conn(server.as_raw_fd(), 1024);
-            ring.add(c, 0);
+            let (client, server, c) = ring.add_tcp(1024, 0);
             pairs.push((client, server, c));
         }
         ring.wait(16, 0);
@@ -659,8 +652,7 @@ fn output_queued_on_many_connections_at_once_all_goes_out_in_one_wait() {
             }
         }
         for (_, _, c) in pairs {
-            ring.remove(c);
-            unsafe { sl_conn_free(c) };
+            ring.remove_and_free(c);
         }
     }
 }
@@ -676,9 +668,7 @@ fn a_large_limit_stops_receiving_at_the_bound_and_resumes_as_messages_are_taken(
     const WARM: usize = 12;
     for flags in BACKENDS {
         let ring = RingBox::new(flags);
-        let (client, server) = tcp_pair();
-        let c = conn(server.as_raw_fd(), LIMIT);
-        ring.add(c, 0);
+        let (client, _server, c) = ring.add_tcp(LIMIT, 0);
         let stream: Vec<u8> = (0..FRAMES).flat_map(|i| frame(&vec![i as u8; 5000 + i])).collect();
         let total = stream.len();
         let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
@@ -726,8 +716,7 @@ fn a_large_limit_stops_receiving_at_the_bound_and_resumes_as_messages_are_taken(
             assert!(f.len() == 5000 + i && f.iter().all(|&b| b == i as u8), "{flags}: frame {i}");
         }
         drop(writer.join().unwrap());
-        ring.remove(c);
-        unsafe { sl_conn_free(c) };
+        ring.remove_and_free(c);
     }
 }
 
@@ -738,9 +727,7 @@ fn a_queue_that_shrank_after_a_large_send_takes_frames_of_any_size() {
     // write past it).
     for flags in BACKENDS {
         let ring = RingBox::new(flags);
-        let (client, server) = tcp_pair();
-        let c = conn(server.as_raw_fd(), 1024);
-        ring.add(c, 0);
+        let (client, _server, c) = ring.add_tcp(1024, 0);
         let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
         let after: Vec<u8> = (0..100_000u32).map(|i| (i % 13) as u8).collect();
         let want = [&big[..], &frame(&after)].concat();
@@ -762,8 +749,7 @@ fn a_queue_that_shrank_after_a_large_send_takes_frames_of_any_size() {
             ring.wait(4, 10);
         }
         assert!(reader.join().unwrap() == want, "{flags}: bytes differ");
-        ring.remove(c);
-        unsafe { sl_conn_free(c) };
+        ring.remove_and_free(c);
     }
 }
 
@@ -793,9 +779,7 @@ fn end_of_stream_after_a_burst_comes_after_every_byte_before_it() {
     for flags in BACKENDS {
         for round in 0..3 {
             let ring = RingBox::new(flags);
-            let (client, server) = tcp_pair();
-            let c = conn(server.as_raw_fd(), 65_536);
-            ring.add(c, 0);
+            let (client, _server, c) = ring.add_tcp(65_536, 0);
             let writer = thread::spawn(move || {
                 let mut client = client;
                 let stream: Vec<u8> = (0..FRAMES).flat_map(|i| frame(&[i as u8; 64])).collect();
@@ -804,8 +788,7 @@ fn end_of_stream_after_a_burst_comes_after_every_byte_before_it() {
             let got = frames_until_closed(&ring, c);
             assert_eq!(got.len(), FRAMES, "{flags}, round {round}: frames before CLOSED");
             writer.join().unwrap();
-            ring.remove(c);
-            unsafe { sl_conn_free(c) };
+            ring.remove_and_free(c);
         }
     }
 }
@@ -823,9 +806,7 @@ fn small_messages_a_stream_and_small_messages_again_keep_every_byte_in_order() {
     const TOTAL: u32 = TRICKLE + BURST + TRICKLE;
     for flags in BACKENDS {
         let ring = RingBox::new(flags);
-        let (client, server) = tcp_pair();
-        let c = conn(server.as_raw_fd(), 65_536);
-        ring.add(c, 0);
+        let (client, _server, c) = ring.add_tcp(65_536, 0);
         let writer = thread::spawn(move || {
             let mut client = client;
             let one = |i: u32| frame(&i.to_be_bytes().repeat(16));
@@ -846,8 +827,7 @@ fn small_messages_a_stream_and_small_messages_again_keep_every_byte_in_order() {
             assert_eq!(*f, (i as u32).to_be_bytes().repeat(16), "{flags}: frame {i}");
         }
         writer.join().unwrap();
-        ring.remove(c);
-        unsafe { sl_conn_free(c) };
+        ring.remove_and_free(c);
     }
 }
 
@@ -862,9 +842,7 @@ fn a_fill_while_the_ring_receives_into_the_buffer_is_refused_and_nothing_moves()
         eprintln!("skipped: no io_uring here");
         return;
     }
-    let (mut client, server) = tcp_pair();
-    let c = conn(server.as_raw_fd(), 1000);
-    ring.add(c, 0);
+    let (mut client, _server, c) = ring.add_tcp(1000, 0);
     assert_eq!(ring.wait(4, 0).0, 0);
     assert_eq!(unsafe { sl_conn_fill(c) }, -1);
     assert_eq!(errno(), libc::EBUSY);
@@ -906,9 +884,7 @@ fn random_bursts_pauses_and_takers_keep_every_frame_in_order_within_the_bound() 
                 (0..count).map(|_| if rng.below(4) == 0 { rng.below(limit + 1) } else { rng.below(65) }).collect();
             let payload = |i: usize, size: usize| vec![(i % 251) as u8; size];
             let ring = RingBox::new(flags);
-            let (client, server) = tcp_pair();
-            let c = conn(server.as_raw_fd(), limit);
-            ring.add(c, 0);
+            let (client, _server, c) = ring.add_tcp(limit, 0);
             let mut writer_rng = Rng(rng.next() | 1);
             let to_send = sizes.clone();
             let writer = thread::spawn(move || {
@@ -960,8 +936,7 @@ fn random_bursts_pauses_and_takers_keep_every_frame_in_order_within_the_bound() 
                 }
             }
             writer.join().unwrap();
-            ring.remove(c);
-            unsafe { sl_conn_free(c) };
+            ring.remove_and_free(c);
         }
     }
 }
